@@ -1,0 +1,6 @@
+// The `bigbird` command-line tool (subcommands are added in their own files).
+#include <cstdio>
+int main() {
+  std::puts("bigbird");
+  return 0;
+}
