@@ -1,6 +1,56 @@
-// The `bigbird` command-line tool (subcommands are added in their own files).
+// The `bigbird` command-line tool: dispatches to one subcommand per file (cmd_*.cpp).
+// Every library error becomes `error: <message>` on stderr and exit status 1.
+#include <omp.h>
+
+#include <CLI/CLI.hpp>
 #include <cstdio>
-int main() {
-  std::puts("bigbird");
+#include <map>
+
+#include "commands.h"
+#include "core/error.h"
+#include "kernels/linear.h"
+
+namespace bigbird::cli {
+void apply_threads(int threads) {
+  if (threads <= 0) threads = omp_get_num_procs();
+  omp_set_num_threads(threads);
+  set_blas_threads(threads);
+}
+}  // namespace bigbird::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"bigbird: BigBird sparse-attention transformers on CPU"};
+  app.require_subcommand(1);
+  std::map<CLI::App*, bigbird::cli::Runner> runners;
+  auto add = [&](const char* name, const char* help, auto adder) {
+    CLI::App* sub = app.add_subcommand(name, help);
+    runners[sub] = adder(*sub);
+  };
+  add("forward", "run a checkpoint on input tensors and write every output tensor (golden-file runner)",
+      bigbird::cli::add_forward);
+  add("bench", "time and memory benchmark on random weights or a checkpoint", bigbird::cli::add_bench);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() != 0) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      std::fprintf(stderr, "run 'bigbird --help' for usage\n");
+      return 2;
+    }
+    return app.exit(e);
+  }
+  try {
+    for (auto& [sub, run] : runners)
+      if (sub->parsed()) return run();
+  } catch (const bigbird::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "error: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
   return 0;
 }

@@ -1,0 +1,42 @@
+#include "kernels/linear.h"
+
+#include <cblas.h>
+
+namespace bigbird {
+
+static void gemm_bias(const float* x, int64_t rows, int64_t in, const float* W, const float* bias, int64_t out,
+                      float* y, float beta) {
+  if (rows == 0 || out == 0) return;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(out),
+              static_cast<int>(in), 1.0f, x, static_cast<int>(in), W, static_cast<int>(in), beta, y,
+              static_cast<int>(out));
+  if (bias) {
+#pragma omp parallel for schedule(static) if (rows * out > 65536)
+    for (int64_t r = 0; r < rows; ++r) {
+      float* yr = y + r * out;
+      for (int64_t o = 0; o < out; ++o) yr[o] += bias[o];
+    }
+  }
+}
+
+void linear(const float* x, int64_t rows, int64_t in, const float* W, const float* bias, int64_t out, float* y) {
+  gemm_bias(x, rows, in, W, bias, out, y, 0.0f);
+}
+
+void linear_accumulate(const float* x, int64_t rows, int64_t in, const float* W, const float* bias, int64_t out,
+                       float* y) {
+  gemm_bias(x, rows, in, W, bias, out, y, 1.0f);
+}
+
+void linear_ref(const float* x, int64_t rows, int64_t in, const float* W, const float* bias, int64_t out, float* y) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t o = 0; o < out; ++o) {
+      double acc = bias ? bias[o] : 0.0;
+      for (int64_t i = 0; i < in; ++i) acc += static_cast<double>(x[r * in + i]) * W[o * in + i];
+      y[r * out + o] = static_cast<float>(acc);
+    }
+}
+
+void set_blas_threads(int n) { openblas_set_num_threads(n); }
+
+}  // namespace bigbird

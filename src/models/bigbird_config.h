@@ -1,0 +1,46 @@
+// BigBirdConfig: every config.json field that changes the maths of the encoder and its heads.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace bigbird {
+
+enum class AttentionType { BlockSparse, OriginalFull };
+
+struct BigBirdConfig {
+  std::string model_type = "big_bird";
+  std::vector<std::string> architectures;
+  int64_t vocab_size = 50358;
+  int64_t hidden_size = 768;
+  int64_t num_hidden_layers = 12;
+  int64_t num_attention_heads = 12;
+  int64_t intermediate_size = 3072;
+  std::string hidden_act = "gelu_new";
+  int64_t max_position_embeddings = 4096;
+  int64_t type_vocab_size = 2;
+  double layer_norm_eps = 1e-12;
+  bool use_bias = true;
+  bool rescale_embeddings = false;
+  AttentionType attention_type = AttentionType::BlockSparse;
+  int64_t block_size = 64;
+  int64_t num_random_blocks = 3;
+  int64_t pad_token_id = 0;
+  int64_t sep_token_id = 66;
+  int64_t num_labels = 2;
+  std::map<int64_t, std::string> id2label;
+
+  int64_t head_dim() const { return hidden_size / num_attention_heads; }
+  // HF's fall-back rule: block_sparse on an input of length <= (5 + 2r) * block runs full attention.
+  int64_t max_tokens_for_full_fallback() const { return (5 + 2 * num_random_blocks) * block_size; }
+};
+
+// Parses `path` (a config.json); throws bigbird::Error on a missing file, bad JSON, an unknown
+// hidden_act / attention_type / position_embedding_type, or inconsistent sizes.
+BigBirdConfig load_bigbird_config(const std::string& path);
+
+AttentionType parse_attention_type(const std::string& s);
+const char* attention_type_name(AttentionType t);
+
+}  // namespace bigbird

@@ -1,0 +1,361 @@
+#include "models/bigbird_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "core/error.h"
+#include "kernels/activations.h"
+#include "kernels/attention.h"
+#include "kernels/layernorm.h"
+#include "kernels/linear.h"
+#include "sparse/layout.h"
+
+namespace bigbird {
+
+namespace fs = std::filesystem;
+
+Architecture parse_architecture(const std::vector<std::string>& archs) {
+  if (archs.empty()) return Architecture::Model;
+  const std::string& a = archs[0];
+  if (a == "BigBirdModel") return Architecture::Model;
+  if (a == "BigBirdForPreTraining") return Architecture::PreTraining;
+  if (a == "BigBirdForMaskedLM" || a == "BigBirdForCausalLM") return Architecture::MaskedLM;
+  if (a == "BigBirdForSequenceClassification") return Architecture::SequenceClassification;
+  if (a == "BigBirdForQuestionAnswering") return Architecture::QuestionAnswering;
+  if (a == "BigBirdForTokenClassification") return Architecture::TokenClassification;
+  fail("unsupported architecture '", a,
+       "' (supported: BigBirdModel, BigBirdForPreTraining, BigBirdForMaskedLM, BigBirdForSequenceClassification, "
+       "BigBirdForQuestionAnswering, BigBirdForTokenClassification)");
+}
+
+const char* architecture_name(Architecture a) {
+  switch (a) {
+    case Architecture::Model: return "BigBirdModel";
+    case Architecture::PreTraining: return "BigBirdForPreTraining";
+    case Architecture::MaskedLM: return "BigBirdForMaskedLM";
+    case Architecture::SequenceClassification: return "BigBirdForSequenceClassification";
+    case Architecture::QuestionAnswering: return "BigBirdForQuestionAnswering";
+    case Architecture::TokenClassification: return "BigBirdForTokenClassification";
+  }
+  return "?";
+}
+
+namespace {
+
+// Visits every weight of a configuration by HF name and expected shape. `get` returns the view;
+// `has` says whether an optional tensor exists. Used both for loading and for random weights.
+template <typename Get, typename Has>
+BigBirdWeights bind_weights(const BigBirdConfig& c, Architecture arch, const std::string& prefix, Get get, Has has) {
+  const int64_t H = c.hidden_size, V = c.vocab_size, F = c.intermediate_size;
+  BigBirdWeights w;
+  auto lin = [&](const std::string& name, int64_t out, int64_t in, bool bias = true) {
+    LinearW l;
+    l.w = get(name + ".weight", Shape{out, in});
+    if (bias) l.b = get(name + ".bias", Shape{out});
+    return l;
+  };
+  auto norm = [&](const std::string& name, int64_t dim) {
+    return NormW{get(name + ".weight", Shape{dim}), get(name + ".bias", Shape{dim})};
+  };
+  const std::string e = prefix + "embeddings.";
+  w.word = get(e + "word_embeddings.weight", Shape{V, H});
+  w.position = get(e + "position_embeddings.weight", Shape{c.max_position_embeddings, H});
+  if (c.type_vocab_size > 0) w.token_type = get(e + "token_type_embeddings.weight", Shape{c.type_vocab_size, H});
+  w.emb_ln = norm(e + "LayerNorm", H);
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string p = prefix + "encoder.layer." + std::to_string(i) + ".";
+    EncoderLayerW L;
+    L.q = lin(p + "attention.self.query", H, H, c.use_bias);
+    L.k = lin(p + "attention.self.key", H, H, c.use_bias);
+    L.v = lin(p + "attention.self.value", H, H, c.use_bias);
+    L.o = lin(p + "attention.output.dense", H, H);
+    L.attn_ln = norm(p + "attention.output.LayerNorm", H);
+    L.ffn_in = lin(p + "intermediate.dense", F, H);
+    L.ffn_out = lin(p + "output.dense", H, F);
+    L.out_ln = norm(p + "output.LayerNorm", H);
+    w.layers.push_back(L);
+  }
+  const bool want_pooler = arch == Architecture::PreTraining ||
+                           (arch == Architecture::Model && has(prefix + "pooler.weight"));
+  if (want_pooler) w.pooler = lin(prefix + "pooler", H, H);
+  if (arch == Architecture::PreTraining || arch == Architecture::MaskedLM) {
+    w.mlm_transform = lin("cls.predictions.transform.dense", H, H);
+    w.mlm_ln = norm("cls.predictions.transform.LayerNorm", H);
+    // Tied as HF ties them: the decoder is the word embedding matrix unless stored.
+    w.mlm_decoder.w = has("cls.predictions.decoder.weight") ? get("cls.predictions.decoder.weight", Shape{V, H}) : w.word;
+    w.mlm_decoder.b = has("cls.predictions.bias") ? get("cls.predictions.bias", Shape{V})
+                                                  : get("cls.predictions.decoder.bias", Shape{V});
+  }
+  if (arch == Architecture::PreTraining) w.nsp = lin("cls.seq_relationship", 2, H);
+  if (arch == Architecture::SequenceClassification) {
+    w.cls_dense = lin("classifier.dense", H, H);
+    w.cls_out = lin("classifier.out_proj", c.num_labels, H);
+  }
+  if (arch == Architecture::QuestionAnswering) {
+    w.qa_intermediate = lin("qa_classifier.intermediate.dense", F, H);
+    w.qa_output = lin("qa_classifier.output.dense", H, F);
+    w.qa_ln = norm("qa_classifier.output.LayerNorm", H);
+    w.qa_outputs = lin("qa_classifier.qa_outputs", c.num_labels, H);
+  }
+  if (arch == Architecture::TokenClassification) w.token_cls = lin("classifier", c.num_labels, H);
+  return w;
+}
+
+}  // namespace
+
+std::unique_ptr<BigBirdModel> BigBirdModel::load(const std::string& dir) {
+  BB_CHECK(fs::is_directory(dir), "model directory '", dir, "' does not exist");
+  auto m = std::make_unique<BigBirdModel>();
+  m->config_ = load_bigbird_config((fs::path(dir) / "config.json").string());
+  BB_CHECK(m->config_.model_type == "big_bird", (fs::path(dir) / "config.json").string(), ": model_type '",
+           m->config_.model_type, "' is not a BigBird encoder (expected big_bird)");
+  m->arch_ = parse_architecture(m->config_.architectures);
+  m->store_ = std::make_unique<WeightStore>(WeightStore::open_dir(dir));
+  WeightStore& ws = *m->store_;
+  std::string prefix;
+  if (ws.has("bert.embeddings.word_embeddings.weight")) prefix = "bert.";
+  else if (!ws.has("embeddings.word_embeddings.weight"))
+    fail("'", ws.source(), "': no 'bert.embeddings.word_embeddings.weight' (not a BigBird checkpoint?)");
+  if (m->arch_ == Architecture::QuestionAnswering && m->config_.id2label.empty()) m->config_.num_labels = 2;
+  m->w_ = bind_weights(
+      m->config_, m->arch_, prefix, [&](const std::string& n, const Shape& s) { return ws.get(n, s); },
+      [&](const std::string& n) { return ws.has(n); });
+  return m;
+}
+
+std::unique_ptr<BigBirdModel> BigBirdModel::random(const BigBirdConfig& config, Architecture arch, uint64_t seed) {
+  auto m = std::make_unique<BigBirdModel>();
+  m->config_ = config;
+  m->arch_ = arch;
+  std::mt19937_64 rng(seed);
+  auto get = [&](const std::string& name, const Shape& s) {
+    std::vector<float> data(static_cast<size_t>(numel(s)));
+    const bool ln_weight = name.find("LayerNorm.weight") != std::string::npos;
+    const bool ln_bias = name.find("LayerNorm.bias") != std::string::npos;
+    std::normal_distribution<float> nd(0.0f, 0.02f);
+    for (auto& x : data) x = ln_weight ? 1.0f : ln_bias ? 0.0f : nd(rng);
+    m->owned_.push_back(std::move(data));
+    return ConstView{m->owned_.back().data(), s};
+  };
+  m->owned_.reserve(static_cast<size_t>(32 + 16 * config.num_hidden_layers));
+  m->w_ = bind_weights(config, arch, "bert.", get, [](const std::string&) { return false; });
+  return m;
+}
+
+std::vector<int64_t> question_lengths(const TensorI64& ids, int64_t sep) {
+  const int64_t b = ids.dim(0), L = ids.dim(1);
+  std::vector<int64_t> out(static_cast<size_t>(b), 1);
+  for (int64_t i = 0; i < b; ++i)
+    for (int64_t t = 0; t < L; ++t)
+      if (ids.data[static_cast<size_t>(i * L + t)] == sep) {
+        out[static_cast<size_t>(i)] = t + 1;
+        break;
+      }
+  return out;
+}
+
+// ------------------------------------------------------------------------- encoder
+
+EncoderOutput BigBirdModel::encode(const EncoderInput& in, const ForwardOptions& opt) const {
+  const BigBirdConfig& c = config_;
+  BB_CHECK(in.input_ids.shape.size() == 2, "input_ids must be [batch, length], got ", to_string(in.input_ids.shape));
+  const int64_t b = in.input_ids.dim(0), L = in.input_ids.dim(1);
+  BB_CHECK(b >= 1 && L >= 1, "input_ids is empty: shape ", to_string(in.input_ids.shape));
+  const bool has_mask = !in.attention_mask.data.empty(), has_tt = !in.token_type_ids.data.empty();
+  BB_CHECK(!has_mask || in.attention_mask.shape == in.input_ids.shape, "attention_mask shape ",
+           to_string(in.attention_mask.shape), " does not match input_ids ", to_string(in.input_ids.shape));
+  BB_CHECK(!has_tt || in.token_type_ids.shape == in.input_ids.shape, "token_type_ids shape ",
+           to_string(in.token_type_ids.shape), " does not match input_ids ", to_string(in.input_ids.shape));
+  for (size_t i = 0; i < in.input_ids.data.size(); ++i) {
+    const int64_t id = in.input_ids.data[i];
+    BB_CHECK(id >= 0 && id < c.vocab_size, "input_ids[", i / L, ", ", i % L, "] = ", id,
+             " is out of range for vocab_size ", c.vocab_size);
+    if (has_mask)
+      BB_CHECK(in.attention_mask.data[i] == 0 || in.attention_mask.data[i] == 1, "attention_mask[", i / L, ", ",
+               i % L, "] = ", in.attention_mask.data[i], ": must be 0 or 1");
+    if (has_tt)
+      BB_CHECK(in.token_type_ids.data[i] >= 0 && in.token_type_ids.data[i] < std::max<int64_t>(c.type_vocab_size, 1),
+               "token_type_ids[", i / L, ", ", i % L, "] = ", in.token_type_ids.data[i],
+               " is out of range for type_vocab_size ", c.type_vocab_size);
+  }
+
+  EncoderOutput out;
+  out.input_len = L;
+  out.attention_used = opt.attention.value_or(c.attention_type);
+  if (out.attention_used == AttentionType::BlockSparse && L <= c.max_tokens_for_full_fallback()) {
+    out.attention_used = AttentionType::OriginalFull;  // decided per call (HF's switch is sticky; ours is not)
+    out.fell_back = true;
+  }
+  const int64_t B = c.block_size;
+  const int64_t pad = out.attention_used == AttentionType::BlockSparse ? (B - L % B) % B : 0;
+  const int64_t Lp = L + pad;
+  out.padded_len = Lp;
+  BB_CHECK(Lp <= c.max_position_embeddings, "input of ", L, " tokens", (pad ? " (padded to " : ""),
+           (pad ? std::to_string(Lp) : std::string()), (pad ? ")" : ""), " is longer than max_position_embeddings ",
+           c.max_position_embeddings);
+
+  const int64_t H = c.hidden_size, heads = c.num_attention_heads, d = c.head_dim(), F = c.intermediate_size;
+  const int64_t rows = b * Lp;
+  const Activation act = parse_activation(c.hidden_act);
+  const float eps = static_cast<float>(c.layer_norm_eps);
+
+  // Embeddings (internal padding appends pad tokens with mask 0, type 0, continuing positions).
+  std::vector<float> mask(static_cast<size_t>(rows), 1.0f);
+  Tensor x(Shape{b, Lp, H});
+  const float word_scale = c.rescale_embeddings ? std::sqrt(static_cast<float>(H)) : 1.0f;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t bi = r / Lp, t = r % Lp;
+    const bool real = t < L;
+    const size_t src = static_cast<size_t>(bi * L + t);
+    const int64_t id = real ? in.input_ids.data[src] : c.pad_token_id;
+    const int64_t tt = real && has_tt ? in.token_type_ids.data[src] : 0;
+    mask[static_cast<size_t>(r)] = real ? (has_mask ? static_cast<float>(in.attention_mask.data[src]) : 1.0f) : 0.0f;
+    float* xr = x.ptr() + r * H;
+    const float* we = w_.word.data + id * H;
+    const float* pe = w_.position.data + t * H;
+    const float* te = w_.token_type.empty() ? nullptr : w_.token_type.data + tt * H;
+    for (int64_t j = 0; j < H; ++j) xr[j] = we[j] * word_scale + (te ? te[j] : 0.0f) + pe[j];
+  }
+  layernorm(x.ptr(), x.ptr(), rows, H, w_.emb_ln.g.data, w_.emb_ln.b.data, eps);
+  if (opt.keep_hidden_states) out.embedding_output = x;
+
+  // Work buffers, allocated once for all layers.
+  std::vector<float> q(static_cast<size_t>(rows * H)), k(q.size()), v(q.size()), ctx(q.size()), a(q.size());
+  const int64_t chunk = std::min<int64_t>(rows, 2048);
+  std::vector<float> inter(static_cast<size_t>(chunk * F));
+  const int n_blocks = static_cast<int>(Lp / B);
+
+  for (size_t li = 0; li < w_.layers.size(); ++li) {
+    const EncoderLayerW& W = w_.layers[li];
+    linear(x.ptr(), rows, H, W.q.w.data, W.q.b.data, H, q.data());
+    linear(x.ptr(), rows, H, W.k.w.data, W.k.b.data, H, k.data());
+    linear(x.ptr(), rows, H, W.v.w.data, W.v.b.data, H, v.data());
+    std::optional<BlockLayout> layout;
+    if (out.attention_used == AttentionType::BlockSparse) {
+      const int layer = static_cast<int>(li);
+      RandomPlan plan;
+      auto inj = opt.injected_plans.find(layer);
+      if (inj != opt.injected_plans.end()) {
+        plan = inj->second;
+        validate_plan(plan, static_cast<int>(heads), n_blocks, static_cast<int>(c.num_random_blocks),
+                      ("injected rand_attn.layer" + std::to_string(layer)).c_str());
+      } else if (opt.plan_source == PlanSource::HF) {
+        plan = hf_random_plan(layer, static_cast<int>(Lp), static_cast<int>(B), static_cast<int>(c.num_random_blocks),
+                              static_cast<int>(heads), static_cast<int>(c.max_position_embeddings));
+      } else {
+        plan = seeded_random_plan(opt.seed, layer, n_blocks, static_cast<int>(c.num_random_blocks), static_cast<int>(heads));
+      }
+      layout = itc_layout(n_blocks, static_cast<int>(B), static_cast<int>(heads), plan);
+      out.plans.push_back(std::move(plan));
+    }
+    for (int64_t bi = 0; bi < b; ++bi) {
+      AttentionInput ai;
+      const int64_t off = bi * Lp * H;
+      ai.q = q.data() + off;
+      ai.k = k.data() + off;
+      ai.v = v.data() + off;
+      ai.ld = H;
+      ai.out = ctx.data() + off;
+      ai.ld_out = H;
+      ai.L = Lp;
+      ai.heads = static_cast<int>(heads);
+      ai.d = d;
+      ai.mask = mask.data() + bi * Lp;
+      if (layout) block_sparse_attention(ai, *layout);
+      else full_attention(ai);
+    }
+    // a = LN(ctx·Woᵀ + bo + x)
+    std::copy(x.data.begin(), x.data.end(), a.begin());
+    linear_accumulate(ctx.data(), rows, H, W.o.w.data, W.o.b.data, H, a.data());
+    layernorm(a.data(), a.data(), rows, H, W.attn_ln.g.data, W.attn_ln.b.data, eps);
+    // x = LN(W2·act(W1·a + b1) + b2 + a), in row chunks to bound the intermediate buffer.
+    for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+      const int64_t nr = std::min(chunk, rows - r0);
+      linear(a.data() + r0 * H, nr, H, W.ffn_in.w.data, W.ffn_in.b.data, F, inter.data());
+      activate_inplace(act, inter.data(), nr * F);
+      std::copy(a.begin() + r0 * H, a.begin() + (r0 + nr) * H, x.data.begin() + r0 * H);
+      linear_accumulate(inter.data(), nr, F, W.ffn_out.w.data, W.ffn_out.b.data, H, x.ptr() + r0 * H);
+    }
+    layernorm(x.ptr(), x.ptr(), rows, H, W.out_ln.g.data, W.out_ln.b.data, eps);
+    if (opt.keep_hidden_states) out.hidden_states.push_back(x);
+  }
+
+  if (pad == 0) {
+    out.sequence_output = std::move(x);
+  } else {
+    out.sequence_output = Tensor(Shape{b, L, H});
+    for (int64_t bi = 0; bi < b; ++bi)
+      std::copy(x.data.begin() + bi * Lp * H, x.data.begin() + (bi * Lp + L) * H,
+                out.sequence_output.data.begin() + bi * L * H);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------- heads
+
+namespace {
+Tensor first_tokens(const Tensor& seq) {
+  const int64_t b = seq.dim(0), L = seq.dim(1), H = seq.dim(2);
+  Tensor t(Shape{b, H});
+  for (int64_t i = 0; i < b; ++i) std::copy_n(seq.ptr() + i * L * H, H, t.ptr() + i * H);
+  return t;
+}
+Tensor apply(const LinearW& l, const Tensor& x) {
+  const int64_t rows = x.size() / l.in();
+  Shape s = x.shape;
+  s.back() = l.out();
+  Tensor y(s);
+  linear(x.ptr(), rows, l.in(), l.w.data, l.b.data, l.out(), y.ptr());
+  return y;
+}
+}  // namespace
+
+Tensor BigBirdModel::pooler(const Tensor& seq) const {
+  BB_CHECK(w_.pooler, architecture_name(arch_), " checkpoint has no pooler");
+  Tensor y = apply(*w_.pooler, first_tokens(seq));
+  for (auto& v : y.data) v = std::tanh(v);
+  return y;
+}
+
+Tensor BigBirdModel::mlm_logits(const Tensor& seq) const {
+  BB_CHECK(w_.mlm_transform, architecture_name(arch_), " checkpoint has no masked-LM head");
+  Tensor t = apply(*w_.mlm_transform, seq);
+  activate_inplace(parse_activation(config_.hidden_act), t.ptr(), t.size());
+  layernorm(t.ptr(), t.ptr(), t.size() / config_.hidden_size, config_.hidden_size, w_.mlm_ln.g.data, w_.mlm_ln.b.data,
+            static_cast<float>(config_.layer_norm_eps));
+  return apply(w_.mlm_decoder, t);
+}
+
+Tensor BigBirdModel::nsp_logits(const Tensor& pooled) const {
+  BB_CHECK(w_.nsp, architecture_name(arch_), " checkpoint has no next-sentence head");
+  return apply(*w_.nsp, pooled);
+}
+
+Tensor BigBirdModel::sequence_classification_logits(const Tensor& seq) const {
+  BB_CHECK(w_.cls_dense, architecture_name(arch_), " checkpoint has no sequence-classification head");
+  Tensor t = apply(*w_.cls_dense, first_tokens(seq));
+  activate_inplace(parse_activation(config_.hidden_act), t.ptr(), t.size());
+  return apply(w_.cls_out, t);
+}
+
+Tensor BigBirdModel::qa_logits(const Tensor& seq) const {
+  BB_CHECK(w_.qa_intermediate, architecture_name(arch_), " checkpoint has no question-answering head");
+  Tensor t = apply(*w_.qa_intermediate, seq);
+  activate_inplace(parse_activation(config_.hidden_act), t.ptr(), t.size());
+  Tensor u = seq;  // residual
+  linear_accumulate(t.ptr(), t.size() / t.shape.back(), t.shape.back(), w_.qa_output.w.data, w_.qa_output.b.data,
+                    config_.hidden_size, u.ptr());
+  layernorm(u.ptr(), u.ptr(), u.size() / config_.hidden_size, config_.hidden_size, w_.qa_ln.g.data, w_.qa_ln.b.data,
+            static_cast<float>(config_.layer_norm_eps));
+  return apply(w_.qa_outputs, u);
+}
+
+Tensor BigBirdModel::token_classification_logits(const Tensor& seq) const {
+  BB_CHECK(w_.token_cls, architecture_name(arch_), " checkpoint has no token-classification head");
+  return apply(*w_.token_cls, seq);
+}
+
+}  // namespace bigbird

@@ -1,0 +1,123 @@
+// The BigBird encoder (HF BigBirdModel) and its task heads, loaded from an HF checkpoint dir.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "core/weight_store.h"
+#include "models/bigbird_config.h"
+#include "sparse/plan.h"
+
+namespace bigbird {
+
+struct LinearW {
+  ConstView w;  // [out, in]
+  ConstView b;  // [out] or empty
+  int64_t out() const { return w.dim(0); }
+  int64_t in() const { return w.dim(1); }
+};
+struct NormW {
+  ConstView g, b;
+};
+
+struct EncoderLayerW {
+  LinearW q, k, v, o;
+  NormW attn_ln;
+  LinearW ffn_in, ffn_out;
+  NormW out_ln;
+};
+
+// Which heads the checkpoint has, from config.json's `architectures`.
+enum class Architecture { Model, PreTraining, MaskedLM, SequenceClassification, QuestionAnswering, TokenClassification };
+Architecture parse_architecture(const std::vector<std::string>& architectures);
+const char* architecture_name(Architecture a);
+
+struct BigBirdWeights {
+  ConstView word, position, token_type;  // embeddings
+  NormW emb_ln;
+  std::vector<EncoderLayerW> layers;
+  std::optional<LinearW> pooler;
+  // MLM head (cls.predictions): transform dense + LN, decoder tied to word embeddings.
+  std::optional<LinearW> mlm_transform;
+  NormW mlm_ln;
+  LinearW mlm_decoder;
+  std::optional<LinearW> nsp;            // cls.seq_relationship
+  std::optional<LinearW> cls_dense;      // classifier.dense (sequence classification)
+  LinearW cls_out;                       // classifier.out_proj
+  std::optional<LinearW> qa_intermediate;  // qa_classifier.intermediate.dense
+  LinearW qa_output;                       // qa_classifier.output.dense
+  NormW qa_ln;                             // qa_classifier.output.LayerNorm
+  LinearW qa_outputs;                      // qa_classifier.qa_outputs
+  std::optional<LinearW> token_cls;        // classifier (token classification)
+};
+
+// Which random plan each block-sparse layer uses.
+enum class PlanSource { Seeded, HF };
+
+struct EncoderInput {
+  TensorI64 input_ids;       // [batch, L]
+  TensorI64 attention_mask;  // [batch, L] of 0/1, or empty (all ones)
+  TensorI64 token_type_ids;  // [batch, L], or empty (zeros)
+};
+
+struct ForwardOptions {
+  std::optional<AttentionType> attention;  // overrides config.attention_type
+  PlanSource plan_source = PlanSource::Seeded;
+  uint64_t seed = 0;
+  std::map<int, RandomPlan> injected_plans;  // layer -> plan (pins that layer)
+  bool keep_hidden_states = false;
+};
+
+struct EncoderOutput {
+  int64_t input_len = 0;   // L_in
+  int64_t padded_len = 0;  // Lp (block multiple under block_sparse)
+  AttentionType attention_used = AttentionType::BlockSparse;
+  bool fell_back = false;  // block_sparse requested, full attention used (short input)
+  Tensor embedding_output;                // [b, Lp, H] (only with keep_hidden_states)
+  std::vector<Tensor> hidden_states;      // per layer [b, Lp, H] (only with keep_hidden_states)
+  Tensor sequence_output;                 // [b, L_in, H]
+  std::vector<RandomPlan> plans;          // per layer, when block_sparse ran
+};
+
+class BigBirdModel {
+ public:
+  // Reads dir/config.json and dir/model.safetensors (or a sharded index); checks every tensor.
+  static std::unique_ptr<BigBirdModel> load(const std::string& dir);
+  // Random weights (for benchmarks): every tensor ~ N(0, 0.02) except LayerNorm (1, 0).
+  static std::unique_ptr<BigBirdModel> random(const BigBirdConfig& config, Architecture arch, uint64_t seed);
+
+  const BigBirdConfig& config() const { return config_; }
+  Architecture architecture() const { return arch_; }
+  const BigBirdWeights& weights() const { return w_; }
+
+  EncoderOutput encode(const EncoderInput& in, const ForwardOptions& opt) const;
+
+  // Heads (inputs are encoder outputs). Each throws if the checkpoint has no such head.
+  Tensor pooler(const Tensor& sequence_output) const;                     // [b, H]
+  Tensor mlm_logits(const Tensor& sequence_output) const;                 // [b, L, V]
+  Tensor nsp_logits(const Tensor& pooled) const;                          // [b, 2]
+  Tensor sequence_classification_logits(const Tensor& sequence_output) const;  // [b, num_labels]
+  Tensor qa_logits(const Tensor& sequence_output) const;                  // [b, L, 2] (unmasked)
+  Tensor token_classification_logits(const Tensor& sequence_output) const;  // [b, L, num_labels]
+
+  bool has_pooler() const { return w_.pooler.has_value(); }
+  bool has_mlm() const { return w_.mlm_transform.has_value(); }
+  bool has_nsp() const { return w_.nsp.has_value(); }
+
+ private:
+  BigBirdConfig config_;
+  Architecture arch_ = Architecture::Model;
+  std::unique_ptr<WeightStore> store_;
+  std::vector<std::vector<float>> owned_;  // random weights
+  BigBirdWeights w_;
+};
+
+// HF's question mask for BigBirdForQuestionAnswering: question_length = index of the first
+// sep_token_id + 1 (1 when absent). qmask[p] = p < question_length.
+std::vector<int64_t> question_lengths(const TensorI64& input_ids, int64_t sep_token_id);
+
+}  // namespace bigbird

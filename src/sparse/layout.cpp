@@ -1,0 +1,72 @@
+#include "sparse/layout.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+
+namespace bigbird {
+
+size_t BlockLayout::max_row_blocks() const {
+  size_t m = 0;
+  for (size_t i = 0; i + 1 < offsets.size(); ++i) m = std::max(m, static_cast<size_t>(offsets[i + 1] - offsets[i]));
+  return m;
+}
+
+BlockLayout itc_layout(int n_blocks, int block, int heads, const RandomPlan& plan) {
+  BB_CHECK(block > 0, "itc layout: block size must be positive, got ", block);
+  BB_CHECK(n_blocks >= 5, "itc layout: needs at least 5 blocks, got ", n_blocks,
+           " (shorter inputs use full attention)");
+  validate_plan(plan, heads, n_blocks, plan.r, "itc layout");
+  BlockLayout L;
+  L.n_blocks = n_blocks;
+  L.block = block;
+  L.heads = heads;
+  L.offsets.reserve(static_cast<size_t>(heads) * n_blocks + 1);
+  L.offsets.push_back(0);
+  const int last = n_blocks - 1;
+  auto add = [&](int b, MaskKind k) { L.keys.push_back({b, k}); };
+  auto add_random = [&](int h, int q) {
+    for (int j = 0; j < plan.r; ++j) add(plan.at(h, q - 1, j), MaskKind::QueryKey);
+  };
+  for (int h = 0; h < heads; ++h) {
+    for (int q = 0; q < n_blocks; ++q) {
+      if (q == 0 || q == last) {
+        for (int b = 0; b < n_blocks; ++b) add(b, MaskKind::Key);
+      } else if (q == 1) {
+        for (int b : {0, 1, 2, last}) add(b, MaskKind::Key);
+        add_random(h, q);
+      } else if (q == last - 1) {
+        for (int b : {0, last - 2, last - 1, last}) add(b, MaskKind::Key);
+        add_random(h, q);
+      } else {
+        add(0, MaskKind::Key);
+        for (int b : {q - 1, q, q + 1}) add(b, MaskKind::QueryKey);
+        add_random(h, q);
+        add(last, MaskKind::Key);
+      }
+      L.offsets.push_back(static_cast<int64_t>(L.keys.size()));
+    }
+  }
+  return L;
+}
+
+DenseLayout expand_dense(const BlockLayout& layout) {
+  DenseLayout D;
+  D.L = layout.seq_len();
+  D.heads = layout.heads;
+  const size_t per_head = static_cast<size_t>(D.L) * D.L;
+  D.key_count.assign(per_head * D.heads, 0);
+  D.qk_count.assign(per_head * D.heads, 0);
+  const int B = layout.block;
+  for (int h = 0; h < layout.heads; ++h)
+    for (int qb = 0; qb < layout.n_blocks; ++qb)
+      for (const KeyBlock& kb : layout.row(h, qb)) {
+        auto& counts = kb.kind == MaskKind::Key ? D.key_count : D.qk_count;
+        for (int i = 0; i < B; ++i)
+          for (int j = 0; j < B; ++j)
+            ++counts[h * per_head + static_cast<size_t>(qb * B + i) * D.L + static_cast<size_t>(kb.block) * B + j];
+      }
+  return D;
+}
+
+}  // namespace bigbird

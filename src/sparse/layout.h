@@ -1,0 +1,56 @@
+// Attention layouts as data: for every head and query block, the key blocks it attends to.
+//
+// One generic block-sparse kernel consumes any layout. ITC (HF / google-research BigBird) is
+// built here; a dense expansion turns any layout into per-token counts for the reference.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "sparse/plan.h"
+
+namespace bigbird {
+
+// How padding masks a key block of a query row (HF's two penalty rules):
+//   Key:      score += (1 - m[k]) * penalty            (global blocks, the fixed blocks of rows 1, n-2)
+//   QueryKey: score += (1 - m[q] * m[k]) * penalty     (sliding window and random blocks)
+enum class MaskKind : uint8_t { Key = 0, QueryKey = 1 };
+
+struct KeyBlock {
+  int32_t block;
+  MaskKind kind;
+};
+
+struct BlockLayout {
+  int n_blocks = 0;
+  int block = 0;
+  int heads = 0;
+  // CSR over (head, query block): keys of row (h, q) are keys[offsets[h*n+q] .. offsets[h*n+q+1]).
+  // A block may appear twice in a row (HF attends to it twice: do not deduplicate).
+  std::vector<int64_t> offsets;
+  std::vector<KeyBlock> keys;
+
+  std::span<const KeyBlock> row(int h, int q) const {
+    const size_t i = static_cast<size_t>(h) * n_blocks + q;
+    return {keys.data() + offsets[i], static_cast<size_t>(offsets[i + 1] - offsets[i])};
+  }
+  int64_t seq_len() const { return static_cast<int64_t>(n_blocks) * block; }
+  size_t max_row_blocks() const;
+};
+
+// ITC: query blocks 0 and n-1 attend to every block; block 1 to {0, 1, 2, n-1} + random;
+// block n-2 to {0, n-3, n-2, n-1} + random; a middle block i to {0, i-1, i, i+1} + random + {n-1},
+// in HF's concatenation order. `plan` is [heads, n-2, r] (validated here).
+BlockLayout itc_layout(int n_blocks, int block, int heads, const RandomPlan& plan);
+
+// Dense expansion for tests: per head, [L, L] counts of how often key k enters the softmax of
+// query q under each mask rule.
+struct DenseLayout {
+  int64_t L = 0;
+  int heads = 0;
+  std::vector<uint8_t> key_count;  // [heads][L][L], MaskKind::Key occurrences
+  std::vector<uint8_t> qk_count;   // [heads][L][L], MaskKind::QueryKey occurrences
+};
+DenseLayout expand_dense(const BlockLayout& layout);
+
+}  // namespace bigbird

@@ -1,0 +1,167 @@
+// `bigbird forward`: a golden-file runner. Reads input tensors from a safetensors file, runs
+// the checkpoint and writes every output tensor the model has (names as the fixture README).
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "core/error.h"
+#include "core/safetensors.h"
+#include "models/bigbird_model.h"
+
+namespace bigbird::cli {
+
+namespace {
+
+struct ForwardArgs {
+  std::string model, inputs, outputs, attention, random_plan = "seeded";
+  uint64_t seed = 0;
+  int threads = 0;
+};
+
+std::string model_type_of(const std::string& dir) {
+  const std::string path = (std::filesystem::path(dir) / "config.json").string();
+  std::ifstream f(path);
+  if (!f) fail("cannot open model config '", path, "'");
+  try {
+    auto j = nlohmann::json::parse(f);
+    return j.value("model_type", std::string("big_bird"));
+  } catch (const std::exception& e) {
+    fail(path, ": not valid JSON (", e.what(), ")");
+  }
+}
+
+// rand_attn.layer{L} tensors of the input file, as plans.
+std::map<int, RandomPlan> read_injected_plans(const SafeTensors& st) {
+  std::map<int, RandomPlan> plans;
+  const std::string prefix = "rand_attn.layer";
+  for (const auto& name : st.names()) {
+    if (name.rfind(prefix, 0) != 0) continue;
+    int layer = -1;
+    try {
+      size_t pos = 0;
+      layer = std::stoi(name.substr(prefix.size()), &pos);
+      if (pos != name.size() - prefix.size()) layer = -1;
+    } catch (const std::exception&) {
+    }
+    BB_CHECK(layer >= 0, "'", st.path(), "': cannot read a layer index from tensor name '", name, "'");
+    TensorI64 t = st.read_i64(name);
+    BB_CHECK(t.shape.size() == 3, "'", st.path(), "': ", name, " must be [heads, blocks - 2, r], got ", to_string(t.shape));
+    RandomPlan p{static_cast<int>(t.dim(0)), static_cast<int>(t.dim(1)), static_cast<int>(t.dim(2)), {}};
+    for (int64_t v : t.data) p.blocks.push_back(static_cast<int32_t>(v));
+    plans[layer] = std::move(p);
+  }
+  return plans;
+}
+
+TensorI64 read_optional_i64(const SafeTensors& st, const std::string& name) {
+  return st.has(name) ? st.read_i64(name) : TensorI64{};
+}
+
+std::vector<OutTensor> forward_encoder(const ForwardArgs& a, const SafeTensors& in) {
+  auto model = BigBirdModel::load(a.model);
+  const BigBirdConfig& c = model->config();
+  BB_CHECK(in.has("input_ids"), "'", a.inputs, "' has no input_ids tensor");
+  EncoderInput ei{in.read_i64("input_ids"), read_optional_i64(in, "attention_mask"),
+                  read_optional_i64(in, "token_type_ids")};
+  BB_CHECK(ei.input_ids.shape.size() == 2, "input_ids must be [batch, length], got ", to_string(ei.input_ids.shape));
+  ForwardOptions opt;
+  if (!a.attention.empty()) opt.attention = parse_attention_type(a.attention);
+  opt.plan_source = a.random_plan == "hf" ? PlanSource::HF : PlanSource::Seeded;
+  opt.seed = a.seed;
+  opt.injected_plans = read_injected_plans(in);
+  for (const auto& [layer, p] : opt.injected_plans)
+    BB_CHECK(layer < c.num_hidden_layers, "'", a.inputs, "': rand_attn.layer", layer, " but the model has ",
+             c.num_hidden_layers, " layers");
+  opt.keep_hidden_states = true;
+
+  const bool qa = model->architecture() == Architecture::QuestionAnswering;
+  std::vector<int64_t> qlen;
+  if (qa) {
+    qlen = question_lengths(ei.input_ids, c.sep_token_id);
+    if (ei.token_type_ids.data.empty()) {  // HF: token_type_ids = 1 - question mask
+      ei.token_type_ids = TensorI64(ei.input_ids.shape);
+      const int64_t L = ei.input_ids.dim(1);
+      for (int64_t i = 0; i < ei.input_ids.dim(0); ++i)
+        for (int64_t t = 0; t < L; ++t) ei.token_type_ids.data[static_cast<size_t>(i * L + t)] = t < qlen[static_cast<size_t>(i)] ? 0 : 1;
+    }
+  }
+  EncoderOutput eo = model->encode(ei, opt);
+
+  std::vector<OutTensor> out;
+  out.push_back(OutTensor::f32("embedding_output", eo.embedding_output));
+  for (size_t l = 0; l < eo.hidden_states.size(); ++l)
+    out.push_back(OutTensor::f32("hidden_state.layer" + std::to_string(l), eo.hidden_states[l]));
+  out.push_back(OutTensor::f32("sequence_output", eo.sequence_output));
+  Tensor pooled;
+  if (model->has_pooler()) {
+    pooled = model->pooler(eo.sequence_output);
+    out.push_back(OutTensor::f32("pooler_output", pooled));
+  }
+  if (model->has_mlm()) out.push_back(OutTensor::f32("mlm_logits", model->mlm_logits(eo.sequence_output)));
+  if (model->has_nsp()) out.push_back(OutTensor::f32("nsp_logits", model->nsp_logits(pooled)));
+  switch (model->architecture()) {
+    case Architecture::SequenceClassification:
+      out.push_back(OutTensor::f32("seqcls.logits", model->sequence_classification_logits(eo.sequence_output)));
+      break;
+    case Architecture::TokenClassification:
+      out.push_back(OutTensor::f32("token_cls.logits", model->token_classification_logits(eo.sequence_output)));
+      break;
+    case Architecture::QuestionAnswering: {
+      Tensor logits = model->qa_logits(eo.sequence_output);  // [b, L, labels]
+      const int64_t b = logits.dim(0), L = logits.dim(1), nl = logits.dim(2);
+      BB_CHECK(nl >= 2, "question answering head has ", nl, " outputs, expected 2");
+      Tensor s(Shape{b, L}), e(Shape{b, L}), sm(Shape{b, L}), em(Shape{b, L});
+      for (int64_t i = 0; i < b; ++i)
+        for (int64_t t = 0; t < L; ++t) {
+          const size_t j = static_cast<size_t>(i * L + t);
+          s.data[j] = logits.data[j * nl];
+          e.data[j] = logits.data[j * nl + 1];
+          const float m = (t > 0 && t < qlen[static_cast<size_t>(i)]) ? 1e6f : 0.0f;
+          sm.data[j] = s.data[j] - m;
+          em.data[j] = e.data[j] - m;
+        }
+      out.push_back(OutTensor::f32("qa.start_logits", sm));
+      out.push_back(OutTensor::f32("qa.end_logits", em));
+      out.push_back(OutTensor::f32("qa.start_logits_unmasked", s));
+      out.push_back(OutTensor::f32("qa.end_logits_unmasked", e));
+      out.push_back(OutTensor::i64("qa.question_lengths", Shape{b, 1}, qlen.data()));
+      out.push_back(OutTensor::i64("qa.token_type_ids_used", ei.token_type_ids));
+      break;
+    }
+    default: break;
+  }
+  for (size_t l = 0; l < eo.plans.size(); ++l) {
+    const RandomPlan& p = eo.plans[l];
+    out.push_back(OutTensor::i32("rand_attn.layer" + std::to_string(l), Shape{p.heads, p.rows, p.r}, p.blocks.data()));
+  }
+  return out;
+}
+
+}  // namespace
+
+Runner add_forward(CLI::App& app) {
+  auto a = std::make_shared<ForwardArgs>();
+  app.add_option("--model", a->model, "checkpoint directory (config.json + model.safetensors)")->required();
+  app.add_option("--inputs", a->inputs, "input tensors: input_ids, optional attention_mask, token_type_ids, rand_attn.layer{L}")
+      ->required();
+  app.add_option("--outputs", a->outputs, "where to write the output tensors (safetensors)")->required();
+  app.add_option("--attention", a->attention, "override config.attention_type")
+      ->check(CLI::IsMember({"block_sparse", "original_full"}));
+  app.add_option("--random-plan", a->random_plan, "random blocks: seeded (default) or hf (HF 4.27's numpy draw)")
+      ->check(CLI::IsMember({"seeded", "hf"}));
+  app.add_option("--seed", a->seed, "seed of the seeded random plan (default 0)");
+  app.add_option("--threads", a->threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  return [a] {
+    apply_threads(a->threads);
+    SafeTensors in = SafeTensors::open(a->inputs);
+    const std::string type = model_type_of(a->model);
+    std::vector<OutTensor> out;
+    if (type == "big_bird") out = forward_encoder(*a, in);
+    else fail("model_type '", type, "' is not supported by forward (supported: big_bird)");
+    write_safetensors(a->outputs, out);
+    return 0;
+  };
+}
+
+}  // namespace bigbird::cli
