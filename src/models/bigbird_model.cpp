@@ -85,8 +85,9 @@ BigBirdWeights bind_weights(const BigBirdConfig& c, Architecture arch, const std
     w.mlm_ln = norm("cls.predictions.transform.LayerNorm", H);
     // Tied as HF ties them: the decoder is the word embedding matrix unless stored.
     w.mlm_decoder.w = has("cls.predictions.decoder.weight") ? get("cls.predictions.decoder.weight", Shape{V, H}) : w.word;
-    w.mlm_decoder.b = has("cls.predictions.bias") ? get("cls.predictions.bias", Shape{V})
-                                                  : get("cls.predictions.decoder.bias", Shape{V});
+    w.mlm_decoder.b = (!has("cls.predictions.bias") && has("cls.predictions.decoder.bias"))
+                          ? get("cls.predictions.decoder.bias", Shape{V})
+                          : get("cls.predictions.bias", Shape{V});
   }
   if (arch == Architecture::PreTraining) w.nsp = lin("cls.seq_relationship", 2, H);
   if (arch == Architecture::SequenceClassification) {
@@ -142,6 +143,19 @@ std::unique_ptr<BigBirdModel> BigBirdModel::random(const BigBirdConfig& config, 
   m->owned_.reserve(static_cast<size_t>(32 + 16 * config.num_hidden_layers));
   m->w_ = bind_weights(config, arch, "bert.", get, [](const std::string&) { return false; });
   return m;
+}
+
+std::vector<std::pair<std::string, Shape>> BigBirdModel::tensor_names(const BigBirdConfig& config, Architecture arch) {
+  std::vector<std::pair<std::string, Shape>> names;
+  static const float dummy = 0.0f;
+  bind_weights(
+      config, arch, "bert.",
+      [&](const std::string& n, const Shape& s) {
+        names.emplace_back(n, s);
+        return ConstView{&dummy, s};
+      },
+      [](const std::string&) { return false; });
+  return names;
 }
 
 std::vector<int64_t> question_lengths(const TensorI64& ids, int64_t sep) {
@@ -227,12 +241,19 @@ EncoderOutput BigBirdModel::encode(const EncoderInput& in, const ForwardOptions&
   const int64_t chunk = std::min<int64_t>(rows, 2048);
   std::vector<float> inter(static_cast<size_t>(chunk * F));
   const int n_blocks = static_cast<int>(Lp / B);
+  auto proj = opt.reference_kernels ? linear_ref : linear;
+  auto proj_acc = [&](const float* xin, int64_t nr, int64_t inn, const LinearW& l, float* y) {
+    if (!opt.reference_kernels) return linear_accumulate(xin, nr, inn, l.w.data, l.b.data, l.out(), y);
+    std::vector<float> tmp(static_cast<size_t>(nr * l.out()));
+    linear_ref(xin, nr, inn, l.w.data, l.b.data, l.out(), tmp.data());
+    for (size_t i = 0; i < tmp.size(); ++i) y[i] += tmp[i];
+  };
 
   for (size_t li = 0; li < w_.layers.size(); ++li) {
     const EncoderLayerW& W = w_.layers[li];
-    linear(x.ptr(), rows, H, W.q.w.data, W.q.b.data, H, q.data());
-    linear(x.ptr(), rows, H, W.k.w.data, W.k.b.data, H, k.data());
-    linear(x.ptr(), rows, H, W.v.w.data, W.v.b.data, H, v.data());
+    proj(x.ptr(), rows, H, W.q.w.data, W.q.b.data, H, q.data());
+    proj(x.ptr(), rows, H, W.k.w.data, W.k.b.data, H, k.data());
+    proj(x.ptr(), rows, H, W.v.w.data, W.v.b.data, H, v.data());
     std::optional<BlockLayout> layout;
     if (out.attention_used == AttentionType::BlockSparse) {
       const int layer = static_cast<int>(li);
@@ -264,20 +285,20 @@ EncoderOutput BigBirdModel::encode(const EncoderInput& in, const ForwardOptions&
       ai.heads = static_cast<int>(heads);
       ai.d = d;
       ai.mask = mask.data() + bi * Lp;
-      if (layout) block_sparse_attention(ai, *layout);
-      else full_attention(ai);
+      if (layout) (opt.reference_kernels ? block_sparse_attention_ref : block_sparse_attention)(ai, *layout);
+      else (opt.reference_kernels ? full_attention_ref : full_attention)(ai);
     }
     // a = LN(ctx·Woᵀ + bo + x)
     std::copy(x.data.begin(), x.data.end(), a.begin());
-    linear_accumulate(ctx.data(), rows, H, W.o.w.data, W.o.b.data, H, a.data());
+    proj_acc(ctx.data(), rows, H, W.o, a.data());
     layernorm(a.data(), a.data(), rows, H, W.attn_ln.g.data, W.attn_ln.b.data, eps);
     // x = LN(W2·act(W1·a + b1) + b2 + a), in row chunks to bound the intermediate buffer.
     for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
       const int64_t nr = std::min(chunk, rows - r0);
-      linear(a.data() + r0 * H, nr, H, W.ffn_in.w.data, W.ffn_in.b.data, F, inter.data());
+      proj(a.data() + r0 * H, nr, H, W.ffn_in.w.data, W.ffn_in.b.data, F, inter.data());
       activate_inplace(act, inter.data(), nr * F);
       std::copy(a.begin() + r0 * H, a.begin() + (r0 + nr) * H, x.data.begin() + r0 * H);
-      linear_accumulate(inter.data(), nr, F, W.ffn_out.w.data, W.ffn_out.b.data, H, x.ptr() + r0 * H);
+      proj_acc(inter.data(), nr, F, W.ffn_out, x.ptr() + r0 * H);
     }
     layernorm(x.ptr(), x.ptr(), rows, H, W.out_ln.g.data, W.out_ln.b.data, eps);
     if (opt.keep_hidden_states) out.hidden_states.push_back(x);

@@ -70,6 +70,9 @@ struct ForwardOptions {
   uint64_t seed = 0;
   std::map<int, RandomPlan> injected_plans;  // layer -> plan (pins that layer)
   bool keep_hidden_states = false;
+  // Run the scalar reference kernels (double accumulation) instead of the fast ones: slow, for
+  // tests that hold the fast path to the reference on arbitrary shapes.
+  bool reference_kernels = false;
 };
 
 struct EncoderOutput {
@@ -89,6 +92,9 @@ class BigBirdModel {
   static std::unique_ptr<BigBirdModel> load(const std::string& dir);
   // Random weights (for benchmarks): every tensor ~ N(0, 0.02) except LayerNorm (1, 0).
   static std::unique_ptr<BigBirdModel> random(const BigBirdConfig& config, Architecture arch, uint64_t seed);
+
+  // Every tensor a checkpoint of this configuration and architecture holds: HF name and shape.
+  static std::vector<std::pair<std::string, Shape>> tensor_names(const BigBirdConfig& config, Architecture arch);
 
   const BigBirdConfig& config() const { return config_; }
   Architecture architecture() const { return arch_; }

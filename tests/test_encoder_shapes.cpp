@@ -1,0 +1,270 @@
+// The encoder on checkpoints of other shapes than the fixtures (hidden size, heads, block size,
+// r, layers, activations, dtypes, shards): fast kernels against the scalar reference model,
+// HF's internal padding and fall-back rules, batching, and every load-time error.
+//
+// Tolerance: the reference model accumulates in double; the fast one in float32 through
+// 2-4 post-LN layers of width <= 64. LayerNorm renormalises each layer, so errors stay at
+// ~1e-6; 1e-4 absolute leaves a wide margin while still catching any masking/layout mistake
+// (those move outputs by > 1e-2).
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "checkpoint_util.h"
+#include "core/error.h"
+#include "models/bigbird_model.h"
+#include "test_util.h"
+
+using namespace bigbird;
+using bigbird::test::CheckpointSpec;
+using bigbird::test::max_abs_diff;
+using bigbird::test::TempDir;
+using bigbird::test::write_checkpoint;
+
+namespace {
+
+EncoderInput random_input(int64_t batch, int64_t L, int64_t vocab, int64_t pad_row_from, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  EncoderInput in{TensorI64({batch, L}), TensorI64({batch, L}, 1), TensorI64({batch, L})};
+  for (int64_t i = 0; i < batch * L; ++i) {
+    in.input_ids.data[static_cast<size_t>(i)] = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(vocab - 1));
+    in.token_type_ids.data[static_cast<size_t>(i)] = (i % L) > L / 2 ? 1 : 0;
+  }
+  if (batch > 1)  // last row padded from pad_row_from
+    for (int64_t t = pad_row_from; t < L; ++t) {
+      in.attention_mask.data[static_cast<size_t>((batch - 1) * L + t)] = 0;
+      in.input_ids.data[static_cast<size_t>((batch - 1) * L + t)] = 0;
+    }
+  return in;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(EncoderShapes, FastEqualsReferenceOnOtherShapes) {
+  struct Variant {
+    CheckpointSpec spec;
+    int64_t blocks_extra;  // length = (2r+6+extra) * block + tail
+    int64_t tail;
+  };
+  std::vector<Variant> variants;
+  {
+    CheckpointSpec s;  // hidden 48, 3 heads, block 8, r 2, 3 layers
+    variants.push_back({s, 3, 5});
+  }
+  {
+    CheckpointSpec s;
+    s.hidden = 40, s.heads = 5, s.block = 4, s.r = 1, s.layers = 2, s.hidden_act = "relu";
+    variants.push_back({s, 7, 0});
+  }
+  {
+    CheckpointSpec s;
+    s.hidden = 64, s.heads = 2, s.block = 16, s.r = 0, s.layers = 2, s.hidden_act = "gelu", s.use_bias = false;
+    s.rescale_embeddings = true;
+    variants.push_back({s, 1, 9});
+  }
+  {
+    CheckpointSpec s;
+    s.hidden = 32, s.heads = 4, s.block = 8, s.r = 4, s.layers = 4, s.hidden_act = "silu";
+    variants.push_back({s, 2, 1});
+  }
+  uint64_t seed = 10;
+  for (const auto& v : variants) {
+    TempDir dir;
+    write_checkpoint(dir.path.string(), v.spec, seed);
+    auto m = BigBirdModel::load(dir.path.string());
+    const int64_t L = (2 * v.spec.r + 6 + v.blocks_extra) * v.spec.block + v.tail;
+    EncoderInput in = random_input(2, L, v.spec.vocab, L - v.spec.block - 2, seed++);
+    ForwardOptions fast, ref;
+    fast.keep_hidden_states = ref.keep_hidden_states = true;
+    ref.reference_kernels = true;
+    EncoderOutput a = m->encode(in, fast), b = m->encode(in, ref);
+    SCOPED_TRACE("hidden " + std::to_string(v.spec.hidden) + " block " + std::to_string(v.spec.block) + " r " +
+                 std::to_string(v.spec.r));
+    EXPECT_EQ(a.attention_used, AttentionType::BlockSparse);
+    EXPECT_EQ(a.padded_len % v.spec.block, 0);
+    EXPECT_EQ(a.sequence_output.shape, (Shape{2, L, v.spec.hidden}));
+    EXPECT_LT(max_abs_diff(a.sequence_output.data, b.sequence_output.data), 1e-4);
+    for (size_t l = 0; l < a.hidden_states.size(); ++l)
+      EXPECT_LT(max_abs_diff(a.hidden_states[l].data, b.hidden_states[l].data), 1e-4);
+    EXPECT_LT(max_abs_diff(m->mlm_logits(a.sequence_output).data, m->mlm_logits(b.sequence_output).data), 1e-3);
+    // Full attention on the same model and input.
+    fast.attention = ref.attention = AttentionType::OriginalFull;
+    EXPECT_LT(max_abs_diff(m->encode(in, fast).sequence_output.data, m->encode(in, ref).sequence_output.data), 1e-4);
+  }
+}
+
+TEST(EncoderShapes, FallBackToFullAttentionIsDecidedPerCall) {
+  CheckpointSpec s;  // block 8, r 2: fall-back up to (5 + 4) * 8 = 72 tokens
+  TempDir dir;
+  write_checkpoint(dir.path.string(), s);
+  auto m = BigBirdModel::load(dir.path.string());
+  ForwardOptions opt;
+  EncoderOutput at = m->encode(random_input(1, 72, s.vocab, 72, 1), opt);
+  EXPECT_EQ(at.attention_used, AttentionType::OriginalFull);
+  EXPECT_TRUE(at.fell_back);
+  EXPECT_EQ(at.padded_len, 72);
+  EncoderOutput above = m->encode(random_input(1, 73, s.vocab, 73, 1), opt);
+  EXPECT_EQ(above.attention_used, AttentionType::BlockSparse);
+  EXPECT_EQ(above.padded_len, 80);
+  // Not sticky: a short call then a long call on the same model object.
+  EXPECT_EQ(m->encode(random_input(1, 20, s.vocab, 20, 1), opt).attention_used, AttentionType::OriginalFull);
+  EXPECT_EQ(m->encode(random_input(1, 200, s.vocab, 200, 1), opt).attention_used, AttentionType::BlockSparse);
+}
+
+TEST(EncoderShapes, InternalPaddingEqualsExplicitPadding) {
+  CheckpointSpec s;
+  TempDir dir;
+  write_checkpoint(dir.path.string(), s);
+  auto m = BigBirdModel::load(dir.path.string());
+  const int64_t L = 101, Lp = 104;
+  EncoderInput in = random_input(2, L, s.vocab, 90, 3);
+  EncoderInput padded{TensorI64({2, Lp}), TensorI64({2, Lp}), TensorI64({2, Lp})};
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t t = 0; t < L; ++t) {
+      const size_t a = static_cast<size_t>(i * L + t), b = static_cast<size_t>(i * Lp + t);
+      padded.input_ids.data[b] = in.input_ids.data[a];
+      padded.attention_mask.data[b] = in.attention_mask.data[a];
+      padded.token_type_ids.data[b] = in.token_type_ids.data[a];
+    }
+  ForwardOptions opt;
+  opt.keep_hidden_states = true;
+  EncoderOutput a = m->encode(in, opt), b = m->encode(padded, opt);
+  EXPECT_EQ(a.padded_len, Lp);
+  EXPECT_EQ(a.hidden_states.back().data, b.hidden_states.back().data);
+  ASSERT_EQ(a.sequence_output.shape, (Shape{2, L, s.hidden}));
+  for (int64_t i = 0; i < 2; ++i)
+    EXPECT_EQ(max_abs_diff(a.sequence_output.ptr() + i * L * s.hidden, b.sequence_output.ptr() + i * Lp * s.hidden,
+                           static_cast<size_t>(L * s.hidden)),
+              0.0);
+}
+
+TEST(EncoderShapes, BatchRowsEqualSingleRows) {
+  CheckpointSpec s;
+  TempDir dir;
+  write_checkpoint(dir.path.string(), s);
+  auto m = BigBirdModel::load(dir.path.string());
+  const int64_t L = 120;
+  EncoderInput in = random_input(3, L, s.vocab, 77, 4);
+  ForwardOptions opt;
+  EncoderOutput all = m->encode(in, opt);
+  for (int64_t i = 0; i < 3; ++i) {
+    EncoderInput one{TensorI64({1, L}), TensorI64({1, L}), TensorI64({1, L})};
+    std::copy_n(in.input_ids.data.begin() + i * L, L, one.input_ids.data.begin());
+    std::copy_n(in.attention_mask.data.begin() + i * L, L, one.attention_mask.data.begin());
+    std::copy_n(in.token_type_ids.data.begin() + i * L, L, one.token_type_ids.data.begin());
+    EncoderOutput o = m->encode(one, opt);
+    EXPECT_LT(max_abs_diff(o.sequence_output.ptr(), all.sequence_output.ptr() + i * L * s.hidden,
+                           static_cast<size_t>(L * s.hidden)),
+              1e-5);
+  }
+}
+
+TEST(EncoderShapes, ShardedAndHalfPrecisionCheckpointsLoad) {
+  CheckpointSpec s;
+  TempDir one, three, bf16, f16;
+  write_checkpoint(one.path.string(), s, 7);
+  CheckpointSpec sh = s;
+  sh.shards = 3;
+  write_checkpoint(three.path.string(), sh, 7);
+  EncoderInput in = random_input(1, 90, s.vocab, 90, 5);
+  ForwardOptions opt;
+  auto a = BigBirdModel::load(one.path.string())->encode(in, opt);
+  auto b = BigBirdModel::load(three.path.string())->encode(in, opt);
+  EXPECT_EQ(a.sequence_output.data, b.sequence_output.data);
+
+  CheckpointSpec hb = s;
+  hb.dtype = "BF16";
+  write_checkpoint(bf16.path.string(), hb, 7);
+  CheckpointSpec hf = s;
+  hf.dtype = "F16";
+  write_checkpoint(f16.path.string(), hf, 7);
+  auto mb = BigBirdModel::load(bf16.path.string());
+  auto mf = BigBirdModel::load(f16.path.string());
+  auto m1 = BigBirdModel::load(one.path.string());
+  // Weights are the float32 values rounded to bf16 / f16 and converted back exactly.
+  const float* w32 = m1->weights().word.data;
+  for (int64_t i = 0; i < s.vocab * s.hidden; ++i) {
+    EXPECT_EQ(mb->weights().word.data[i], bf16_to_float(bigbird::test::to_bf16(w32[i])));
+    EXPECT_EQ(mf->weights().word.data[i], static_cast<float>(static_cast<_Float16>(w32[i])));
+  }
+  auto c = mb->encode(in, opt);
+  EXPECT_LT(max_abs_diff(a.sequence_output.data, c.sequence_output.data), 0.2);  // bf16 weights: close, not equal
+}
+
+TEST(EncoderShapes, BadConfigsAndCheckpointsGiveClearErrors) {
+  auto config_error = [](const std::function<void(nlohmann::json&)>& edit) {
+    TempDir dir;
+    CheckpointSpec s;
+    write_checkpoint(dir.path.string(), s);
+    nlohmann::json j = bigbird::test::config_json(s);
+    edit(j);
+    std::ofstream(dir.file("config.json")) << j.dump();
+    return error_of([&] { BigBirdModel::load(dir.path.string()); });
+  };
+  EXPECT_NE(config_error([](auto& j) { j["hidden_act"] = "gelu_newest"; }).find("unknown hidden_act 'gelu_newest'"),
+            std::string::npos);
+  EXPECT_NE(config_error([](auto& j) { j["attention_type"] = "sparse"; }).find("unknown attention_type 'sparse'"),
+            std::string::npos);
+  EXPECT_NE(config_error([](auto& j) { j["position_embedding_type"] = "relative_key"; }).find("position_embedding_type"),
+            std::string::npos);
+  EXPECT_NE(config_error([](auto& j) { j["num_attention_heads"] = 5; }).find("not a multiple"), std::string::npos);
+  EXPECT_NE(config_error([](auto& j) { j["hidden_size"] = "big"; }).find("wrong type"), std::string::npos);
+  EXPECT_NE(config_error([](auto& j) { j["architectures"] = {"BigBirdForWhatever"}; }).find("unsupported architecture"),
+            std::string::npos);
+  // A config whose sizes disagree with the weights: the message names tensor, expected and found shape.
+  const std::string shape_msg = config_error([](auto& j) { j["intermediate_size"] = 81; });
+  EXPECT_NE(shape_msg.find("'bert.encoder.layer.0.intermediate.dense.weight' has shape [80, 48], expected [81, 48]"),
+            std::string::npos)
+      << shape_msg;
+
+  TempDir empty;
+  EXPECT_NE(error_of([&] { BigBirdModel::load(empty.path.string()); }).find("cannot open model config"), std::string::npos);
+  EXPECT_NE(error_of([&] { BigBirdModel::load(empty.file("nope")); }).find("does not exist"), std::string::npos);
+  TempDir broken;
+  CheckpointSpec s;
+  write_checkpoint(broken.path.string(), s);
+  std::ofstream(broken.file("config.json")) << "{ not json";
+  EXPECT_NE(error_of([&] { BigBirdModel::load(broken.path.string()); }).find("not valid JSON"), std::string::npos);
+  TempDir noweights;
+  write_checkpoint(noweights.path.string(), s);
+  std::filesystem::remove(noweights.file("model.safetensors"));
+  EXPECT_NE(error_of([&] { BigBirdModel::load(noweights.path.string()); }).find("no model.safetensors"), std::string::npos);
+}
+
+TEST(EncoderShapes, BadInputsGiveClearErrors) {
+  CheckpointSpec s;
+  TempDir dir;
+  write_checkpoint(dir.path.string(), s);
+  auto m = BigBirdModel::load(dir.path.string());
+  ForwardOptions opt;
+  EncoderInput in = random_input(1, 100, s.vocab, 100, 1);
+  in.input_ids.data[7] = s.vocab;
+  EXPECT_NE(error_of([&] { m->encode(in, opt); }).find("input_ids[0, 7] = 97 is out of range"), std::string::npos);
+  in.input_ids.data[7] = -1;
+  EXPECT_NE(error_of([&] { m->encode(in, opt); }).find("out of range"), std::string::npos);
+  in = random_input(1, 100, s.vocab, 100, 1);
+  in.attention_mask.data[3] = 2;
+  EXPECT_NE(error_of([&] { m->encode(in, opt); }).find("must be 0 or 1"), std::string::npos);
+  in = random_input(1, 100, s.vocab, 100, 1);
+  in.token_type_ids.data[3] = 2;
+  EXPECT_NE(error_of([&] { m->encode(in, opt); }).find("type_vocab_size"), std::string::npos);
+  EXPECT_NE(error_of([&] { m->encode(random_input(1, 513, s.vocab, 513, 1), opt); }).find("longer than max_position_embeddings 512"),
+            std::string::npos);
+  // 509 tokens pad to 512 under block_sparse: fits; 510..512 too. 505 with block 8 -> 512.
+  EXPECT_NO_THROW(m->encode(random_input(1, 509, s.vocab, 509, 1), opt));
+  in = random_input(1, 100, s.vocab, 100, 1);
+  in.attention_mask = TensorI64({1, 99}, 1);
+  EXPECT_NE(error_of([&] { m->encode(in, opt); }).find("does not match input_ids"), std::string::npos);
+  opt.injected_plans[0] = seeded_random_plan(0, 0, 10, 2, 3);  // 100 tokens -> 13 blocks, not 10
+  EXPECT_NE(error_of([&] { m->encode(random_input(1, 100, s.vocab, 100, 1), opt); }).find("injected rand_attn.layer0"),
+            std::string::npos);
+}
