@@ -3,7 +3,7 @@
 # Idempotent: does nothing when every package is already installed.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config
-      libopenblas-dev nlohmann-json3-dev libcli11-dev
+      libopenblas-openmp-dev nlohmann-json3-dev libcli11-dev
       libgtest-dev libgmock-dev libbenchmark-dev libomp-dev
       libsentencepiece-dev python3 python3-numpy)
 missing=()

@@ -1,5 +1,231 @@
-// `bigbird bench` (placeholder; filled in below).
+// `bigbird bench`: time and peak memory of the encoder, on a checkpoint or random weights.
+//
+// One configuration runs in this process and reports median/min/max seconds, tokens/s, nominal
+// GFLOP/s and peak RSS. Several (comma-separated --seq-len / --attention) re-run this binary
+// once per configuration, so each peak RSS is measured in a fresh process, then print a table
+// with the memory growth per added token and the longest input that fits in 16 GiB.
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+
 #include "commands.h"
+#include "core/error.h"
+#include "models/bigbird_model.h"
+
 namespace bigbird::cli {
-Runner add_bench(CLI::App&) { return [] { return 0; }; }
+
+namespace {
+
+struct BenchArgs {
+  std::string model, shape = "base", seq_len = "4096", attention = "block_sparse", dtype = "f32";
+  int64_t batch = 1, layers = 0;
+  int repeats = 3, threads = 0;
+  bool json = false;
+};
+
+BigBirdConfig shape_config(const std::string& shape) {
+  BigBirdConfig c;  // defaults are bigbird-roberta-base
+  if (shape == "large") {
+    c.hidden_size = 1024, c.num_hidden_layers = 24, c.num_attention_heads = 16, c.intermediate_size = 4096;
+  } else if (shape == "small") {
+    c.hidden_size = 256, c.num_hidden_layers = 4, c.num_attention_heads = 4, c.intermediate_size = 1024;
+  } else if (shape != "base") {
+    fail("unknown --shape '", shape, "' (base, large or small)");
+  }
+  return c;
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+int64_t parse_len(const std::string& s) {
+  try {
+    size_t pos = 0;
+    int64_t v = std::stoll(s, &pos);
+    if (pos == s.size() && v > 0) return v;
+  } catch (const std::exception&) {
+  }
+  fail("--seq-len: '", s, "' is not a positive integer");
+}
+
+// Nominal FLOPs of one encoder pass: per layer 2·n·(4H² + 2HF) + 4·n·K·H, K = keys per query.
+double nominal_flops(const BigBirdConfig& c, int64_t n, AttentionType used) {
+  const double H = static_cast<double>(c.hidden_size), F = static_cast<double>(c.intermediate_size);
+  const double K = used == AttentionType::BlockSparse ? static_cast<double>((5 + c.num_random_blocks) * c.block_size)
+                                                      : static_cast<double>(n);
+  const double N = static_cast<double>(n);
+  return static_cast<double>(c.num_hidden_layers) * (2 * N * (4 * H * H + 2 * H * F) + 4 * N * K * H);
+}
+
+nlohmann::json run_one(const BenchArgs& a, int64_t L, const std::string& attention) {
+  std::unique_ptr<BigBirdModel> model;
+  if (!a.model.empty()) {
+    model = BigBirdModel::load(a.model);
+  } else {
+    BigBirdConfig c = shape_config(a.shape);
+    if (a.layers > 0) c.num_hidden_layers = a.layers;
+    c.max_position_embeddings = std::max<int64_t>(4096, (L + c.block_size - 1) / c.block_size * c.block_size);
+    model = BigBirdModel::random(c, Architecture::Model, 1234);
+  }
+  const BigBirdConfig& c = model->config();
+  EncoderInput in{TensorI64({a.batch, L}), TensorI64({a.batch, L}, 1), TensorI64({a.batch, L})};
+  std::mt19937_64 rng(42);
+  for (auto& id : in.input_ids.data) id = 5 + static_cast<int64_t>(rng() % static_cast<uint64_t>(c.vocab_size - 5));
+  ForwardOptions opt;
+  opt.attention = parse_attention_type(attention);
+  std::vector<double> times;
+  EncoderOutput out;
+  for (int i = 0; i < a.repeats; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    out = model->encode(in, opt);
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::vector<double> sorted = times;
+  std::sort(sorted.begin(), sorted.end());
+  const double median = sorted[sorted.size() / 2];
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  const double flops = nominal_flops(c, out.padded_len, out.attention_used) * static_cast<double>(a.batch);
+  return {{"seq_len", L},
+          {"batch", a.batch},
+          {"attention", attention},
+          {"attention_used", attention_type_name(out.attention_used)},
+          {"shape", a.model.empty() ? a.shape : a.model},
+          {"layers", c.num_hidden_layers},
+          {"hidden", c.hidden_size},
+          {"threads", a.threads},
+          {"dtype", a.dtype},
+          {"repeats", a.repeats},
+          {"times_s", times},
+          {"median_s", median},
+          {"min_s", sorted.front()},
+          {"max_s", sorted.back()},
+          {"tokens_per_s", static_cast<double>(a.batch * L) / median},
+          {"gflops", flops / median / 1e9},
+          {"peak_rss_bytes", static_cast<int64_t>(ru.ru_maxrss) * 1024}};
+}
+
+// Runs this binary on one configuration and parses its JSON line.
+nlohmann::json run_child(const BenchArgs& a, int64_t L, const std::string& attention) {
+  std::vector<std::string> args = {"/proc/self/exe", "bench", "--json", "--seq-len", std::to_string(L),
+                                   "--attention", attention, "--batch", std::to_string(a.batch),
+                                   "--repeats", std::to_string(a.repeats), "--threads", std::to_string(a.threads),
+                                   "--dtype", a.dtype};
+  if (!a.model.empty()) args.insert(args.end(), {"--model", a.model});
+  else args.insert(args.end(), {"--shape", a.shape});
+  if (a.layers > 0) args.insert(args.end(), {"--layers", std::to_string(a.layers)});
+  int fds[2];
+  BB_CHECK(pipe(fds) == 0, "bench: cannot create a pipe");
+  pid_t pid = fork();
+  BB_CHECK(pid >= 0, "bench: cannot fork");
+  if (pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    close(fds[0]);
+    close(fds[1]);
+    std::vector<char*> argv;
+    for (auto& s : args) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    execv("/proc/self/exe", argv.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  std::string output;
+  std::array<char, 4096> buf{};
+  ssize_t n;
+  while ((n = read(fds[0], buf.data(), buf.size())) > 0) output.append(buf.data(), static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return {{"seq_len", L}, {"attention", attention}, {"error", "failed (out of memory or killed?)"}};
+  return nlohmann::json::parse(output);
+}
+
+void print_table(const std::vector<nlohmann::json>& rows) {
+  std::printf("| attention | tokens | median s | min s | max s | tokens/s | GFLOP/s | peak RSS MiB |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (const auto& r : rows) {
+    if (r.contains("error")) {
+      std::printf("| %s | %lld | %s | | | | | |\n", r["attention"].get<std::string>().c_str(),
+                  static_cast<long long>(r["seq_len"].get<int64_t>()), r["error"].get<std::string>().c_str());
+      continue;
+    }
+    std::printf("| %s | %lld | %.3f | %.3f | %.3f | %.0f | %.1f | %.0f |\n", r["attention"].get<std::string>().c_str(),
+                static_cast<long long>(r["seq_len"].get<int64_t>()), r["median_s"].get<double>(),
+                r["min_s"].get<double>(), r["max_s"].get<double>(), r["tokens_per_s"].get<double>(),
+                r["gflops"].get<double>(), r["peak_rss_bytes"].get<double>() / (1 << 20));
+  }
+  // Least-squares line through (tokens, peak RSS) per attention type.
+  std::map<std::string, std::vector<std::pair<double, double>>> pts;
+  for (const auto& r : rows)
+    if (!r.contains("error"))
+      pts[r["attention"].get<std::string>()].emplace_back(r["seq_len"].get<double>() * r["batch"].get<double>(),
+                                                          r["peak_rss_bytes"].get<double>());
+  std::printf("\n");
+  for (auto& [att, p] : pts) {
+    if (p.size() < 2) continue;
+    double sx = 0, sy = 0, sxx = 0, sxy = 0, n = static_cast<double>(p.size());
+    for (auto [x, y] : p) sx += x, sy += y, sxx += x * x, sxy += x * y;
+    const double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+    const double icpt = (sy - slope * sx) / n;
+    const double fit16 = (16.0 * (1ull << 30) - icpt) / slope;
+    std::printf("%s: peak memory %.0f MiB + %.1f KiB per token (least squares over %zu runs); fits about %.0fk tokens in 16 GiB\n",
+                att.c_str(), icpt / (1 << 20), slope / 1024, p.size(), fit16 / 1000);
+  }
+}
+
+}  // namespace
+
+Runner add_bench(CLI::App& app) {
+  auto a = std::make_shared<BenchArgs>();
+  app.add_option("--model", a->model, "checkpoint directory (default: random weights of --shape)");
+  app.add_option("--shape", a->shape, "random-weight shape: base (768/12/12/3072, block 64, r 3), large, small")
+      ->check(CLI::IsMember({"base", "large", "small"}));
+  app.add_option("--seq-len", a->seq_len, "tokens per sequence; a comma list sweeps (one process per run)");
+  app.add_option("--batch", a->batch, "sequences per call")->check(CLI::PositiveNumber);
+  app.add_option("--repeats", a->repeats, "timed runs (median reported)")->check(CLI::PositiveNumber);
+  app.add_option("--threads", a->threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--attention", a->attention, "block_sparse, original_full, or a comma list of both");
+  app.add_option("--dtype", a->dtype, "compute type (f32)")->check(CLI::IsMember({"f32", "bf16"}));
+  app.add_option("--layers", a->layers, "override the number of layers of a random shape")->check(CLI::PositiveNumber);
+  app.add_flag("--json", a->json, "print one JSON object per run");
+  return [a] {
+    apply_threads(a->threads);
+    BB_CHECK(a->dtype == "f32", "--dtype bf16 is not available yet (f32 only)");
+    std::vector<int64_t> lens;
+    for (auto& s : split(a->seq_len)) lens.push_back(parse_len(s));
+    auto atts = split(a->attention);
+    BB_CHECK(!lens.empty() && !atts.empty(), "--seq-len and --attention need at least one value");
+    for (auto& t : atts) parse_attention_type(t);
+    if (lens.size() == 1 && atts.size() == 1) {
+      nlohmann::json r = run_one(*a, lens[0], atts[0]);
+      if (a->json) std::printf("%s\n", r.dump().c_str());
+      else print_table({r});
+      return 0;
+    }
+    std::vector<nlohmann::json> rows;
+    for (auto& t : atts)
+      for (int64_t L : lens) {
+        rows.push_back(run_child(*a, L, t));
+        if (a->json) std::printf("%s\n", rows.back().dump().c_str());
+        std::fflush(stdout);
+      }
+    if (!a->json) print_table(rows);
+    return 0;
+  };
+}
+
 }  // namespace bigbird::cli

@@ -160,6 +160,8 @@ Runner add_forward(CLI::App& app) {
     if (type == "big_bird") out = forward_encoder(*a, in);
     else fail("model_type '", type, "' is not supported by forward (supported: big_bird)");
     write_safetensors(a->outputs, out);
+    std::printf("wrote %zu tensors to %s:\n", out.size(), a->outputs.c_str());
+    for (const auto& t : out) std::printf("  %-32s %s %s\n", t.name.c_str(), dtype_name(t.dtype), to_string(t.shape).c_str());
     return 0;
   };
 }

@@ -10,6 +10,7 @@ using Runner = std::function<int()>;
 
 Runner add_forward(CLI::App& app);
 Runner add_bench(CLI::App& app);
+Runner add_compare(CLI::App& app);
 
 // --threads: sets OpenMP and BLAS threads (0 = all cores).
 void apply_threads(int threads);

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   add("forward", "run a checkpoint on input tensors and write every output tensor (golden-file runner)",
       bigbird::cli::add_forward);
   add("bench", "time and memory benchmark on random weights or a checkpoint", bigbird::cli::add_bench);
+  add("compare", "max |difference| per tensor between two safetensors files", bigbird::cli::add_compare);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

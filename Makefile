@@ -1,0 +1,42 @@
+# The two README commands. Both install their own dependencies (Debian packages) first.
+#   make demo   build, run a shipped tiny BigBird through `bigbird forward`, check it against
+#               HuggingFace's outputs, then the memory benchmark at base size
+#   make test   build and run the whole test suite
+# Extra: make test-sanitize (ASan + UBSan build of the suite), make bench (full sweep).
+JOBS ?= 2
+BUILD ?= build
+BUILD_ASAN ?= build-asan
+FIXTURE := tests/data/roberta-tiny
+
+.PHONY: deps build demo test test-sanitize bench clean
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	@echo "== bigbird forward: roberta-tiny (BigBirdForPreTraining), batch 2 x 256 tokens, block_sparse, HF's random plan"
+	$(BUILD)/bigbird forward --model $(FIXTURE)/pretraining --inputs $(FIXTURE)/case_i_b2_s256_padrow1.safetensors \
+	    --outputs $(BUILD)/demo_out.safetensors --random-plan hf
+	@echo "== our outputs vs HuggingFace transformers 4.27.1"
+	$(BUILD)/bigbird compare $(BUILD)/demo_out.safetensors $(FIXTURE)/case_i_b2_s256_padrow1.safetensors
+	@echo "== memory benchmark: base size (hidden 768, 12 heads, block 64, r 3), random weights, 4 layers"
+	$(BUILD)/bigbird bench --shape base --layers 4 --seq-len 1024,2048,4096,8192 --attention block_sparse --repeats 1
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-sanitize: deps
+	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DBIGBIRD_SANITIZE=ON -DBIGBIRD_BENCH=OFF >/dev/null
+	@cmake --build $(BUILD_ASAN) -j $(JOBS)
+	@cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	$(BUILD)/bigbird bench --shape base --seq-len 1024,2048,4096,8192,16384,32768,65536 --attention block_sparse --repeats 3
+	$(BUILD)/bigbird bench --shape base --seq-len 512,1024,2048,4096,8192 --attention original_full --repeats 3
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN)
