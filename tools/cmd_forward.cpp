@@ -20,6 +20,7 @@ struct ForwardArgs {
 };
 
 std::string model_type_of(const std::string& dir) {
+  BB_CHECK(std::filesystem::is_directory(dir), "model directory '", dir, "' does not exist");
   const std::string path = (std::filesystem::path(dir) / "config.json").string();
   std::ifstream f(path);
   if (!f) fail("cannot open model config '", path, "'");
