@@ -12,6 +12,9 @@
 
 #include "checkpoint_util.h"
 #include "core/error.h"
+#include "kernels/activations.h"
+#include "kernels/layernorm.h"
+#include "kernels/linear.h"
 #include "models/bigbird_model.h"
 #include "test_util.h"
 
@@ -267,4 +270,64 @@ TEST(EncoderShapes, BadInputsGiveClearErrors) {
   opt.injected_plans[0] = seeded_random_plan(0, 0, 10, 2, 3);  // 100 tokens -> 13 blocks, not 10
   EXPECT_NE(error_of([&] { m->encode(random_input(1, 100, s.vocab, 100, 1), opt); }).find("injected rand_attn.layer0"),
             std::string::npos);
+}
+
+TEST(EncoderShapes, TaskHeadsOnOtherShapesFollowTheirDefinitions) {
+  // Each head recomputed from its weights with the scalar reference linear / definition.
+  uint64_t seed = 50;
+  for (const char* arch : {"BigBirdForSequenceClassification", "BigBirdForTokenClassification",
+                           "BigBirdForQuestionAnswering", "BigBirdForMaskedLM", "BigBirdModel"}) {
+    SCOPED_TRACE(arch);
+    CheckpointSpec s;
+    s.architecture = arch;
+    s.num_labels = std::string(arch).find("Question") != std::string::npos ? 2 : 4;
+    TempDir dir;
+    write_checkpoint(dir.path.string(), s, seed++);
+    auto m = BigBirdModel::load(dir.path.string());
+    const int64_t L = 90, H = s.hidden;
+    EncoderOutput eo = m->encode(random_input(2, L, s.vocab, 80, seed), ForwardOptions{});
+    const Tensor& h = eo.sequence_output;
+    const BigBirdWeights& w = m->weights();
+    auto ref_linear = [](const LinearW& l, const float* x, int64_t rows) {
+      std::vector<float> y(static_cast<size_t>(rows * l.out()));
+      linear_ref(x, rows, l.in(), l.w.data, l.b.data, l.out(), y.data());
+      return y;
+    };
+    const Activation act = parse_activation(s.hidden_act);
+    if (std::string(arch) == "BigBirdForSequenceClassification") {
+      Tensor logits = m->sequence_classification_logits(h);
+      ASSERT_EQ(logits.shape, (Shape{2, 4}));
+      for (int64_t i = 0; i < 2; ++i) {
+        auto t = ref_linear(*w.cls_dense, h.ptr() + i * L * H, 1);
+        for (auto& v : t) v = activate(act, v);
+        auto want = ref_linear(w.cls_out, t.data(), 1);
+        EXPECT_LT(max_abs_diff(want.data(), logits.ptr() + i * 4, 4), 1e-4);
+      }
+      EXPECT_FALSE(m->has_pooler());
+    } else if (std::string(arch) == "BigBirdForTokenClassification") {
+      Tensor logits = m->token_classification_logits(h);
+      ASSERT_EQ(logits.shape, (Shape{2, L, 4}));
+      auto want = ref_linear(*w.token_cls, h.ptr(), 2 * L);
+      EXPECT_LT(max_abs_diff(want, logits.data), 1e-4);
+    } else if (std::string(arch) == "BigBirdForQuestionAnswering") {
+      Tensor logits = m->qa_logits(h);
+      ASSERT_EQ(logits.shape, (Shape{2, L, 2}));
+      auto t = ref_linear(*w.qa_intermediate, h.ptr(), 2 * L);
+      for (auto& v : t) v = activate(act, v);
+      auto u = ref_linear(w.qa_output, t.data(), 2 * L);
+      for (size_t i = 0; i < u.size(); ++i) u[i] += h.data[i];
+      layernorm(u.data(), u.data(), 2 * L, H, w.qa_ln.g.data, w.qa_ln.b.data, 1e-12f);
+      auto want = ref_linear(w.qa_outputs, u.data(), 2 * L);
+      EXPECT_LT(max_abs_diff(want, logits.data), 1e-4);
+      EXPECT_THROW(m->mlm_logits(h), Error);
+    } else if (std::string(arch) == "BigBirdForMaskedLM") {
+      EXPECT_EQ(m->mlm_logits(h).shape, (Shape{2, L, s.vocab}));
+      EXPECT_EQ(w.mlm_decoder.w.data, w.word.data);  // tied: the decoder is the embedding matrix
+      EXPECT_FALSE(m->has_nsp());
+      EXPECT_THROW(m->sequence_classification_logits(h), Error);
+    } else {
+      EXPECT_THROW(m->qa_logits(h), Error);
+      EXPECT_THROW(m->token_classification_logits(h), Error);
+    }
+  }
 }
