@@ -17,6 +17,7 @@ struct ForwardArgs {
   std::string model, inputs, outputs, attention, random_plan = "seeded";
   uint64_t seed = 0;
   int threads = 0;
+  int generate = 0;
 };
 
 std::string model_type_of(const std::string& dir) {
@@ -153,13 +154,19 @@ Runner add_forward(CLI::App& app) {
       ->check(CLI::IsMember({"seeded", "hf"}));
   app.add_option("--seed", a->seed, "seed of the seeded random plan (default 0)");
   app.add_option("--threads", a->threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--generate", a->generate, "bigbird_pegasus: also N greedy decoding steps (greedy.tokens)")
+      ->check(CLI::NonNegativeNumber);
   return [a] {
     apply_threads(a->threads);
     SafeTensors in = SafeTensors::open(a->inputs);
     const std::string type = model_type_of(a->model);
     std::vector<OutTensor> out;
-    if (type == "big_bird") out = forward_encoder(*a, in);
-    else fail("model_type '", type, "' is not supported by forward (supported: big_bird)");
+    if (type == "big_bird" && a->generate == 0) out = forward_encoder(*a, in);
+    else if (type == "bigbird_pegasus")
+      out = forward_pegasus(a->model, in, a->attention.empty() ? std::nullopt : std::optional(parse_attention_type(a->attention)),
+                            a->random_plan == "hf" ? PlanSource::HF : PlanSource::Seeded, a->seed, a->generate);
+    else fail("model_type '", type, "' is not supported by forward", type == "big_bird" ? " --generate" : "",
+              " (supported: big_bird, bigbird_pegasus)");
     write_safetensors(a->outputs, out);
     std::printf("wrote %zu tensors to %s:\n", out.size(), a->outputs.c_str());
     for (const auto& t : out) std::printf("  %-32s %s %s\n", t.name.c_str(), dtype_name(t.dtype), to_string(t.shape).c_str());

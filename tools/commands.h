@@ -3,6 +3,10 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <optional>
+
+#include "core/safetensors.h"
+#include "models/bigbird_model.h"
 
 namespace bigbird::cli {
 
@@ -11,6 +15,12 @@ using Runner = std::function<int()>;
 Runner add_forward(CLI::App& app);
 Runner add_bench(CLI::App& app);
 Runner add_compare(CLI::App& app);
+Runner add_generate(CLI::App& app);
+
+// `bigbird forward` on a bigbird_pegasus checkpoint (forward_pegasus.cpp).
+std::vector<OutTensor> forward_pegasus(const std::string& model_dir, const SafeTensors& inputs,
+                                       std::optional<AttentionType> attention, PlanSource plans, uint64_t seed,
+                                       int generate_steps);
 
 // --threads: sets OpenMP and BLAS threads (0 = all cores).
 void apply_threads(int threads);

@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
       bigbird::cli::add_forward);
   add("bench", "time and memory benchmark on random weights or a checkpoint", bigbird::cli::add_bench);
   add("compare", "max |difference| per tensor between two safetensors files", bigbird::cli::add_compare);
+  add("generate", "summarize: greedy or beam-search generation with a BigBirdPegasus checkpoint (HF generate())",
+      bigbird::cli::add_generate);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
