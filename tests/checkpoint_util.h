@@ -42,7 +42,7 @@ inline nlohmann::json config_json(const CheckpointSpec& s) {
                       {"sep_token_id", 5},
                       {"position_embedding_type", "absolute"}};
   nlohmann::json labels = nlohmann::json::object();
-  for (int64_t i = 0; i < s.num_labels; ++i) labels[std::to_string(i)] = "L" + std::to_string(i);
+  for (int64_t i = 0; i < s.num_labels; ++i) labels[std::to_string(i)] = std::string("L").append(std::to_string(i));
   j["id2label"] = labels;
   return j;
 }

@@ -21,6 +21,7 @@ Runner add_generate(CLI::App& app);
 std::vector<OutTensor> forward_pegasus(const std::string& model_dir, const SafeTensors& inputs,
                                        std::optional<AttentionType> attention, PlanSource plans, uint64_t seed,
                                        int generate_steps);
+Runner add_fill_mask(CLI::App& app), add_classify(CLI::App& app), add_qa(CLI::App& app), add_tag(CLI::App& app), add_embed(CLI::App& app), add_tokenize(CLI::App& app);  // task commands (task_cli.h)
 
 // --threads: sets OpenMP and BLAS threads (0 = all cores).
 void apply_threads(int threads);

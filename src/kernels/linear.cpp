@@ -28,8 +28,10 @@ void gemm_bias(const float* x, int64_t rows, int64_t in, const float* W, const f
                float beta) {
   if (rows == 0 || out == 0) return;
   const int64_t chunks = (rows + kRowChunk - 1) / kRowChunk;
-  // Inside the parallel region the OpenMP build of OpenBLAS runs each call on one thread.
-#pragma omp parallel for schedule(dynamic, 1) if (chunks > 1)
+  // Inside the parallel region the OpenMP build of OpenBLAS runs each call on one thread. Always
+  // enter it, even for one chunk: outside it OpenBLAS would split the rows over its own threads,
+  // and its sgemm rounds a row differently depending on how many rows a call has.
+#pragma omp parallel for schedule(dynamic, 1)
   for (int64_t c = 0; c < chunks; ++c) {
     const int64_t r0 = c * kRowChunk, nr = std::min(kRowChunk, rows - r0);
     gemm_rows(x + r0 * in, nr, in, W, bias, out, y + r0 * out, beta);

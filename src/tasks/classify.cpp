@@ -1,0 +1,70 @@
+#include "tasks/classify.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace bigbird::tasks {
+
+ClassifyTask::ClassifyTask(const TaskModel& tm, ClassifyOptions options) : Task(tm), options_(std::move(options)) {
+  tm.require(tm.model().architecture() == Architecture::SequenceClassification, "classify",
+             "sequence-classification head (BigBirdForSequenceClassification)");
+  BB_CHECK(!options_.top_k || *options_.top_k >= 1, "--top-k must be at least 1, got ", *options_.top_k);
+  function_ = options_.function_to_apply;
+  if (function_.empty()) {
+    const std::string& pt = tm.problem_type();
+    const int64_t n = tm.model().config().num_labels;
+    if (pt == "multi_label_classification" || n == 1) function_ = "sigmoid";
+    else if (pt == "single_label_classification" || n > 1) function_ = "softmax";
+    else function_ = "none";
+  }
+  BB_CHECK(function_ == "softmax" || function_ == "sigmoid" || function_ == "none", "unknown function to apply '",
+           function_, "' (expected softmax, sigmoid or none)");
+}
+
+std::unique_ptr<Item> ClassifyTask::prepare(const InputRecord& in, const RunOptions& opt) const {
+  check_text(in.text, "the text");
+  if (in.text_pair) check_text(*in.text_pair, "the text pair");
+  auto item = std::make_unique<Item>();
+  Encoding e =
+      in.text_pair ? tm_.tokenizer().encode(in.text, std::string_view(*in.text_pair)) : tm_.tokenizer().encode(in.text);
+  tm_.check_fits(static_cast<int64_t>(e.size()), opt, "classify");
+  // HF's BigBirdTokenizer returns no token_type_ids by default (model_input_names), so the pipeline
+  // runs the model with type 0 everywhere, also for a pair.
+  item->rows.push_back(EncoderRow{std::move(e.input_ids), {}, {}});
+  return item;
+}
+
+Tensor ClassifyTask::head(const Tensor& seq, const EncoderRow&) const {
+  const int64_t H = seq.dim(2);
+  Tensor first(Shape{1, 1, H});
+  std::copy_n(seq.ptr(), H, first.ptr());
+  Tensor logits = tm_.model().sequence_classification_logits(first);  // [1, n]
+  logits.shape = Shape{logits.dim(1)};
+  return logits;
+}
+
+json ClassifyTask::finish(const Item& item) const {
+  const Tensor& logits = item.outputs.at(0);
+  const int64_t n = logits.dim(0);
+  std::vector<float> scores(logits.data);
+  if (function_ == "softmax") scores = softmax(logits.ptr(), n);
+  else if (function_ == "sigmoid")
+    for (auto& s : scores) s = 1.0f / (1.0f + std::exp(-s));
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return scores[static_cast<size_t>(a)] > scores[static_cast<size_t>(b)];
+  });
+  if (options_.top_k && static_cast<int64_t>(*options_.top_k) < n) order.resize(static_cast<size_t>(*options_.top_k));
+  json out = json::array();
+  for (int64_t i : order) {
+    json entry;
+    entry["label"] = tm_.label(i);
+    entry["score"] = score_json(scores[static_cast<size_t>(i)]);
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+}  // namespace bigbird::tasks

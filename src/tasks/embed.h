@@ -1,0 +1,46 @@
+// embed: one vector per input from the encoder's last hidden state: the [CLS] token's
+// ("cls"), the mean over all tokens, special tokens included ("mean", the default), or the
+// pooler's tanh(W·h_cls + b) ("pooler", checkpoints that have one). Output: a JSON list of
+// floats, or rows of a float32 .npy matrix [inputs, hidden] (NpyWriter).
+#pragma once
+#include <ostream>
+
+#include "tasks/jsonl.h"
+#include "tasks/task.h"
+
+namespace bigbird::tasks {
+
+struct EmbedOptions {
+  std::string pooling = "mean";  // mean | cls | pooler
+};
+
+class EmbedTask : public Task {
+ public:
+  EmbedTask(const TaskModel& tm, EmbedOptions options);
+
+  InputKind input_kind() const override { return InputKind::TextOrPair; }
+  std::unique_ptr<Item> prepare(const InputRecord& in, const RunOptions& opt) const override;
+  Tensor head(const Tensor& sequence_output, const EncoderRow& row) const override;  // [hidden]
+  json finish(const Item& item) const override;
+  int64_t dim() const { return tm_.model().config().hidden_size; }
+
+ private:
+  EmbedOptions options_;
+};
+
+// Collects the vectors and writes them as one float32 .npy matrix [n, dim] on finish(). A
+// skipped input becomes a row of NaN.
+class NpyWriter : public ResultWriter {
+ public:
+  NpyWriter(std::ostream& out, int64_t dim) : out_(out), dim_(dim) {}
+  void write(const json& answer) override;
+  void write_error(const std::string& message) override;
+  void finish() override;
+
+ private:
+  std::ostream& out_;
+  int64_t dim_;
+  std::vector<float> data_;
+};
+
+}  // namespace bigbird::tasks

@@ -1,0 +1,102 @@
+// Inputs and outputs of the task commands: JSONL records in, one answer per line out (in input
+// order), atomic output files, a progress bar, and the batch driver that ties them together.
+#pragma once
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "tasks/task.h"
+
+namespace bigbird::tasks {
+
+// One JSONL line as an input of the given kind: {"text": ...[, "text_pair": ...]} or
+// {"question": ..., "context": ...}. Throws InputError (not JSON, not an object, a missing or
+// non-string field, invalid UTF-8).
+InputRecord parse_record(std::string_view line, InputKind kind);
+
+// The text of a file ("-" = stdin), without one trailing "\n" or "\r\n" (what `echo` adds).
+// Throws bigbird::Error if it cannot be read.
+std::string read_text_file(const std::string& path);
+
+// Where answers go: stdout, or a file written atomically (a temporary file in the same
+// directory, renamed into place by commit(); removed if the object dies uncommitted, so an error
+// never leaves a partial file behind).
+class OutputSink {
+ public:
+  explicit OutputSink(const std::string& path);  // "" or "-": stdout
+  ~OutputSink();
+  OutputSink(const OutputSink&) = delete;
+  OutputSink& operator=(const OutputSink&) = delete;
+  std::ostream& stream();
+  void commit();
+
+ private:
+  std::string path_, tmp_;
+  std::unique_ptr<std::ofstream> file_;
+  bool committed_ = false;
+};
+
+// Consumes the answers, one per input, in input order.
+class ResultWriter {
+ public:
+  virtual ~ResultWriter() = default;
+  virtual void write(const json& answer) = 0;
+  // A skipped bad input (--skip-bad-lines): `message` says why.
+  virtual void write_error(const std::string& message) = 0;
+  virtual void finish() {}
+};
+
+// One compact JSON document per line; a skipped input becomes {"error": "..."}.
+class JsonLinesWriter : public ResultWriter {
+ public:
+  explicit JsonLinesWriter(std::ostream& out) : out_(out) {}
+  void write(const json& answer) override;
+  void write_error(const std::string& message) override;
+
+ private:
+  std::ostream& out_;
+};
+
+// A progress bar on stderr: "  120/1000 [===>      ] 12%  85.3 inputs/s  ETA 0:10". Draws
+// nothing unless enabled (the CLI enables it when stderr is a terminal).
+class Progress {
+ public:
+  Progress(bool enabled, int64_t total);  // total < 0: unknown
+  void update(double done);               // inputs done (fractions while a group runs)
+  void done();
+
+ private:
+  bool enabled_;
+  int64_t total_;
+  double start_, last_ = -1;
+  bool drawn_ = false;
+};
+
+struct BatchOptions {
+  RunOptions run;
+  bool skip_bad_lines = false;  // write an error line and go on instead of failing
+  bool progress = false;
+  size_t read_ahead = 0;    // inputs read, sorted by length and run together (0: 64 x batch_size, >= 256)
+  std::string source = "";  // the input's name in messages
+};
+
+struct BatchStats {
+  int64_t inputs = 0;  // records read (bad ones included)
+  int64_t bad = 0;     // records skipped
+};
+
+// Reads JSONL records from `in` (blank lines are ignored), answers them with `task` and hands the
+// answers to `writer` in input order. A bad record throws InputError("SOURCE:LINE: ...") unless
+// opt.skip_bad_lines (then a warning goes to stderr and writer.write_error is called). Throws
+// InputError if the input holds no record at all. `total` (records, -1 if unknown) feeds the
+// progress bar.
+BatchStats run_jsonl(const Task& task, std::istream& in, int64_t total, ResultWriter& writer, const BatchOptions& opt);
+
+// Number of non-blank lines of a file (for the progress bar); -1 if it cannot be read.
+int64_t count_records(const std::string& path);
+
+}  // namespace bigbird::tasks

@@ -1,0 +1,254 @@
+#include "tasks/tag.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "text/utf8.h"
+
+namespace bigbird::tasks {
+
+namespace {
+
+struct TagItem : Item {
+  std::string text;
+  std::u32string chars;
+  Encoding enc;
+};
+
+struct Token {  // HF's "pre-entity"
+  std::vector<float> scores;
+  int64_t index, id, start, end;
+  std::string word;  // the token string (the text itself for <unk>)
+  bool is_subword;
+};
+
+struct Entity {
+  std::string label;
+  float score;
+  int64_t index = -1;
+  std::vector<const Token*> tokens;
+};
+
+std::string utf8_of(const std::u32string& s, int64_t b, int64_t e) {
+  std::string out;
+  for (int64_t i = b; i < e; ++i) {
+    char32_t c = s[static_cast<size_t>(i)];
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else if (c < 0x800) {
+      out += static_cast<char>(0xC0 | (c >> 6));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    } else if (c < 0x10000) {
+      out += static_cast<char>(0xE0 | (c >> 12));
+      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (c >> 18));
+      out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    }
+  }
+  return out;
+}
+
+// B-X / I-X / X -> ("B" or "I", X).
+std::pair<char, std::string> bio(const std::string& label) {
+  if (label.rfind("B-", 0) == 0) return {'B', label.substr(2)};
+  if (label.rfind("I-", 0) == 0) return {'I', label.substr(2)};
+  return {'B', label};
+}
+
+int64_t argmax(const std::vector<float>& v) {
+  return static_cast<int64_t>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+}  // namespace
+
+TagTask::TagTask(const TaskModel& tm, TagOptions options) : Task(tm), options_(std::move(options)) {
+  tm.require(tm.model().architecture() == Architecture::TokenClassification, "tag",
+             "token-classification head (BigBirdForTokenClassification)");
+  const std::string& a = options_.aggregation;
+  BB_CHECK(a == "none" || a == "simple" || a == "first" || a == "average" || a == "max", "unknown aggregation '", a,
+           "' (expected none, simple, first, average or max)");
+}
+
+std::unique_ptr<Item> TagTask::prepare(const InputRecord& in, const RunOptions& opt) const {
+  check_text(in.text, "the text");
+  auto item = std::make_unique<TagItem>();
+  item->text = in.text;
+  item->chars = utf8::to_u32(in.text);
+  EncodeOptions eo;
+  const int64_t mml = tm_.tokenizer().model_max_length();
+  if (mml > 0 && mml < (int64_t{1} << 40)) eo.max_length = mml;  // HF: truncation=True
+  item->enc = tm_.tokenizer().encode(in.text, eo);
+  tm_.check_fits(static_cast<int64_t>(item->enc.size()), opt, "tag");
+  item->rows.push_back(EncoderRow{item->enc.input_ids, {}, {}});
+  return item;
+}
+
+Tensor TagTask::head(const Tensor& seq, const EncoderRow&) const {
+  Tensor logits = tm_.model().token_classification_logits(seq);  // [1, L, n]
+  logits.shape = Shape{logits.dim(1), logits.dim(2)};
+  return logits;
+}
+
+json TagTask::finish(const Item& base) const {
+  const auto& item = static_cast<const TagItem&>(base);
+  const Tokenizer& tok = tm_.tokenizer();
+  const Tensor& logits = item.outputs.at(0);
+  const int64_t L = logits.dim(0), nl = logits.dim(1);
+  const auto& chars = item.chars;
+
+  std::vector<Token> tokens;
+  for (int64_t t = 0; t < L; ++t) {
+    if (item.enc.special_tokens_mask[static_cast<size_t>(t)]) continue;
+    Token k;
+    k.scores = softmax(logits.ptr() + t * nl, nl);
+    k.index = t;
+    k.id = item.enc.input_ids[static_cast<size_t>(t)];
+    k.start = item.enc.offsets[static_cast<size_t>(t)].first;
+    k.end = item.enc.offsets[static_cast<size_t>(t)].second;
+    k.word = item.enc.tokens[static_cast<size_t>(t)];
+    // HF's heuristic for tokenizers without word boundaries: a token continues a word unless a
+    // space is just before it or is its first character.
+    k.is_subword = k.start > 0 && chars[static_cast<size_t>(k.start - 1)] != U' ' &&
+                   !(k.start < static_cast<int64_t>(chars.size()) && chars[static_cast<size_t>(k.start)] == U' ');
+    if (k.id == tok.unk_id()) {
+      k.word = utf8_of(chars, k.start, k.end);
+      k.is_subword = false;
+    }
+    // A lone "▁" (a space on its own) starts the word that the next token spells out.
+    if (!tokens.empty() && tokens.back().word == "\xe2\x96\x81" && tokens.back().end == k.start) k.is_subword = true;
+    tokens.push_back(std::move(k));
+  }
+
+  // Decoded text of some tokens (HF convert_tokens_to_string; <unk> keeps its text).
+  auto text_of = [&](const std::vector<const Token*>& ts) {
+    std::string out;
+    std::vector<int64_t> run;
+    auto flush = [&] {
+      if (run.empty()) return;
+      std::string d = tok.decode(run, false, false);
+      if (!out.empty() && !d.empty()) out += ' ';
+      out += d;
+      run.clear();
+    };
+    for (const Token* t : ts) {
+      if (t->id == tok.unk_id()) {
+        flush();
+        const std::string w(utf8::strip(t->word));
+        if (!out.empty() && !w.empty() && t->start > 0 && chars[static_cast<size_t>(t->start)] == U' ') out += ' ';
+        out += w;
+      } else {
+        run.push_back(t->id);
+      }
+    }
+    flush();
+    return out;
+  };
+  auto span_of = [&](const std::vector<const Token*>& ts) {
+    int64_t b = ts.front()->start, e = ts.back()->end;
+    while (b < e && utf8::is_python_space(chars[static_cast<size_t>(b)])) ++b;
+    return std::pair<int64_t, int64_t>{b, e};
+  };
+  const std::string& agg = options_.aggregation;
+
+  std::vector<Entity> entities;
+  if (agg == "none" || agg == "simple") {
+    for (const Token& t : tokens) {
+      const int64_t a = argmax(t.scores);
+      entities.push_back({tm_.label(a), t.scores[static_cast<size_t>(a)], t.index, {&t}});
+    }
+  } else {
+    std::vector<std::vector<const Token*>> words;
+    for (const Token& t : tokens) {
+      if (words.empty() || !t.is_subword) words.emplace_back();
+      words.back().push_back(&t);
+    }
+    for (const auto& w : words) {
+      Entity e;
+      e.tokens = w;
+      if (agg == "first") {
+        const int64_t a = argmax(w.front()->scores);
+        e.label = tm_.label(a);
+        e.score = w.front()->scores[static_cast<size_t>(a)];
+      } else if (agg == "max") {
+        const Token* best = w.front();
+        for (const Token* t : w)
+          if (*std::max_element(t->scores.begin(), t->scores.end()) >
+              *std::max_element(best->scores.begin(), best->scores.end()))
+            best = t;
+        const int64_t a = argmax(best->scores);
+        e.label = tm_.label(a);
+        e.score = best->scores[static_cast<size_t>(a)];
+      } else {  // average
+        std::vector<float> mean(static_cast<size_t>(nl), 0.0f);
+        for (const Token* t : w)
+          for (int64_t c = 0; c < nl; ++c) mean[static_cast<size_t>(c)] += t->scores[static_cast<size_t>(c)];
+        for (auto& m : mean) m /= static_cast<float>(w.size());
+        const int64_t a = argmax(mean);
+        e.label = tm_.label(a);
+        e.score = mean[static_cast<size_t>(a)];
+      }
+      entities.push_back(std::move(e));
+    }
+  }
+  const auto ignored = [&](const std::string& label) {
+    return std::find(options_.ignore_labels.begin(), options_.ignore_labels.end(), label) !=
+           options_.ignore_labels.end();
+  };
+
+  json out = json::array();
+  if (agg == "none") {
+    for (const Entity& e : entities) {
+      if (ignored(e.label)) continue;
+      const Token& t = *e.tokens.front();
+      const auto [b, en] = span_of(e.tokens);
+      json j;
+      j["entity"] = e.label;
+      j["score"] = score_json(e.score);
+      j["index"] = t.index;
+      j["word"] = t.word;
+      j["start"] = b;
+      j["end"] = en;
+      out.push_back(std::move(j));
+    }
+    return out;
+  }
+  // Group adjacent entities of one type: a new group at a different type or at a "B-".
+  std::vector<std::vector<const Entity*>> groups;
+  for (const Entity& e : entities) {
+    if (!groups.empty()) {
+      const auto [b, tag] = bio(e.label);
+      const auto [lb, ltag] = bio(groups.back().back()->label);
+      if (tag == ltag && b != 'B') {
+        groups.back().push_back(&e);
+        continue;
+      }
+    }
+    groups.push_back({&e});
+  }
+  for (const auto& g : groups) {
+    const std::string group = bio(g.front()->label).second;
+    if (ignored(group)) continue;
+    double sum = 0;
+    std::vector<const Token*> ts;
+    for (const Entity* e : g) {
+      sum += e->score;
+      ts.insert(ts.end(), e->tokens.begin(), e->tokens.end());
+    }
+    const auto [b, en] = span_of(ts);
+    if (b == en) continue;  // only whitespace (a lone "▁"): nothing to show
+    json j;
+    j["entity_group"] = group;
+    j["score"] = score_json(static_cast<float>(sum / static_cast<double>(g.size())));
+    j["word"] = text_of(ts);
+    j["start"] = b;
+    j["end"] = en;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+}  // namespace bigbird::tasks

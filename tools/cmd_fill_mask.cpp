@@ -1,0 +1,21 @@
+// `bigbird fill-mask`: HF FillMaskPipeline on a masked-LM checkpoint (src/tasks/fill_mask.h).
+#include "commands.h"
+#include "task_cli.h"
+#include "tasks/fill_mask.h"
+
+namespace bigbird::cli {
+
+Runner add_fill_mask(CLI::App& app) {
+  auto a = std::make_shared<TaskArgs>();
+  auto o = std::make_shared<tasks::FillMaskOptions>();
+  add_task_options(app, *a, tasks::InputKind::Text);
+  app.add_option("--top-k", o->top_k, "candidates per [MASK], best first (default 5)");
+  return [a, o] {
+    apply_threads(a->threads);
+    auto tm = tasks::TaskModel::load(a->model, a->tokenizer);
+    tasks::FillMaskTask task(*tm, *o);
+    return run_task(*a, task, [&] { return single_text_input(*a); });
+  };
+}
+
+}  // namespace bigbird::cli

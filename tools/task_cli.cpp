@@ -1,0 +1,114 @@
+#include "task_cli.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "commands.h"
+#include "core/error.h"
+
+namespace bigbird::cli {
+
+tasks::RunOptions TaskArgs::run_options() const {
+  tasks::RunOptions o;
+  o.batch_size = batch_size;
+  o.plan_source = random_plan == "seeded" ? PlanSource::Seeded : PlanSource::HF;
+  if (!attention.empty()) o.attention = parse_attention_type(attention);
+  return o;
+}
+
+void add_task_options(CLI::App& app, TaskArgs& a, tasks::InputKind kind, bool needs_weights) {
+  app.add_option("--model", a.model,
+                 needs_weights
+                     ? "checkpoint directory as HF saves it (config.json, model.safetensors, and the tokenizer "
+                       "files unless --tokenizer is given)"
+                     : "directory with the tokenizer files (spiece.model, tokenizer_config.json, ...)")
+      ->required();
+  app.add_option("--tokenizer", a.tokenizer,
+                 "directory with spiece.model, tokenizer_config.json, special_tokens_map.json (default: --model)");
+  if (kind != tasks::InputKind::QuestionContext) {
+    a.text_option = app.add_option("text", a.text, "the input text (default: --file, or stdin)");
+    if (kind == tasks::InputKind::TextOrPair) app.add_option("--text-pair", a.text_pair, "second text of a pair");
+    app.add_option("--file", a.file, "read the input text from this file ('-': stdin)");
+  }
+  app.add_option("--input", a.input, "batch mode: JSONL file ('-': stdin), one JSON object per line");
+  app.add_option("--output", a.output, "write the answers here (atomically) instead of stdout");
+  app.add_option("--batch-size", a.batch_size, "inputs run side by side, one thread each (default 16)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--threads", a.threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  app.add_flag("--skip-bad-lines", a.skip_bad_lines,
+               "batch mode: answer a bad line with {\"error\": ...} and go on instead of stopping");
+  app.add_flag("--no-progress", a.no_progress, "no progress bar on stderr");
+  if (needs_weights) {
+    app.add_option("--random-plan", a.random_plan,
+                   "random attention blocks: hf (default, as HF 4.27 draws them) or seeded")
+        ->check(CLI::IsMember({"hf", "seeded"}));
+    app.add_option("--attention", a.attention, "override config.attention_type")
+        ->check(CLI::IsMember({"block_sparse", "original_full"}));
+  }
+}
+
+std::string read_stdin_input(const char* usage) {
+  if (::isatty(STDIN_FILENO)) fail("no input: ", usage);
+  return tasks::read_text_file("-");
+}
+
+tasks::InputRecord single_text_input(const TaskArgs& a) {
+  tasks::InputRecord r;
+  BB_CHECK(!a.text_given() || a.file.empty(), "give the text either as an argument or with --file, not both");
+  if (!a.file.empty()) r.text = tasks::read_text_file(a.file);
+  else if (a.text_given()) r.text = a.text;
+  else r.text = read_stdin_input("give a TEXT argument, --file FILE, --input FILE.jsonl, or pipe the text on stdin");
+  if (r.text.empty()) tasks::input_fail("empty input: the text is empty");
+  if (!a.text_pair.empty()) r.text_pair = a.text_pair;
+  return r;
+}
+
+int run_task(const TaskArgs& a, const tasks::Task& task, const std::function<tasks::InputRecord()>& single,
+             const WriterFactory& make_writer) {
+  const bool batch = !a.input.empty();
+  if (batch)
+    BB_CHECK(!a.text_given() && a.file.empty() && a.text_pair.empty(),
+             "give either a single input (TEXT, --file, --text-pair) or --input FILE.jsonl, not both");
+  tasks::RunOptions run = a.run_options();
+  tasks::InputRecord one;
+  if (!batch) one = single();  // before creating the output file: a bad input leaves nothing behind
+
+  tasks::OutputSink sink(a.output);
+  std::unique_ptr<tasks::ResultWriter> writer =
+      make_writer ? make_writer(sink.stream()) : std::make_unique<tasks::JsonLinesWriter>(sink.stream());
+  if (!batch) {
+    writer->write(tasks::run_one(task, one, run));
+  } else {
+    tasks::BatchOptions bo;
+    bo.run = run;
+    bo.skip_bad_lines = a.skip_bad_lines;
+    bo.progress = !a.no_progress && ::isatty(STDERR_FILENO);
+    int64_t total = -1;
+    tasks::BatchStats stats;
+    if (a.input == "-") {
+      bo.source = "stdin";
+      stats = tasks::run_jsonl(task, std::cin, total, *writer, bo);
+    } else {
+      BB_CHECK(!std::filesystem::is_directory(a.input), "cannot read '", a.input, "': it is a directory");
+      std::ifstream in(a.input, std::ios::binary);
+      if (!in) fail("cannot read '", a.input, "': ", std::strerror(errno));
+      bo.source = a.input;
+      if (bo.progress) total = tasks::count_records(a.input);
+      stats = tasks::run_jsonl(task, in, total, *writer, bo);
+    }
+    if (stats.bad > 0)
+      std::fprintf(stderr, "warning: %lld of %lld inputs skipped\n", static_cast<long long>(stats.bad),
+                   static_cast<long long>(stats.inputs));
+  }
+  writer->finish();
+  sink.commit();
+  return 0;
+}
+
+}  // namespace bigbird::cli

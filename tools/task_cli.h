@@ -1,0 +1,49 @@
+// What the task commands (fill-mask, classify, qa, tag, embed, tokenize) share: the model,
+// tokenizer, input and output options, single and batch (--input FILE.jsonl) mode.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "tasks/jsonl.h"
+#include "tasks/task.h"
+
+namespace bigbird::cli {
+
+struct TaskArgs {
+  std::string model, tokenizer;
+  std::string text, text_pair, file;  // single mode
+  std::string input, output;          // batch mode / where answers go
+  int batch_size = 16;
+  int threads = 0;
+  bool skip_bad_lines = false;
+  bool no_progress = false;
+  std::string random_plan = "hf";
+  std::string attention;
+  CLI::Option* text_option = nullptr;  // TEXT (or QA's JSON): given, even if empty?
+  bool text_given() const { return text_option && text_option->count() > 0; }
+
+  tasks::RunOptions run_options() const;
+};
+
+// Registers the shared options. `kind` decides the single-mode inputs: TEXT and --file for text
+// tasks, plus --text-pair for pair tasks; QA registers its own (--question, --context, JSON).
+// `needs_weights` = false: --model may hold only the tokenizer files.
+void add_task_options(CLI::App& app, TaskArgs& a, tasks::InputKind kind, bool needs_weights = true);
+
+// The single-mode input of a text task: TEXT, else --file FILE, else stdin (not a terminal).
+tasks::InputRecord single_text_input(const TaskArgs& a);
+
+// Reads all of stdin; error when stdin is a terminal (nothing was given).
+std::string read_stdin_input(const char* usage);
+
+using WriterFactory = std::function<std::unique_ptr<tasks::ResultWriter>(std::ostream&)>;
+
+// Runs the task: batch mode with --input (JSONL in, one JSON line out per input), else on the
+// single input `single()` returns. Answers go to --output (written atomically) or stdout.
+// `make_writer` defaults to JSON lines. Returns the exit status.
+int run_task(const TaskArgs& a, const tasks::Task& task, const std::function<tasks::InputRecord()>& single,
+             const WriterFactory& make_writer = {});
+
+}  // namespace bigbird::cli
