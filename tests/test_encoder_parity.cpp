@@ -10,6 +10,7 @@
 
 #include "core/safetensors.h"
 #include "models/bigbird_model.h"
+#include "sparse/plan_io.h"
 #include "test_util.h"
 
 using namespace bigbird;
@@ -42,16 +43,7 @@ EncoderInput inputs_of(const SafeTensors& st) {
   return {st.read_i64("input_ids"), st.read_i64("attention_mask"), st.read_i64("token_type_ids")};
 }
 
-std::map<int, RandomPlan> plans_of(const SafeTensors& st) {
-  std::map<int, RandomPlan> plans;
-  for (int l = 0; st.has("rand_attn.layer" + std::to_string(l)); ++l) {
-    TensorI64 t = st.read_i64("rand_attn.layer" + std::to_string(l));
-    RandomPlan p{static_cast<int>(t.dim(0)), static_cast<int>(t.dim(1)), static_cast<int>(t.dim(2)), {}};
-    for (auto v : t.data) p.blocks.push_back(static_cast<int32_t>(v));
-    plans[l] = p;
-  }
-  return plans;
-}
+std::map<int, RandomPlan> plans_of(const SafeTensors& st) { return plans_from_safetensors(st); }
 
 class EncoderParity : public ::testing::TestWithParam<std::tuple<Case, PlanSource, bool>> {};
 

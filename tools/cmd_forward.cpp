@@ -6,8 +6,10 @@
 
 #include "commands.h"
 #include "core/error.h"
+#include "core/json_file.h"
 #include "core/safetensors.h"
 #include "models/bigbird_model.h"
+#include "sparse/plan_io.h"
 
 namespace bigbird::cli {
 
@@ -22,38 +24,10 @@ struct ForwardArgs {
 
 std::string model_type_of(const std::string& dir) {
   BB_CHECK(std::filesystem::is_directory(dir), "model directory '", dir, "' does not exist");
-  const std::string path = (std::filesystem::path(dir) / "config.json").string();
-  std::ifstream f(path);
-  if (!f) fail("cannot open model config '", path, "'");
-  try {
-    auto j = nlohmann::json::parse(f);
-    return j.value("model_type", std::string("big_bird"));
-  } catch (const std::exception& e) {
-    fail(path, ": not valid JSON (", e.what(), ")");
-  }
-}
-
-// rand_attn.layer{L} tensors of the input file, as plans.
-std::map<int, RandomPlan> read_injected_plans(const SafeTensors& st) {
-  std::map<int, RandomPlan> plans;
-  const std::string prefix = "rand_attn.layer";
-  for (const auto& name : st.names()) {
-    if (name.rfind(prefix, 0) != 0) continue;
-    int layer = -1;
-    try {
-      size_t pos = 0;
-      layer = std::stoi(name.substr(prefix.size()), &pos);
-      if (pos != name.size() - prefix.size()) layer = -1;
-    } catch (const std::exception&) {
-    }
-    BB_CHECK(layer >= 0, "'", st.path(), "': cannot read a layer index from tensor name '", name, "'");
-    TensorI64 t = st.read_i64(name);
-    BB_CHECK(t.shape.size() == 3, "'", st.path(), "': ", name, " must be [heads, blocks - 2, r], got ", to_string(t.shape));
-    RandomPlan p{static_cast<int>(t.dim(0)), static_cast<int>(t.dim(1)), static_cast<int>(t.dim(2)), {}};
-    for (int64_t v : t.data) p.blocks.push_back(static_cast<int32_t>(v));
-    plans[layer] = std::move(p);
-  }
-  return plans;
+  const auto path = std::filesystem::path(dir) / "config.json";
+  BB_CHECK(std::filesystem::exists(path), "no config.json in model directory '", dir, "'");
+  const nlohmann::json j = read_json_object(path.string());
+  return j.value("model_type", std::string("big_bird"));
 }
 
 TensorI64 read_optional_i64(const SafeTensors& st, const std::string& name) {
@@ -71,7 +45,7 @@ std::vector<OutTensor> forward_encoder(const ForwardArgs& a, const SafeTensors& 
   if (!a.attention.empty()) opt.attention = parse_attention_type(a.attention);
   opt.plan_source = a.random_plan == "hf" ? PlanSource::HF : PlanSource::Seeded;
   opt.seed = a.seed;
-  opt.injected_plans = read_injected_plans(in);
+  opt.injected_plans = plans_from_safetensors(in);
   for (const auto& [layer, p] : opt.injected_plans)
     BB_CHECK(layer < c.num_hidden_layers, "'", a.inputs, "': rand_attn.layer", layer, " but the model has ",
              c.num_hidden_layers, " layers");

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/json_file.h"
 
 namespace bigbird {
 
@@ -28,14 +29,7 @@ WeightStore WeightStore::open_dir(const std::string& dir) {
       fail("'", dir, "' has only pytorch_model.bin: convert it to model.safetensors (safetensors is the supported format)");
     fail("no model.safetensors or model.safetensors.index.json in '", dir, "'");
   }
-  std::ifstream f(index);
-  if (!f) fail("cannot open '", index.string(), "'");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(f);
-  } catch (const std::exception& e) {
-    fail("'", index.string(), "' is not valid JSON (", e.what(), ")");
-  }
+  const nlohmann::json j = read_json_object(index.string());
   if (!j.contains("weight_map") || !j["weight_map"].is_object())
     fail("'", index.string(), "' has no weight_map object");
   WeightStore ws;

@@ -1,9 +1,9 @@
 #include "models/bigbird_config.h"
 
 #include <fstream>
-#include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_file.h"
 #include "kernels/activations.h"
 
 namespace bigbird {
@@ -18,55 +18,37 @@ const char* attention_type_name(AttentionType t) {
   return t == AttentionType::BlockSparse ? "block_sparse" : "original_full";
 }
 
-namespace {
-template <typename T>
-void get(const nlohmann::json& j, const char* key, T* out, const std::string& path) {
-  if (!j.contains(key) || j[key].is_null()) return;
-  try {
-    *out = j[key].get<T>();
-  } catch (const std::exception&) {
-    fail(path, ": field '", key, "' has the wrong type (", j[key].dump(), ")");
-  }
-}
-}  // namespace
-
 BigBirdConfig load_bigbird_config(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) fail("cannot open model config '", path, "'");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(f);
-  } catch (const std::exception& e) {
-    fail(path, ": not valid JSON (", e.what(), ")");
-  }
-  if (!j.is_object()) fail(path, ": not a JSON object");
+  std::ifstream probe(path);
+  if (!probe) fail("cannot open model config '", path, "'");
+  const nlohmann::json j = read_json_object(path);
   BigBirdConfig c;
-  get(j, "model_type", &c.model_type, path);
-  get(j, "architectures", &c.architectures, path);
-  get(j, "vocab_size", &c.vocab_size, path);
-  get(j, "hidden_size", &c.hidden_size, path);
-  get(j, "num_hidden_layers", &c.num_hidden_layers, path);
-  get(j, "num_attention_heads", &c.num_attention_heads, path);
-  get(j, "intermediate_size", &c.intermediate_size, path);
-  get(j, "hidden_act", &c.hidden_act, path);
-  get(j, "max_position_embeddings", &c.max_position_embeddings, path);
-  get(j, "type_vocab_size", &c.type_vocab_size, path);
-  get(j, "layer_norm_eps", &c.layer_norm_eps, path);
-  get(j, "use_bias", &c.use_bias, path);
-  get(j, "rescale_embeddings", &c.rescale_embeddings, path);
-  get(j, "block_size", &c.block_size, path);
-  get(j, "num_random_blocks", &c.num_random_blocks, path);
-  get(j, "pad_token_id", &c.pad_token_id, path);
-  get(j, "sep_token_id", &c.sep_token_id, path);
+  json_get(j, "model_type", &c.model_type, path);
+  json_get(j, "architectures", &c.architectures, path);
+  json_get(j, "vocab_size", &c.vocab_size, path);
+  json_get(j, "hidden_size", &c.hidden_size, path);
+  json_get(j, "num_hidden_layers", &c.num_hidden_layers, path);
+  json_get(j, "num_attention_heads", &c.num_attention_heads, path);
+  json_get(j, "intermediate_size", &c.intermediate_size, path);
+  json_get(j, "hidden_act", &c.hidden_act, path);
+  json_get(j, "max_position_embeddings", &c.max_position_embeddings, path);
+  json_get(j, "type_vocab_size", &c.type_vocab_size, path);
+  json_get(j, "layer_norm_eps", &c.layer_norm_eps, path);
+  json_get(j, "use_bias", &c.use_bias, path);
+  json_get(j, "rescale_embeddings", &c.rescale_embeddings, path);
+  json_get(j, "block_size", &c.block_size, path);
+  json_get(j, "num_random_blocks", &c.num_random_blocks, path);
+  json_get(j, "pad_token_id", &c.pad_token_id, path);
+  json_get(j, "sep_token_id", &c.sep_token_id, path);
   std::string att = "block_sparse";
-  get(j, "attention_type", &att, path);
+  json_get(j, "attention_type", &att, path);
   try {
     c.attention_type = parse_attention_type(att);
   } catch (const Error& e) {
     fail(path, ": ", e.what());
   }
   std::string pos = "absolute";
-  get(j, "position_embedding_type", &pos, path);
+  json_get(j, "position_embedding_type", &pos, path);
   if (pos != "absolute")
     fail(path, ": unsupported position_embedding_type '", pos, "' (BigBird uses 'absolute')");
   if (!is_known_activation(c.hidden_act))
@@ -81,7 +63,7 @@ BigBirdConfig load_bigbird_config(const std::string& path) {
     }
     c.num_labels = static_cast<int64_t>(c.id2label.size());
   }
-  get(j, "num_labels", &c.num_labels, path);
+  json_get(j, "num_labels", &c.num_labels, path);
 
   auto positive = [&](const char* name, int64_t v) { BB_CHECK(v > 0, path, ": ", name, " must be positive, got ", v); };
   positive("vocab_size", c.vocab_size);

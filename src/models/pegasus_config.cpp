@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_file.h"
 #include "kernels/activations.h"
 
 namespace bigbird {
@@ -30,28 +31,11 @@ const char* early_stopping_name(EarlyStopping e) {
 
 namespace {
 
-json read_json(const fs::path& path) {
-  std::ifstream f(path);
-  if (!f) fail("cannot open '", path.string(), "'");
-  json j;
-  try {
-    j = json::parse(f);
-  } catch (const std::exception& e) {
-    fail(path.string(), ": not valid JSON (", e.what(), ")");
-  }
-  if (!j.is_object()) fail(path.string(), ": not a JSON object");
-  return j;
-}
+json read_json(const fs::path& path) { return read_json_object(path.string()); }
 
-// Reads j[key] into *out when present and not null; a wrong type is an error naming the field.
 template <typename T>
 void get(const json& j, const char* key, T* out, const std::string& path) {
-  if (!j.contains(key) || j[key].is_null()) return;
-  try {
-    *out = j[key].get<T>();
-  } catch (const std::exception&) {
-    fail(path, ": field '", key, "' has the wrong type (", j[key].dump(), ")");
-  }
+  json_get(j, key, out, path);
 }
 
 // A token id that may be null (-> nullopt) or absent (-> unchanged).
