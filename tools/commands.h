@@ -23,6 +23,8 @@ std::vector<OutTensor> forward_pegasus(const std::string& model_dir, const SafeT
                                        int generate_steps);
 Runner add_fill_mask(CLI::App& app), add_classify(CLI::App& app), add_qa(CLI::App& app), add_tag(CLI::App& app), add_embed(CLI::App& app), add_tokenize(CLI::App& app);  // task commands (task_cli.h)
 
+Runner add_summarize(CLI::App& app);  // text in, summary out (cmd_summarize.cpp)
+
 // --threads: sets OpenMP and BLAS threads (0 = all cores).
 void apply_threads(int threads);
 

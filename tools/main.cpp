@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   add("tag", "label the tokens of a text, grouped into entities with character spans (HF's token-classification pipeline)", bigbird::cli::add_tag);
   add("embed", "one vector per input (mean, cls or pooler pooling), as JSON or .npy", bigbird::cli::add_embed);
   add("tokenize", "ids, tokens and character offsets of a text (or pair), as HF's tokenizer call", bigbird::cli::add_tokenize);
+  add("summarize", "summarize a text with a BigBird-Pegasus checkpoint, as HF's summarization pipeline", bigbird::cli::add_summarize);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
