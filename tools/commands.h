@@ -16,6 +16,7 @@ Runner add_forward(CLI::App& app);
 Runner add_bench(CLI::App& app);
 Runner add_compare(CLI::App& app);
 Runner add_generate(CLI::App& app);
+Runner add_bench_decode(CLI::App& app);
 
 // `bigbird forward` on a bigbird_pegasus checkpoint (forward_pegasus.cpp).
 std::vector<OutTensor> forward_pegasus(const std::string& model_dir, const SafeTensors& inputs,

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   add("embed", "one vector per input (mean, cls or pooler pooling), as JSON or .npy", bigbird::cli::add_embed);
   add("tokenize", "ids, tokens and character offsets of a text (or pair), as HF's tokenizer call", bigbird::cli::add_tokenize);
   add("summarize", "summarize a text with a BigBird-Pegasus checkpoint, as HF's summarization pipeline", bigbird::cli::add_summarize);
+  add("bench-decode", "decoding benchmark: tokens/s of greedy and beam search, step time early vs late", bigbird::cli::add_bench_decode);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -29,22 +29,15 @@ void SelfAttentionCache::reset(int64_t layers, int64_t n_rows, int64_t cap, int6
 
 // ------------------------------------------------------------------------- loading
 
-std::unique_ptr<PegasusModel> PegasusModel::load(const std::string& dir) {
-  BB_CHECK(fs::is_directory(dir), "model directory '", dir, "' does not exist");
-  auto m = std::make_unique<PegasusModel>();
-  m->config_ = load_pegasus_config(dir);
-  const BigBirdPegasusConfig& c = m->config_;
-  BB_CHECK(c.model_type == "bigbird_pegasus", (fs::path(dir) / "config.json").string(), ": model_type '",
-           c.model_type, "' is not BigBirdPegasus (expected bigbird_pegasus)");
-  m->store_ = std::make_unique<WeightStore>(WeightStore::open_dir(dir));
-  WeightStore& ws = *m->store_;
-  std::string p;  // "model." for ...ForConditionalGeneration, "" for a bare BigBirdPegasusModel
-  if (ws.has("model.encoder.layernorm_embedding.weight")) p = "model.";
-  else if (!ws.has("encoder.layernorm_embedding.weight"))
-    fail("'", ws.source(), "': no 'model.encoder.layernorm_embedding.weight' (not a BigBirdPegasus checkpoint?)");
+namespace {
 
+// Visits every weight of a configuration by HF name and expected shape (p = "model." or ""):
+// `get(name, shape)` returns the view, `has(name)` says whether an optional or aliased tensor
+// exists. Used both by load() and by random(). final_logits_bias is left empty when absent.
+template <typename Get, typename Has>
+PegasusWeights bind_pegasus_weights(const BigBirdPegasusConfig& c, const std::string& p, const std::string& source,
+                                    Get get, Has has) {
   const int64_t H = c.d_model, V = c.vocab_size, P = c.max_position_embeddings;
-  auto get = [&](const std::string& name, const Shape& s) { return ws.get(name, s); };
   auto lin = [&](const std::string& name, int64_t out, int64_t in, bool bias) {
     LinearW l;
     l.w = get(name + ".weight", Shape{out, in});
@@ -53,18 +46,18 @@ std::unique_ptr<PegasusModel> PegasusModel::load(const std::string& dir) {
   };
   auto norm = [&](const std::string& name) { return NormW{get(name + ".weight", Shape{H}), get(name + ".bias", Shape{H})}; };
 
-  PegasusWeights& w = m->w_;
+  PegasusWeights w;
   // model.shared is tied to both embed_tokens (and to lm_head when tie_word_embeddings); HF's
   // safetensors files keep only one name of a tied group, so take whichever is stored.
   std::vector<std::string> shared_names{p + "shared.weight", p + "encoder.embed_tokens.weight",
                                         p + "decoder.embed_tokens.weight"};
   if (c.tie_word_embeddings) shared_names.push_back("lm_head.weight");
   for (const auto& n : shared_names)
-    if (ws.has(n)) {
+    if (has(n)) {
       w.shared = get(n, Shape{V, H});
       break;
     }
-  if (w.shared.empty()) fail("'", ws.source(), "': no token embeddings ('", p, "shared.weight' or an alias)");
+  if (w.shared.empty()) fail("'", source, "': no token embeddings ('", p, "shared.weight' or an alias)");
   w.enc_positions = get(p + "encoder.embed_positions.weight", Shape{P, H});
   w.dec_positions = get(p + "decoder.embed_positions.weight", Shape{P, H});
   for (int64_t i = 0; i < c.encoder_layers; ++i) {
@@ -103,15 +96,80 @@ std::unique_ptr<PegasusModel> PegasusModel::load(const std::string& dir) {
   }
   w.decoder_ln = norm(p + "decoder.layernorm_embedding");
   if (c.tie_word_embeddings) w.lm_head = w.shared;
-  else if (ws.has("lm_head.weight")) w.lm_head = get("lm_head.weight", Shape{V, H});
-  else fail("'", ws.source(), "': tie_word_embeddings is false but the checkpoint has no lm_head.weight");
-  if (ws.has("final_logits_bias")) {
+  else if (has("lm_head.weight")) w.lm_head = get("lm_head.weight", Shape{V, H});
+  else fail("'", source, "': tie_word_embeddings is false but the checkpoint has no lm_head.weight");
+  if (has("final_logits_bias")) {
     w.final_logits_bias = get("final_logits_bias", Shape{1, V});
     w.final_logits_bias.shape = Shape{V};
-  } else {  // a buffer HF initialises to zeros (listed in _keys_to_ignore_on_load_missing)
-    m->zero_bias_.assign(static_cast<size_t>(V), 0.0f);
-    w.final_logits_bias = ConstView{m->zero_bias_.data(), Shape{V}};
   }
+  return w;
+}
+
+}  // namespace
+
+std::unique_ptr<PegasusModel> PegasusModel::load(const std::string& dir) {
+  BB_CHECK(fs::is_directory(dir), "model directory '", dir, "' does not exist");
+  auto m = std::make_unique<PegasusModel>();
+  m->config_ = load_pegasus_config(dir);
+  const BigBirdPegasusConfig& c = m->config_;
+  BB_CHECK(c.model_type == "bigbird_pegasus", (fs::path(dir) / "config.json").string(), ": model_type '",
+           c.model_type, "' is not BigBirdPegasus (expected bigbird_pegasus)");
+  m->store_ = std::make_unique<WeightStore>(WeightStore::open_dir(dir));
+  WeightStore& ws = *m->store_;
+  std::string p;  // "model." for ...ForConditionalGeneration, "" for a bare BigBirdPegasusModel
+  if (ws.has("model.encoder.layernorm_embedding.weight")) p = "model.";
+  else if (!ws.has("encoder.layernorm_embedding.weight"))
+    fail("'", ws.source(), "': no 'model.encoder.layernorm_embedding.weight' (not a BigBirdPegasus checkpoint?)");
+  m->w_ = bind_pegasus_weights(
+      c, p, ws.source(), [&](const std::string& n, const Shape& s) { return ws.get(n, s); },
+      [&](const std::string& n) { return ws.has(n); });
+  // No final_logits_bias: a buffer HF initialises to zeros (in _keys_to_ignore_on_load_missing).
+  if (m->w_.final_logits_bias.empty()) {
+    m->zero_bias_.assign(static_cast<size_t>(c.vocab_size), 0.0f);
+    m->w_.final_logits_bias = ConstView{m->zero_bias_.data(), Shape{c.vocab_size}};
+  }
+  return m;
+}
+
+std::unique_ptr<PegasusModel> PegasusModel::random(const BigBirdPegasusConfig& config, uint64_t seed) {
+  auto m = std::make_unique<PegasusModel>();
+  m->config_ = config;
+  // Counter-based splitmix64 per tensor (seeded by seed and the tensor's index): the same weights
+  // for any thread count, filled in parallel. Uniform in [-a, a], a = sqrt(3)·0.02 (std 0.02);
+  // LayerNorm weights 1, biases 0.
+  auto splitmix = [](uint64_t x) {
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+  };
+  const float a = std::sqrt(3.0f) * 0.02f;
+  auto get = [&](const std::string& name, const Shape& s) {
+    const int64_t n = numel(s);
+    const bool is_norm =
+        name.find("layer_norm.") != std::string::npos || name.find("layernorm_embedding.") != std::string::npos;
+    const bool is_bias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
+    std::vector<float> data(static_cast<size_t>(n), 0.0f);
+    if (is_norm && !is_bias) std::fill(data.begin(), data.end(), 1.0f);
+    else if (!is_bias) {
+      const uint64_t base = splitmix(seed ^ splitmix(m->owned_.size() + 1)) << 1;
+      float* d = data.data();
+#pragma omp parallel for schedule(static) if (n > (1 << 18))
+      for (int64_t i = 0; i < (n + 1) / 2; ++i) {
+        const uint64_t r = splitmix(base + static_cast<uint64_t>(i));
+        for (int64_t j = 0; j < 2 && 2 * i + j < n; ++j) {
+          const uint32_t u = static_cast<uint32_t>(r >> (32 * j));
+          d[2 * i + j] = a * (static_cast<float>(u >> 8) * (2.0f / 16777216.0f) - 1.0f);
+        }
+      }
+    }
+    m->owned_.push_back(std::move(data));  // moving a vector keeps its buffer: the view stays valid
+    return ConstView{m->owned_.back().data(), s};
+  };
+  m->w_ = bind_pegasus_weights(config, "model.", "random weights", get,
+                               [](const std::string& n) { return n != "final_logits_bias"; });
+  m->zero_bias_.assign(static_cast<size_t>(config.vocab_size), 0.0f);
+  m->w_.final_logits_bias = ConstView{m->zero_bias_.data(), Shape{config.vocab_size}};
   return m;
 }
 

@@ -93,6 +93,9 @@ class PegasusModel {
   // Reads dir/config.json (+ generation_config.json) and dir/model.safetensors (or a sharded
   // index); checks every tensor's shape; ties lm_head and the embeddings to model.shared.
   static std::unique_ptr<PegasusModel> load(const std::string& dir);
+  // Random weights for benchmarks, bound by the loader's name/shape walk: uniform in ±√3·0.02
+  // (std 0.02), LayerNorm weights 1, biases 0, final_logits_bias 0; the same for any thread count.
+  static std::unique_ptr<PegasusModel> random(const BigBirdPegasusConfig& config, uint64_t seed);
 
   const BigBirdPegasusConfig& config() const { return config_; }
   const PegasusWeights& weights() const { return w_; }
@@ -123,6 +126,7 @@ class PegasusModel {
   BigBirdPegasusConfig config_;
   std::unique_ptr<WeightStore> store_;
   std::vector<float> zero_bias_;  // final_logits_bias when the checkpoint has none
+  std::vector<std::vector<float>> owned_;  // random() weights
   PegasusWeights w_;
 };
 
