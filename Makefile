@@ -2,7 +2,8 @@
 #   make demo   build, answer a fill-mask query with a shipped tiny BigBird, run it through `bigbird forward`, check it against
 #               HuggingFace's outputs, then the memory benchmark at base size
 #   make test   build and run the whole test suite
-# Extra: make test-sanitize (ASan + UBSan build of the suite), make bench (full sweep).
+# Extra: make test-sanitize (ASan + UBSan build of the suite), make bench (full sweep: table and
+# SVG plot into bench/results and the README, scripts/bench_sweep.py).
 JOBS ?= 2
 BUILD ?= build
 BUILD_ASAN ?= build-asan
@@ -37,8 +38,7 @@ test-sanitize: deps
 	@cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 
 bench: build
-	$(BUILD)/bigbird bench --shape base --seq-len 1024,2048,4096,8192,16384,32768,65536 --attention block_sparse --repeats 3
-	$(BUILD)/bigbird bench --shape base --seq-len 512,1024,2048,4096,8192 --attention original_full --repeats 3
+	python3 scripts/bench_sweep.py --bigbird $(BUILD)/bigbird --shape base --repeats 3 --out bench/results --readme README.md
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)

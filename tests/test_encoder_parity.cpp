@@ -128,3 +128,32 @@ TEST(EncoderParityExtra, QaDerivesTokenTypesFromTheQuestionLikeHf) {
     for (int64_t t = 0; t < L; ++t)
       EXPECT_EQ(want.data[static_cast<size_t>(i * L + t)], t < qlen[static_cast<size_t>(i)] ? 0 : 1);
 }
+
+TEST(EncoderParityExtra, Bf16ErrorAgainstHfOnTheFixtures) {
+  // The opt-in bf16 path against HF's float32 outputs: measured max |error| per case, printed,
+  // and held under kBf16Tol (hidden states of unit scale after LayerNorm).
+  if (!bf16_supported()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  constexpr double kBf16Tol = 0.05;
+  auto pre = BigBirdModel::load(data_path("roberta-tiny/pretraining"));
+  for (const Case& c : kCases) {
+    SafeTensors ref = SafeTensors::open(data_path(std::string("roberta-tiny/") + c.name + ".safetensors"));
+    ForwardOptions opt;
+    opt.plan_source = PlanSource::HF;
+    opt.injected_plans = plans_of(ref);
+    if (std::string(c.name).find("original_full") != std::string::npos) opt.attention = AttentionType::OriginalFull;
+    EncoderOutput f32 = pre->encode(inputs_of(ref), opt);
+    opt.bf16 = true;
+    EncoderOutput bf = pre->encode(inputs_of(ref), opt);
+    Tensor want = ref.read_f32("sequence_output");
+    double worst = 0, worst_f32 = 0, sq = 0;
+    for (size_t i = 0; i < want.data.size(); ++i) {
+      const double e = std::fabs(static_cast<double>(bf.sequence_output.data[i]) - want.data[i]);
+      worst = std::max(worst, e);
+      sq += e * e;
+      worst_f32 = std::max(worst_f32, std::fabs(static_cast<double>(f32.sequence_output.data[i]) - want.data[i]));
+    }
+    std::printf("  %s: bf16 max |err| %.3e, RMS %.3e (float32: max %.1e)\n", c.name, worst,
+                std::sqrt(sq / static_cast<double>(want.data.size())), worst_f32);
+    EXPECT_LT(worst, kBf16Tol) << c.name;
+  }
+}

@@ -8,6 +8,8 @@
 // (those move outputs by > 1e-2).
 #include <gtest/gtest.h>
 
+#include <omp.h>
+
 #include <fstream>
 
 #include "checkpoint_util.h"
@@ -330,4 +332,62 @@ TEST(EncoderShapes, TaskHeadsOnOtherShapesFollowTheirDefinitions) {
       EXPECT_THROW(m->token_classification_logits(h), Error);
     }
   }
+}
+
+TEST(EncoderShapes, BitIdenticalWhateverTheThreadCount) {
+  // Random weights of a mid-size shape: large enough that BLAS and every kernel split their
+  // work across threads; a padded row and both attention types.
+  BigBirdConfig c;
+  c.hidden_size = 256, c.num_attention_heads = 4, c.intermediate_size = 512, c.num_hidden_layers = 2;
+  c.block_size = 32, c.num_random_blocks = 2, c.vocab_size = 500, c.max_position_embeddings = 2048;
+  auto m = BigBirdModel::random(c, Architecture::Model, 5);
+  EncoderInput in = random_input(2, 1100, c.vocab_size, 1000, 6);
+  for (const char* att : {"block_sparse", "original_full"}) {
+    ForwardOptions opt;
+    opt.attention = parse_attention_type(att);
+    std::vector<std::vector<float>> outs;
+    for (int threads : {1, 2, 3}) {
+      omp_set_num_threads(threads);
+      set_blas_threads(threads);
+      outs.push_back(m->encode(in, opt).sequence_output.data);
+    }
+    omp_set_num_threads(2);
+    set_blas_threads(2);
+    EXPECT_EQ(outs[0], outs[1]) << att;
+    EXPECT_EQ(outs[0], outs[2]) << att;
+  }
+}
+
+TEST(EncoderShapes, BatchOfMixedLengthsEqualsEachAlone) {
+  // No padding to the longest input: each input is encoded as it would be alone (a short one
+  // falls back to full attention, lengths that are not block multiples get their own padding).
+  CheckpointSpec s;
+  TempDir dir;
+  write_checkpoint(dir.path.string(), s);
+  auto m = BigBirdModel::load(dir.path.string());
+  std::vector<EncoderInput> ins = {random_input(1, 150, s.vocab, 150, 1), random_input(2, 97, s.vocab, 80, 2),
+                                   random_input(1, 40, s.vocab, 40, 3), random_input(1, 256, s.vocab, 256, 4)};
+  for (PlanSource src : {PlanSource::Seeded, PlanSource::HF}) {
+    ForwardOptions opt;
+    opt.plan_source = src;
+    opt.keep_hidden_states = true;
+    std::vector<EncoderOutput> all = m->encode_batch(ins, opt);
+    ASSERT_EQ(all.size(), ins.size());
+    for (size_t i = 0; i < ins.size(); ++i) {
+      EncoderOutput one = m->encode(ins[i], opt);
+      EXPECT_EQ(all[i].sequence_output.shape, one.sequence_output.shape);
+      EXPECT_LT(max_abs_diff(all[i].sequence_output.data, one.sequence_output.data), 1e-5) << i;
+      EXPECT_EQ(all[i].attention_used, one.attention_used);
+      EXPECT_EQ(all[i].padded_len, one.padded_len);
+      EXPECT_EQ(all[i].plans.size(), one.plans.size());
+      EXPECT_EQ(all[i].hidden_states.size(), one.hidden_states.size());
+      EXPECT_EQ(all[i].embedding_output.shape, one.embedding_output.shape);
+    }
+    EXPECT_EQ(all[2].attention_used, AttentionType::OriginalFull);
+  }
+  EXPECT_NE(error_of([&] {
+              std::vector<EncoderInput> bad = {ins[0], EncoderInput{TensorI64({1, 5}, 500), TensorI64(), TensorI64()}};
+              m->encode_batch(bad, ForwardOptions{});
+            }).find("input 1: input_ids[0, 0] = 500"),
+            std::string::npos);
 }

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "kernels/activations.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/layernorm.h"
 #include "kernels/linear.h"
 #include "test_util.h"
@@ -90,4 +91,143 @@ TEST(Activations, NamesParseAndUnknownFails) {
   std::vector<float> v = {-1.0f, 0.5f, 2.0f};
   activate_inplace(Activation::Relu, v.data(), 3);
   EXPECT_EQ(v, (std::vector<float>{0.0f, 0.5f, 2.0f}));
+}
+
+namespace {
+std::vector<SimdPath> supported_paths() {
+  std::vector<SimdPath> p;
+  for (SimdPath s : {SimdPath::Scalar, SimdPath::Avx2, SimdPath::Avx512})
+    if (simd_path_supported(s)) p.push_back(s);
+  return p;
+}
+}  // namespace
+
+TEST(Activations, SimdGeluWithinStatedBoundOnEveryPath) {
+  // A dense sweep of [-20, 20] plus tiny, huge and special values, against the double-evaluated
+  // exact forms (`activate`, itself checked against known values above).
+  std::vector<float> xs;
+  for (int i = -200000; i <= 200000; ++i) xs.push_back(static_cast<float>(i) * 1e-4f);
+  for (float v : {1e-30f, -1e-30f, 1e-8f, -1e-8f, 30.f, -30.f, 1e4f, -1e4f, 3e38f, -3e38f, 0.0f, -0.0f}) xs.push_back(v);
+  for (SimdPath path : supported_paths()) {
+    for (Activation a : {Activation::Gelu, Activation::GeluNew, Activation::GeluFast, Activation::GeluPytorchTanh,
+                         Activation::GeluAccurate, Activation::GeluPython, Activation::Gelu10}) {
+      std::vector<float> y = xs;
+      // Odd row length: every path's vector tail runs.
+      bias_activate_inplace(a, y.data(), 1, static_cast<int64_t>(y.size()), nullptr, path);
+      double worst = 0;
+      for (size_t i = 0; i < xs.size(); ++i) {
+        const double ref = activate(a, xs[i]);
+        const double err = std::fabs(y[i] - ref);
+        ASSERT_LE(err, kGeluAbsTol + kGeluRelTol * std::fabs(ref))
+            << simd_path_name(path) << " activation " << static_cast<int>(a) << " x=" << xs[i] << " got " << y[i] << " want " << ref;
+        worst = std::max(worst, err / (kGeluAbsTol + kGeluRelTol * std::fabs(ref)));
+      }
+      std::printf("  gelu %d %s: max error / bound = %.3f\n", static_cast<int>(a), simd_path_name(path), worst);
+    }
+  }
+}
+
+TEST(Activations, BiasFusedIntoActivation) {
+  const int64_t rows = 7, cols = 45;
+  auto x = random_vec(static_cast<size_t>(rows * cols), 11, 2.0f);
+  auto b = random_vec(static_cast<size_t>(cols), 12);
+  for (SimdPath path : supported_paths()) {
+    for (Activation a : {Activation::GeluNew, Activation::Gelu, Activation::Relu, Activation::Silu}) {
+      std::vector<float> y = x;
+      bias_activate_inplace(a, y.data(), rows, cols, b.data(), path);
+      for (int64_t i = 0; i < rows * cols; ++i) {
+        const double ref = activate(a, x[static_cast<size_t>(i)] + b[static_cast<size_t>(i % cols)]);
+        EXPECT_NEAR(y[static_cast<size_t>(i)], ref, kGeluAbsTol + kGeluRelTol * std::fabs(ref)) << simd_path_name(path);
+      }
+    }
+  }
+  // activate_inplace over a length that is not a multiple of its task size.
+  std::vector<float> z(10001), want(10001);
+  for (size_t i = 0; i < z.size(); ++i) z[i] = static_cast<float>(i) * 1e-3f - 5.0f;
+  for (size_t i = 0; i < z.size(); ++i) want[i] = activate(Activation::Gelu, z[i]);
+  activate_inplace(Activation::Gelu, z.data(), static_cast<int64_t>(z.size()));
+  for (size_t i = 0; i < z.size(); ++i) EXPECT_NEAR(z[i], want[i], kGeluAbsTol + kGeluRelTol * std::fabs(want[i]));
+}
+
+TEST(LayerNorm, FusedResidualAndBiasEqualReferenceOnEveryPath) {
+  // Float32 sums of dim terms of size ~|x|: error ~ eps·sqrt(dim)·|x| relative to the spread,
+  // far below 1e-5 for unit-variance rows of these widths; rows with a large common offset check
+  // the two-pass variance.
+  uint64_t seed = 40;
+  for (SimdPath path : supported_paths()) {
+    for (int64_t dim : {1, 5, 16, 37, 768, 1001}) {
+      const int64_t rows = 9;
+      // One float of offset: misaligned rows.
+      auto x = random_vec(static_cast<size_t>(rows * dim + 1), seed++, 3.0f);
+      auto res = random_vec(static_cast<size_t>(rows * dim + 1), seed++);
+      for (size_t i = 0; i < x.size(); i += 2) x[i] += 50.0f;
+      auto bias = random_vec(static_cast<size_t>(dim), seed++);
+      auto g = random_vec(static_cast<size_t>(dim), seed++);
+      auto be = random_vec(static_cast<size_t>(dim), seed++);
+      std::vector<float> y(x.size()), ref(x.size());
+      layernorm_fused(x.data() + 1, res.data() + 1, bias.data(), y.data() + 1, rows, dim, g.data(), be.data(), 1e-12f,
+                      path);
+      layernorm_ref(x.data() + 1, res.data() + 1, bias.data(), ref.data() + 1, rows, dim, g.data(), be.data(), 1e-12f);
+      const double tol = dim == 1 ? 1e-3 : 2e-5;  // dim 1: (x - mean) is pure rounding noise
+      for (size_t i = 1; i < y.size(); ++i)
+        ASSERT_NEAR(y[i], ref[i], tol * (1 + std::fabs(g[(i - 1) % static_cast<size_t>(dim)])))
+            << simd_path_name(path) << " dim=" << dim;
+      // In place over the residual gives the same bits.
+      std::vector<float> r2 = res;
+      layernorm_fused(x.data() + 1, r2.data() + 1, bias.data(), r2.data() + 1, rows, dim, g.data(), be.data(), 1e-12f,
+                      path);
+      EXPECT_EQ(std::vector<float>(r2.begin() + 1, r2.end()), std::vector<float>(y.begin() + 1, y.end()));
+    }
+  }
+}
+
+TEST(LinearBf16, EqualsBf16ReferenceOnRandomShapes) {
+  if (!bf16_supported()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  // The kernel and the reference round the same inputs the same way; what remains is float32
+  // accumulation (in pairs, 16-lane partial sums) against double: ~eps·sqrt(in)·|terms|.
+  uint64_t seed = 70;
+  for (int64_t rows : {1, 7, 130, 200}) {
+    for (int64_t in : {1, 2, 17, 64, 300}) {
+      for (int64_t out : {1, 16, 63, 64, 100}) {
+        auto x = random_vec(static_cast<size_t>(rows * in + 1), seed++);
+        auto W = random_vec(static_cast<size_t>(out * in), seed++);
+        auto b = random_vec(static_cast<size_t>(out), seed++);
+        PackedWeightBf16 pw = pack_weight_bf16(W.data(), out, in);
+        std::vector<float> y(static_cast<size_t>(rows * out + 1)), r(static_cast<size_t>(rows * out));
+        linear_bf16(x.data() + 1, rows, pw, b.data(), y.data() + 1);  // misaligned rows
+        linear_bf16_ref(x.data() + 1, rows, W.data(), in, out, b.data(), r.data());
+        const double tol = 2e-6 * std::sqrt(static_cast<double>(in)) * 4;
+        for (size_t i = 0; i < r.size(); ++i)
+          ASSERT_NEAR(y[i + 1], r[i], tol * (1 + std::fabs(r[i]))) << rows << "x" << in << "x" << out;
+        // accumulate: y += x·Wᵀ (no bias)
+        std::vector<float> acc(y.begin() + 1, y.end());
+        linear_bf16(x.data() + 1, rows, pw, nullptr, acc.data(), true);
+        for (size_t i = 0; i < r.size(); ++i)
+          ASSERT_NEAR(acc[i], 2 * r[i] - b[i % static_cast<size_t>(out)], 2 * tol * (1 + std::fabs(r[i])));
+      }
+    }
+  }
+}
+
+TEST(LinearBf16, RoundingAndErrorAgainstFloat32) {
+  EXPECT_EQ(to_bf16(1.0f), 0x3f80);
+  EXPECT_EQ(from_bf16(to_bf16(1.00390625f)), 1.0f);        // halfway: to even
+  EXPECT_EQ(from_bf16(to_bf16(1.01171875f)), 1.015625f);   // halfway: to even (up)
+  EXPECT_EQ(from_bf16(to_bf16(-3.0f)), -3.0f);
+  EXPECT_EQ(from_bf16(to_bf16(1e-40f)), 0.0f);             // subnormal → 0
+  EXPECT_TRUE(std::isnan(from_bf16(to_bf16(NAN))));
+  EXPECT_EQ(from_bf16(to_bf16(INFINITY)), INFINITY);
+  if (!bf16_supported()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  // Against the float32 product: bf16 rounding of both inputs, ~2^-9 relative each, over a
+  // width-768 sum of N(0,1) terms: relative error of the result ~2^-8/sqrt(2)·... ≈ 3e-3·|y|rms.
+  const int64_t rows = 64, in = 768, out = 256;
+  auto x = random_vec(static_cast<size_t>(rows * in), 1), W = random_vec(static_cast<size_t>(out * in), 2);
+  std::vector<float> y(static_cast<size_t>(rows * out)), r(y.size());
+  linear_bf16(x.data(), rows, pack_weight_bf16(W.data(), out, in), nullptr, y.data());
+  linear_ref(x.data(), rows, in, W.data(), nullptr, out, r.data());
+  double err = 0, norm = 0;
+  for (size_t i = 0; i < y.size(); ++i) err += (y[i] - r[i]) * (y[i] - r[i]), norm += r[i] * r[i];
+  const double rel = std::sqrt(err / norm);
+  std::printf("  bf16 product, width 768: relative RMS error vs float32 %.2e\n", rel);
+  EXPECT_LT(rel, 6e-3);
 }

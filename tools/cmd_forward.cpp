@@ -16,7 +16,7 @@ namespace bigbird::cli {
 namespace {
 
 struct ForwardArgs {
-  std::string model, inputs, outputs, attention, random_plan = "seeded";
+  std::string model, inputs, outputs, attention, random_plan = "seeded", dtype = "f32";
   uint64_t seed = 0;
   int threads = 0;
   int generate = 0;
@@ -45,6 +45,7 @@ std::vector<OutTensor> forward_encoder(const ForwardArgs& a, const SafeTensors& 
   if (!a.attention.empty()) opt.attention = parse_attention_type(a.attention);
   opt.plan_source = a.random_plan == "hf" ? PlanSource::HF : PlanSource::Seeded;
   opt.seed = a.seed;
+  opt.bf16 = a.dtype == "bf16";
   opt.injected_plans = plans_from_safetensors(in);
   for (const auto& [layer, p] : opt.injected_plans)
     BB_CHECK(layer < c.num_hidden_layers, "'", a.inputs, "': rand_attn.layer", layer, " but the model has ",
@@ -130,6 +131,8 @@ Runner add_forward(CLI::App& app) {
   app.add_option("--threads", a->threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--generate", a->generate, "bigbird_pegasus: also N greedy decoding steps (greedy.tokens)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--dtype", a->dtype, "f32 (default, exact) or bf16 (opt-in bf16 products, AVX512-BF16)")
+      ->check(CLI::IsMember({"f32", "bf16"}));
   return [a] {
     apply_threads(a->threads);
     SafeTensors in = SafeTensors::open(a->inputs);

@@ -4,147 +4,174 @@
 #include <cmath>
 #include <vector>
 
+#include <omp.h>
+
 #include "core/error.h"
 
 namespace bigbird {
 
 namespace {
 
-struct KeyRange {
-  int64_t start;
-  int64_t len;
-  MaskKind kind;
-};
-
-struct Scratch {
-  std::vector<float> scores;  // [nq, width]
-  std::vector<float> kt;      // [d, range len] transposed key block
-  std::vector<float> acc;     // [nq, d]
-};
-
-// Attends query rows [q0, q0+nq) of head h to the concatenation of `ranges`.
-void attend_tile(const AttentionInput& a, int h, int64_t q0, int64_t nq, const std::vector<KeyRange>& ranges,
-                 float penalty, float scale, bool zero_padded_queries, Scratch& s) {
-  const int64_t d = a.d;
-  int64_t width = 0, max_len = 0;
-  for (const auto& r : ranges) {
-    width += r.len;
-    max_len = std::max(max_len, r.len);
-  }
-  s.scores.resize(static_cast<size_t>(nq * width));
-  s.kt.resize(static_cast<size_t>(d * max_len));
-  s.acc.assign(static_cast<size_t>(nq * d), 0.0f);
-  const float* qh = a.q + h * d;
-  const float* kh = a.k + h * d;
-  const float* vh = a.v + h * d;
-
-  // Scores, range by range: S[i, c..c+len) = scale · q_i · K_rangeᵀ + penalty.
-  int64_t col = 0;
-  for (const auto& r : ranges) {
-    for (int64_t j = 0; j < r.len; ++j)
-      for (int64_t t = 0; t < d; ++t) s.kt[t * r.len + j] = kh[(r.start + j) * a.ld + t];
-    for (int64_t i = 0; i < nq; ++i) {
-      float* srow = s.scores.data() + i * width + col;
-      const float* qi = qh + (q0 + i) * a.ld;
-      std::fill(srow, srow + r.len, 0.0f);
-      for (int64_t t = 0; t < d; ++t) {
-        const float qv = qi[t];
-        const float* ktr = s.kt.data() + t * r.len;
-        for (int64_t j = 0; j < r.len; ++j) srow[j] += qv * ktr[j];
-      }
-      const float mq = a.mask ? a.mask[q0 + i] : 1.0f;
-      for (int64_t j = 0; j < r.len; ++j) {
-        float v = srow[j] * scale;
-        if (a.mask) {
-          const float mk = a.mask[r.start + j];
-          v += (r.kind == MaskKind::Key ? (1.0f - mk) : (1.0f - mq * mk)) * penalty;
-        }
-        srow[j] = v;
-      }
-    }
-    col += r.len;
-  }
-  // Softmax per row.
-  for (int64_t i = 0; i < nq; ++i) {
-    float* srow = s.scores.data() + i * width;
-    float mx = srow[0];
-    for (int64_t j = 1; j < width; ++j) mx = std::max(mx, srow[j]);
-    float sum = 0.0f;
-    for (int64_t j = 0; j < width; ++j) {
-      srow[j] = std::exp(srow[j] - mx);
-      sum += srow[j];
-    }
-    const float inv = 1.0f / sum;
-    for (int64_t j = 0; j < width; ++j) srow[j] *= inv;
-  }
-  // Weighted values.
-  col = 0;
-  for (const auto& r : ranges) {
-    for (int64_t i = 0; i < nq; ++i) {
-      const float* p = s.scores.data() + i * width + col;
-      float* acc = s.acc.data() + i * d;
-      for (int64_t j = 0; j < r.len; ++j) {
-        const float pj = p[j];
-        const float* vj = vh + (r.start + j) * a.ld;
-        for (int64_t t = 0; t < d; ++t) acc[t] += pj * vj[t];
-      }
-    }
-    col += r.len;
-  }
-  for (int64_t i = 0; i < nq; ++i) {
-    const float mq = (zero_padded_queries && a.mask) ? a.mask[q0 + i] : 1.0f;
-    float* o = a.out + (q0 + i) * a.ld_out + h * d;
-    const float* acc = s.acc.data() + i * d;
-    for (int64_t t = 0; t < d; ++t) o[t] = acc[t] * mq;
-  }
-}
+using simd::KeyPiece;
 
 void check_input(const AttentionInput& a) {
   BB_CHECK(a.q && a.k && a.v && a.out, "attention: null input");
   BB_CHECK(a.heads > 0 && a.d > 0 && a.ld >= a.heads * a.d && a.ld_out >= a.heads * a.d, "attention: bad strides");
 }
 
+// The mask the kernels see: nullptr when every position is a token (the penalties and the
+// output scaling are then exact no-ops, so skipping them changes nothing).
+const float* effective_mask(const AttentionInput& a) {
+  if (!a.mask) return nullptr;
+  for (int64_t i = 0; i < a.L; ++i)
+    if (a.mask[i] != 1.0f) return a.mask;
+  return nullptr;
+}
+
+// Row stride of the transposed keys: ≥ L + kColPad (the micro-kernels read whole vectors past
+// a piece's end), and an odd number of 64-byte lines so that the d rows of a key tile spread
+// over the cache sets instead of aliasing when L is a power of two.
+int64_t kt_stride(int64_t L) {
+  int64_t ld = (L + 15) / 16 * 16 + simd::kColPad;
+  if ((ld / 16) % 2 == 0) ld += 16;
+  return ld;
+}
+
+// Sizes the workspace for this call (no-op when already large enough).
+void prepare(AttentionWorkspace& ws, const AttentionInput& a, int threads, size_t pieces_per_thread) {
+  const size_t kt = static_cast<size_t>(a.heads * a.d * kt_stride(a.L));
+  if (ws.kt.size() < kt) ws.kt.resize(kt);
+  const size_t sc = static_cast<size_t>(threads * simd::scratch_floats(a.d));
+  if (ws.scratch.size() < sc) ws.scratch.resize(sc);
+  const size_t pc = static_cast<size_t>(threads) * pieces_per_thread;
+  if (ws.pieces.size() < pc) ws.pieces.resize(pc);
+}
+
+// Packs kt for all heads (rows split across the team); ends with the barrier of `omp for`.
+void pack_keys(const simd::KernelTable& K, const AttentionInput& a, float* kt, int64_t ldkt) {
+  const int64_t rows = a.heads * a.d, per = 16;
+#pragma omp for schedule(static)
+  for (int64_t r0 = 0; r0 < rows; r0 += per) K.pack_kt(a.k, a.ld, a.L, r0, std::min(rows, r0 + per), a.d, kt, ldkt);
+}
+
 }  // namespace
 
-void block_sparse_attention(const AttentionInput& a, const BlockLayout& layout) {
+void block_sparse_attention(const AttentionInput& a, const BlockLayout& layout, AttentionWorkspace* ws,
+                            SimdPath path) {
   check_input(a);
   BB_CHECK(a.L == layout.seq_len(), "block_sparse_attention: sequence length ", a.L, " != layout length ",
            layout.seq_len());
   BB_CHECK(a.heads == layout.heads, "block_sparse_attention: ", a.heads, " heads but layout has ", layout.heads);
+  const simd::KernelTable& K = simd::kernels(path);
+  AttentionWorkspace local;
+  AttentionWorkspace& w = ws ? *ws : local;
   const int n = layout.n_blocks;
   const int64_t B = layout.block;
+  const int sub = static_cast<int>((B + simd::kTileRows - 1) / simd::kTileRows);  // row tiles per block
+  const size_t max_pieces = layout.max_row_blocks() * static_cast<size_t>((B + simd::kChunkCols - 1) / simd::kChunkCols);
+  const int threads = omp_get_max_threads();
+  prepare(w, a, threads, max_pieces);
+  const int64_t ldkt = kt_stride(a.L);
+  const float* mask = effective_mask(a);
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(a.d)));
-  const int64_t tasks = static_cast<int64_t>(a.heads) * n;
+  const int64_t per_block = static_cast<int64_t>(a.heads) * sub;
+  const int64_t tasks = per_block * n;
 #pragma omp parallel
   {
-    Scratch s;
-    std::vector<KeyRange> ranges;
+    pack_keys(K, a, w.kt.data(), ldkt);
+    const int tid = omp_get_thread_num();
+    float* scratch = w.scratch.data() + tid * simd::scratch_floats(a.d);
+    KeyPiece* pieces = w.pieces.data() + static_cast<size_t>(tid) * max_pieces;
+    // Query blocks in the order 0, n-1, 1, 2, ..., n-2: the two global blocks (which attend to
+    // all n blocks) start first, so the dynamic schedule balances the threads.
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < tasks; ++t) {
-      const int h = static_cast<int>(t / n);
-      const int qb = static_cast<int>(t % n);
-      ranges.clear();
-      for (const KeyBlock& kb : layout.row(h, qb)) ranges.push_back({kb.block * B, B, kb.kind});
-      attend_tile(a, h, qb * B, B, ranges, kSparsePenalty, scale, true, s);
+      const int qi = static_cast<int>(t / per_block);
+      const int qb = qi == 0 ? 0 : (qi == 1 ? n - 1 : qi - 1);
+      const int h = static_cast<int>((t % per_block) / sub);
+      const int s = static_cast<int>(t % sub);
+      // Key pieces: adjacent blocks of one kind merged (up to kChunkCols columns).
+      int np = 0;
+      for (const KeyBlock& kb : layout.row(h, qb)) {
+        for (int64_t c = 0; c < B; c += simd::kChunkCols) {
+          const int64_t start = kb.block * B + c, len = std::min<int64_t>(simd::kChunkCols, B - c);
+          KeyPiece* last = np ? &pieces[np - 1] : nullptr;
+          if (last && last->kind == kb.kind && last->start + last->len == start && last->len + len <= simd::kChunkCols)
+            last->len += len;
+          else
+            pieces[np++] = {start, len, kb.kind};
+        }
+      }
+      const int64_t q0 = qb * B + s * simd::kTileRows;
+      simd::AttnRowsJob j;
+      j.q = a.q + q0 * a.ld + h * a.d;
+      j.ldq = a.ld;
+      j.kt = w.kt.data() + h * a.d * ldkt;
+      j.ldkt = ldkt;
+      j.v = a.v + h * a.d;
+      j.ldv = a.ld;
+      j.mask = mask;
+      j.out = a.out + q0 * a.ld_out + h * a.d;
+      j.ldo = a.ld_out;
+      j.q0 = q0;
+      j.nq = static_cast<int>(std::min<int64_t>(simd::kTileRows, B - s * simd::kTileRows));
+      j.d = static_cast<int>(a.d);
+      j.pieces = pieces;
+      j.n_pieces = np;
+      j.scale = scale;
+      j.penalty = kSparsePenalty;
+      j.zero_padded_queries = true;
+      j.scratch = scratch;
+      K.attend_rows(j);
     }
   }
 }
 
-void full_attention(const AttentionInput& a) {
+void full_attention(const AttentionInput& a, AttentionWorkspace* ws, SimdPath path) {
   check_input(a);
-  const int64_t T = 64;  // query rows per tile
+  const simd::KernelTable& K = simd::kernels(path);
+  AttentionWorkspace local;
+  AttentionWorkspace& w = ws ? *ws : local;
+  const int64_t T = simd::kTileRows;
   const int64_t tiles = (a.L + T - 1) / T;
+  const int64_t n_pieces = (a.L + simd::kChunkCols - 1) / simd::kChunkCols;
+  prepare(w, a, omp_get_max_threads(), static_cast<size_t>(n_pieces));
+  if (w.pieces.size() < static_cast<size_t>(n_pieces)) w.pieces.resize(static_cast<size_t>(n_pieces));
+  for (int64_t p = 0; p < n_pieces; ++p)  // shared by every task: keys [0, L) in chunks
+    w.pieces[static_cast<size_t>(p)] = {p * simd::kChunkCols, std::min<int64_t>(simd::kChunkCols, a.L - p * simd::kChunkCols),
+                                        MaskKind::Key};
+  const int64_t ldkt = kt_stride(a.L);
+  const float* mask = effective_mask(a);
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(a.d)));
-  const std::vector<KeyRange> all{{0, a.L, MaskKind::Key}};
   const int64_t tasks = static_cast<int64_t>(a.heads) * tiles;
 #pragma omp parallel
   {
-    Scratch s;
+    pack_keys(K, a, w.kt.data(), ldkt);
+    float* scratch = w.scratch.data() + omp_get_thread_num() * simd::scratch_floats(a.d);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < tasks; ++t) {
       const int h = static_cast<int>(t / tiles);
       const int64_t q0 = (t % tiles) * T;
-      attend_tile(a, h, q0, std::min(T, a.L - q0), all, kFullPenalty, scale, false, s);
+      simd::AttnRowsJob j;
+      j.q = a.q + q0 * a.ld + h * a.d;
+      j.ldq = a.ld;
+      j.kt = w.kt.data() + h * a.d * ldkt;
+      j.ldkt = ldkt;
+      j.v = a.v + h * a.d;
+      j.ldv = a.ld;
+      j.mask = mask;
+      j.out = a.out + q0 * a.ld_out + h * a.d;
+      j.ldo = a.ld_out;
+      j.q0 = q0;
+      j.nq = static_cast<int>(std::min(T, a.L - q0));
+      j.d = static_cast<int>(a.d);
+      j.pieces = w.pieces.data();
+      j.n_pieces = static_cast<int>(n_pieces);
+      j.scale = scale;
+      j.penalty = kFullPenalty;
+      j.zero_padded_queries = false;
+      j.scratch = scratch;
+      K.attend_rows(j);
     }
   }
 }

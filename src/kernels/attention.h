@@ -1,10 +1,18 @@
 // Multi-head attention kernels for one sequence: HF BigBird's block-sparse and full attention.
 //
 // q, k, v and out are [L, ld] row-major; head h uses columns [h*d, (h+1)*d). mask is [L] with
-// 1 for tokens and 0 for padding (nullptr = all tokens).
+// 1 for tokens and 0 for padding (nullptr = all tokens). out may be q itself (same ld): every
+// query row of a head is read only by the work that writes that row and head.
+//
+// The fast kernels (simd/attention_impl.h, one source for the scalar, AVX2 and AVX-512 paths)
+// transpose the keys once per call, then per query tile compute the scores against its key
+// blocks with a register-tiled micro-kernel, a numerically stable online softmax over chunks of
+// 512 keys, and the weighted values read in place.
 #pragma once
 #include <cstdint>
+#include <vector>
 
+#include "kernels/simd/dispatch.h"
 #include "sparse/layout.h"
 
 namespace bigbird {
@@ -22,6 +30,15 @@ struct AttentionInput {
   const float* mask = nullptr;
 };
 
+// Buffers of the fast kernels: the keys transposed per head, one score/output tile per thread
+// and the key lists. Grown on first use; pass the same workspace to every layer (and call) so
+// that the hot path allocates nothing.
+struct AttentionWorkspace {
+  std::vector<float> kt;
+  std::vector<float> scratch;
+  std::vector<simd::KeyPiece> pieces;
+};
+
 // HF's additive penalty inside block-sparse attention.
 constexpr float kSparsePenalty = -10000.0f;
 // HF's additive penalty in original_full attention: torch.finfo(float32).min.
@@ -30,12 +47,16 @@ constexpr float kFullPenalty = -3.4028234663852886e38f;
 // Block-sparse attention over `layout` (L must equal layout.seq_len()): scores q·k/√d plus the
 // layout's mask rules with penalty -10000, one softmax per query row over its whole key list
 // (duplicated blocks counted twice), then every query row's output multiplied by m[q].
-// Memory O(L) per thread; never builds an L x L matrix. Parallel over (head, query block).
-void block_sparse_attention(const AttentionInput& a, const BlockLayout& layout);
+// Memory O(L) (the transposed keys) plus O(block·512) per thread; never builds an L x L
+// matrix. Parallel over (head, query block), the global query blocks first; the result does
+// not depend on the thread count. `path` forces one SIMD path (tests); Auto takes the widest.
+void block_sparse_attention(const AttentionInput& a, const BlockLayout& layout, AttentionWorkspace* ws = nullptr,
+                            SimdPath path = SimdPath::Auto);
 
 // HF original_full: softmax(q·kᵀ/√d + (1 - m[k])·finfo.min)·v; padded query rows computed
-// normally. Tiled over query rows: O(L) memory per thread.
-void full_attention(const AttentionInput& a);
+// normally. Tiles of 64 query rows stream over the keys in chunks of 512 with an online
+// softmax: O(L) memory in all, O(64·512) per thread.
+void full_attention(const AttentionInput& a, AttentionWorkspace* ws = nullptr, SimdPath path = SimdPath::Auto);
 
 // Scalar references (double accumulation, one query row at a time) for tests.
 void block_sparse_attention_ref(const AttentionInput& a, const BlockLayout& layout);

@@ -1,30 +1,48 @@
 #include "kernels/layernorm.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace bigbird {
 
-void layernorm(const float* x, float* y, int64_t rows, int64_t dim, const float* gamma, const float* beta, float eps) {
-#pragma omp parallel for schedule(static) if (rows * dim > 16384)
+void layernorm(const float* x, float* y, int64_t rows, int64_t dim, const float* gamma, const float* beta, float eps,
+               SimdPath path) {
+  layernorm_fused(x, nullptr, nullptr, y, rows, dim, gamma, beta, eps, path);
+}
+
+void layernorm_fused(const float* x, const float* res, const float* bias, float* y, int64_t rows, int64_t dim,
+                     const float* gamma, const float* beta, float eps, SimdPath path) {
+  const simd::KernelTable& K = simd::kernels(path);
+  const int64_t per = std::max<int64_t>(1, 8192 / std::max<int64_t>(dim, 1));  // rows per task
+#pragma omp parallel for schedule(static) if (rows * dim > 32768)
+  for (int64_t r0 = 0; r0 < rows; r0 += per) {
+    const int64_t nr = std::min(per, rows - r0);
+    K.layernorm_rows(x + r0 * dim, res ? res + r0 * dim : nullptr, bias, y + r0 * dim, nr, dim, gamma, beta, eps);
+  }
+}
+
+void layernorm_ref(const float* x, const float* res, const float* bias, float* y, int64_t rows, int64_t dim,
+                   const float* gamma, const float* beta, float eps) {
   for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * dim;
-    float* yr = y + r * dim;
     double sum = 0;
-    for (int64_t i = 0; i < dim; ++i) sum += xr[i];
+    std::vector<double> z(static_cast<size_t>(dim));
+    for (int64_t i = 0; i < dim; ++i) {
+      double v = static_cast<double>(x[r * dim + i]) + (res ? res[r * dim + i] : 0.0f);
+      v += bias ? bias[i] : 0.0f;
+      z[static_cast<size_t>(i)] = v;
+      sum += v;
+    }
     const double mean = sum / static_cast<double>(dim);
     double var = 0;
-    for (int64_t i = 0; i < dim; ++i) {
-      const double d = xr[i] - mean;
-      var += d * d;
-    }
+    for (double v : z) var += (v - mean) * (v - mean);
     var /= static_cast<double>(dim);
-    const float inv = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
-    const float m = static_cast<float>(mean);
+    const double inv = 1.0 / std::sqrt(var + static_cast<double>(eps));
     for (int64_t i = 0; i < dim; ++i) {
-      float v = (xr[i] - m) * inv;
+      double v = (z[static_cast<size_t>(i)] - mean) * inv;
       if (gamma) v *= gamma[i];
       if (beta) v += beta[i];
-      yr[i] = v;
+      y[r * dim + i] = static_cast<float>(v);
     }
   }
 }

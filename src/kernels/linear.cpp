@@ -1,51 +1,60 @@
 #include "kernels/linear.h"
 
 #include <cblas.h>
-#include <omp.h>
 
 #include <algorithm>
 
+#include "kernels/simd/dispatch.h"
+
 namespace bigbird {
 
-namespace {
-// Rows per GEMM task. Fixed (never derived from the thread count) so that every output element
-// is computed by the same single-threaded BLAS call whatever --threads is: bit-identical results.
-constexpr int64_t kRowChunk = 128;
-
-void gemm_rows(const float* x, int64_t rows, int64_t in, const float* W, const float* bias, int64_t out, float* y,
-               float beta) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), static_cast<int>(out),
-              static_cast<int>(in), 1.0f, x, static_cast<int>(in), W, static_cast<int>(in), beta, y,
-              static_cast<int>(out));
-  if (bias)
-    for (int64_t r = 0; r < rows; ++r) {
-      float* yr = y + r * out;
-      for (int64_t o = 0; o < out; ++o) yr[o] += bias[o];
-    }
-}
-
-void gemm_bias(const float* x, int64_t rows, int64_t in, const float* W, const float* bias, int64_t out, float* y,
-               float beta) {
+// The bias goes into each tile of y just before its product (a copy, or an add when
+// accumulating) and sgemm then runs with beta = 1: no pass over y of its own (with beta = 0,
+// BLAS clears y in a pass of its own anyway).
+static void gemm_bias(const float* x, int64_t rows, int64_t in, const float* W, const float* bias, int64_t out,
+                      float* y, bool accumulate) {
   if (rows == 0 || out == 0) return;
-  const int64_t chunks = (rows + kRowChunk - 1) / kRowChunk;
-  // Inside the parallel region the OpenMP build of OpenBLAS runs each call on one thread. Always
-  // enter it, even for one chunk: outside it OpenBLAS would split the rows over its own threads,
-  // and its sgemm rounds a row differently depending on how many rows a call has.
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t c = 0; c < chunks; ++c) {
-    const int64_t r0 = c * kRowChunk, nr = std::min(kRowChunk, rows - r0);
-    gemm_rows(x + r0 * in, nr, in, W, bias, out, y + r0 * out, beta);
+  static const bool blas_single = (openblas_set_num_threads(1), true);  // see set_blas_threads
+  (void)blas_single;
+  const simd::KernelTable& K = simd::kernels(SimdPath::Auto);
+  const float beta = (bias || accumulate) ? 1.0f : 0.0f;
+  // Tiles of kRowTile rows (all columns), or of kColTile columns when there are few rows: a grid
+  // that depends on the shape only, so every output element is computed by the same sgemm call
+  // whatever the thread count (OpenBLAS's own threading splits by thread count and, with some
+  // kernels, changes the bits). Threads take tiles dynamically; inside the parallel region
+  // OpenBLAS runs single-threaded, so the two never oversubscribe the cores.
+  constexpr int64_t kRowTile = 512, kColTile = 256;
+  const int64_t rt = rows > kRowTile ? kRowTile : rows;
+  const int64_t ct = rows > kRowTile ? out : std::min(out, kColTile);
+  const int64_t nr = (rows + rt - 1) / rt, nc = (out + ct - 1) / ct;
+  auto tile = [&](int64_t t) {
+    const int64_t r0 = (t / nc) * rt, c0 = (t % nc) * ct;
+    const int64_t m = std::min(rt, rows - r0), n = std::min(ct, out - c0);
+    float* yt = y + r0 * out + c0;
+    if (bias) {
+      if (accumulate) K.add_bias_rows(yt, m, n, bias + c0, out);
+      else
+        for (int64_t r = 0; r < m; ++r) std::copy(bias + c0, bias + c0 + n, yt + r * out);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(in),
+                1.0f, x + r0 * in, static_cast<int>(in), W + c0 * in, static_cast<int>(in), beta, yt,
+                static_cast<int>(out));
+  };
+  if (nr * nc == 1) {
+    tile(0);
+    return;
   }
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t t = 0; t < nr * nc; ++t) tile(t);
 }
-}  // namespace
 
 void linear(const float* x, int64_t rows, int64_t in, const float* W, const float* bias, int64_t out, float* y) {
-  gemm_bias(x, rows, in, W, bias, out, y, 0.0f);
+  gemm_bias(x, rows, in, W, bias, out, y, false);
 }
 
 void linear_accumulate(const float* x, int64_t rows, int64_t in, const float* W, const float* bias, int64_t out,
                        float* y) {
-  gemm_bias(x, rows, in, W, bias, out, y, 1.0f);
+  gemm_bias(x, rows, in, W, bias, out, y, true);
 }
 
 void linear_ref(const float* x, int64_t rows, int64_t in, const float* W, const float* bias, int64_t out, float* y) {
@@ -57,6 +66,8 @@ void linear_ref(const float* x, int64_t rows, int64_t in, const float* W, const 
     }
 }
 
-void set_blas_threads(int n) { openblas_set_num_threads(n); }
+void set_blas_threads(int /*n*/) { openblas_set_num_threads(1); }
+
+std::string blas_core_name() { return openblas_get_corename(); }
 
 }  // namespace bigbird

@@ -1,6 +1,7 @@
 // Fully connected layers in PyTorch's convention: y = x · Wᵀ + b, W is [out, in].
 #pragma once
 #include <cstdint>
+#include <string>
 
 namespace bigbird {
 
@@ -13,7 +14,14 @@ void linear_accumulate(const float* x, int64_t rows, int64_t in, const float* W,
 // Scalar reference (double accumulation) for tests.
 void linear_ref(const float* x, int64_t rows, int64_t in, const float* W, const float* bias, int64_t out, float* y);
 
-// Threads that BLAS may use (OpenBLAS pthread pool); keeps BLAS and OpenMP from oversubscribing.
+// linear() runs on OpenMP's threads (omp_set_num_threads): it splits the product into tiles fixed
+// by the shape and calls BLAS single-threaded on each, so results do not depend on the thread
+// count and BLAS never oversubscribes the cores. This keeps OpenBLAS's own pool at one thread
+// (whatever n is); it is kept for callers that set both.
 void set_blas_threads(int n);
+
+// The OpenBLAS kernel family in use (e.g. "Cooperlake", "Haswell"), for benchmark reports.
+// OpenBLAS honours OPENBLAS_CORETYPE: =Haswell on an AVX-512 machine halves sgemm's speed.
+std::string blas_core_name();
 
 }  // namespace bigbird

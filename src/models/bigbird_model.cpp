@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <random>
 
 #include "core/error.h"
 #include "kernels/activations.h"
@@ -126,17 +125,39 @@ std::unique_ptr<BigBirdModel> BigBirdModel::load(const std::string& dir) {
   return m;
 }
 
+namespace {
+// SplitMix64's finaliser: a counter-based generator, so every element is a pure function of
+// (seed, tensor, index) and the fill parallelises without changing a single value.
+inline uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+// Approximately N(0, sigma): the Irwin-Hall sum of four 16-bit uniforms, rescaled to unit
+// variance (bounded at ±3.46σ; plenty for benchmark weights, and ~50x faster than
+// std::normal_distribution).
+void fill_normal(float* x, int64_t n, uint64_t seed, float sigma) {
+  const float scale = sigma * std::sqrt(3.0f) / 65536.0f;  // var(sum of 4 U(0, 65536)) = 4·65536²/12
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) {
+    const uint64_t r = mix64(seed + 0x9e3779b97f4a7c15ull * static_cast<uint64_t>(i + 1));
+    const float s = static_cast<float>((r & 0xffff) + ((r >> 16) & 0xffff) + ((r >> 32) & 0xffff) + (r >> 48));
+    x[i] = (s - 131070.0f) * scale;
+  }
+}
+}  // namespace
+
 std::unique_ptr<BigBirdModel> BigBirdModel::random(const BigBirdConfig& config, Architecture arch, uint64_t seed) {
   auto m = std::make_unique<BigBirdModel>();
   m->config_ = config;
   m->arch_ = arch;
-  std::mt19937_64 rng(seed);
+  uint64_t tensor = 0;
   auto get = [&](const std::string& name, const Shape& s) {
     std::vector<float> data(static_cast<size_t>(numel(s)));
     const bool ln_weight = name.find("LayerNorm.weight") != std::string::npos;
     const bool ln_bias = name.find("LayerNorm.bias") != std::string::npos;
-    std::normal_distribution<float> nd(0.0f, 0.02f);
-    for (auto& x : data) x = ln_weight ? 1.0f : ln_bias ? 0.0f : nd(rng);
+    if (ln_weight) std::fill(data.begin(), data.end(), 1.0f);
+    else if (!ln_bias) fill_normal(data.data(), static_cast<int64_t>(data.size()), mix64(seed ^ mix64(++tensor)), 0.02f);
     m->owned_.push_back(std::move(data));
     return ConstView{m->owned_.back().data(), s};
   };
@@ -172,147 +193,238 @@ std::vector<int64_t> question_lengths(const TensorI64& ids, int64_t sep) {
 
 // ------------------------------------------------------------------------- encoder
 
-EncoderOutput BigBirdModel::encode(const EncoderInput& in, const ForwardOptions& opt) const {
-  const BigBirdConfig& c = config_;
-  BB_CHECK(in.input_ids.shape.size() == 2, "input_ids must be [batch, length], got ", to_string(in.input_ids.shape));
+namespace {
+
+// One input of a call: b sequences of one length, with their own padding, attention type and
+// random plans; its rows sit at [row0, row0 + b·Lp) of the call's activations.
+struct Group {
+  const EncoderInput* in = nullptr;
+  int64_t b = 0, L = 0, Lp = 0, pad = 0, row0 = 0;
+  EncoderOutput out;
+};
+
+void check_input(const BigBirdConfig& c, const EncoderInput& in, const std::string& what) {
+  BB_CHECK(in.input_ids.shape.size() == 2, what, "input_ids must be [batch, length], got ",
+           to_string(in.input_ids.shape));
   const int64_t b = in.input_ids.dim(0), L = in.input_ids.dim(1);
-  BB_CHECK(b >= 1 && L >= 1, "input_ids is empty: shape ", to_string(in.input_ids.shape));
+  BB_CHECK(b >= 1 && L >= 1, what, "input_ids is empty: shape ", to_string(in.input_ids.shape));
   const bool has_mask = !in.attention_mask.data.empty(), has_tt = !in.token_type_ids.data.empty();
-  BB_CHECK(!has_mask || in.attention_mask.shape == in.input_ids.shape, "attention_mask shape ",
+  BB_CHECK(!has_mask || in.attention_mask.shape == in.input_ids.shape, what, "attention_mask shape ",
            to_string(in.attention_mask.shape), " does not match input_ids ", to_string(in.input_ids.shape));
-  BB_CHECK(!has_tt || in.token_type_ids.shape == in.input_ids.shape, "token_type_ids shape ",
+  BB_CHECK(!has_tt || in.token_type_ids.shape == in.input_ids.shape, what, "token_type_ids shape ",
            to_string(in.token_type_ids.shape), " does not match input_ids ", to_string(in.input_ids.shape));
   for (size_t i = 0; i < in.input_ids.data.size(); ++i) {
     const int64_t id = in.input_ids.data[i];
-    BB_CHECK(id >= 0 && id < c.vocab_size, "input_ids[", i / L, ", ", i % L, "] = ", id,
+    BB_CHECK(id >= 0 && id < c.vocab_size, what, "input_ids[", i / L, ", ", i % L, "] = ", id,
              " is out of range for vocab_size ", c.vocab_size);
     if (has_mask)
-      BB_CHECK(in.attention_mask.data[i] == 0 || in.attention_mask.data[i] == 1, "attention_mask[", i / L, ", ",
+      BB_CHECK(in.attention_mask.data[i] == 0 || in.attention_mask.data[i] == 1, what, "attention_mask[", i / L, ", ",
                i % L, "] = ", in.attention_mask.data[i], ": must be 0 or 1");
     if (has_tt)
       BB_CHECK(in.token_type_ids.data[i] >= 0 && in.token_type_ids.data[i] < std::max<int64_t>(c.type_vocab_size, 1),
-               "token_type_ids[", i / L, ", ", i % L, "] = ", in.token_type_ids.data[i],
+               what, "token_type_ids[", i / L, ", ", i % L, "] = ", in.token_type_ids.data[i],
                " is out of range for type_vocab_size ", c.type_vocab_size);
   }
+}
 
-  EncoderOutput out;
-  out.input_len = L;
-  out.attention_used = opt.attention.value_or(c.attention_type);
-  if (out.attention_used == AttentionType::BlockSparse && L <= c.max_tokens_for_full_fallback()) {
-    out.attention_used = AttentionType::OriginalFull;  // decided per call (HF's switch is sticky; ours is not)
-    out.fell_back = true;
-  }
+}  // namespace
+
+const std::vector<BigBirdModel::LayerBf16>& BigBirdModel::bf16_layers() const {
+  std::call_once(bf16_once_, [&] {
+    auto pack = [](const LinearW& l) { return pack_weight_bf16(l.w.data, l.out(), l.in()); };
+    for (const EncoderLayerW& W : w_.layers)
+      bf16_.push_back({pack(W.q), pack(W.k), pack(W.v), pack(W.o), pack(W.ffn_in), pack(W.ffn_out)});
+  });
+  return bf16_;
+}
+
+EncoderOutput BigBirdModel::encode(const EncoderInput& in, const ForwardOptions& opt) const {
+  return std::move(encode_groups({&in}, opt)[0]);
+}
+
+std::vector<EncoderOutput> BigBirdModel::encode_batch(const std::vector<EncoderInput>& inputs,
+                                                      const ForwardOptions& opt) const {
+  std::vector<const EncoderInput*> ptrs;
+  for (const auto& in : inputs) ptrs.push_back(&in);
+  return encode_groups(ptrs, opt);
+}
+
+std::vector<EncoderOutput> BigBirdModel::encode_groups(const std::vector<const EncoderInput*>& inputs,
+                                                       const ForwardOptions& opt) const {
+  const BigBirdConfig& c = config_;
+  BB_CHECK(!inputs.empty(), "encode: no input");
   const int64_t B = c.block_size;
-  const int64_t pad = out.attention_used == AttentionType::BlockSparse ? (B - L % B) % B : 0;
-  const int64_t Lp = L + pad;
-  out.padded_len = Lp;
-  BB_CHECK(Lp <= c.max_position_embeddings, "input of ", L, " tokens", (pad ? " (padded to " : ""),
-           (pad ? std::to_string(Lp) : std::string()), (pad ? ")" : ""), " is longer than max_position_embeddings ",
-           c.max_position_embeddings);
+  std::vector<Group> groups(inputs.size());
+  int64_t rows = 0;
+  for (size_t gi = 0; gi < inputs.size(); ++gi) {
+    Group& g = groups[gi];
+    g.in = inputs[gi];
+    check_input(c, *g.in, inputs.size() > 1 ? "input " + std::to_string(gi) + ": " : std::string());
+    g.b = g.in->input_ids.dim(0);
+    g.L = g.in->input_ids.dim(1);
+    EncoderOutput& out = g.out;
+    out.input_len = g.L;
+    out.attention_used = opt.attention.value_or(c.attention_type);
+    if (out.attention_used == AttentionType::BlockSparse && g.L <= c.max_tokens_for_full_fallback()) {
+      out.attention_used = AttentionType::OriginalFull;  // decided per call (HF's switch is sticky; ours is not)
+      out.fell_back = true;
+    }
+    g.pad = out.attention_used == AttentionType::BlockSparse ? (B - g.L % B) % B : 0;
+    g.Lp = g.L + g.pad;
+    out.padded_len = g.Lp;
+    BB_CHECK(g.Lp <= c.max_position_embeddings, "input of ", g.L, " tokens", (g.pad ? " (padded to " : ""),
+             (g.pad ? std::to_string(g.Lp) : std::string()), (g.pad ? ")" : ""),
+             " is longer than max_position_embeddings ", c.max_position_embeddings);
+    g.row0 = rows;
+    rows += g.b * g.Lp;
+  }
 
   const int64_t H = c.hidden_size, heads = c.num_attention_heads, d = c.head_dim(), F = c.intermediate_size;
-  const int64_t rows = b * Lp;
   const Activation act = parse_activation(c.hidden_act);
   const float eps = static_cast<float>(c.layer_norm_eps);
 
   // Embeddings (internal padding appends pad tokens with mask 0, type 0, continuing positions).
   std::vector<float> mask(static_cast<size_t>(rows), 1.0f);
-  Tensor x(Shape{b, Lp, H});
+  Tensor x(Shape{rows, H});
   const float word_scale = c.rescale_embeddings ? std::sqrt(static_cast<float>(H)) : 1.0f;
+  for (const Group& g : groups) {
+    const EncoderInput& in = *g.in;
+    const bool has_mask = !in.attention_mask.data.empty(), has_tt = !in.token_type_ids.data.empty();
+    const int64_t n = g.b * g.Lp, Lp = g.Lp, L = g.L;
 #pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t bi = r / Lp, t = r % Lp;
-    const bool real = t < L;
-    const size_t src = static_cast<size_t>(bi * L + t);
-    const int64_t id = real ? in.input_ids.data[src] : c.pad_token_id;
-    const int64_t tt = real && has_tt ? in.token_type_ids.data[src] : 0;
-    mask[static_cast<size_t>(r)] = real ? (has_mask ? static_cast<float>(in.attention_mask.data[src]) : 1.0f) : 0.0f;
-    float* xr = x.ptr() + r * H;
-    const float* we = w_.word.data + id * H;
-    const float* pe = w_.position.data + t * H;
-    const float* te = w_.token_type.empty() ? nullptr : w_.token_type.data + tt * H;
-    for (int64_t j = 0; j < H; ++j) xr[j] = we[j] * word_scale + (te ? te[j] : 0.0f) + pe[j];
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t r = g.row0 + i, bi = i / Lp, t = i % Lp;
+      const bool real = t < L;
+      const size_t src = static_cast<size_t>(bi * L + t);
+      const int64_t id = real ? in.input_ids.data[src] : c.pad_token_id;
+      const int64_t tt = real && has_tt ? in.token_type_ids.data[src] : 0;
+      mask[static_cast<size_t>(r)] = real ? (has_mask ? static_cast<float>(in.attention_mask.data[src]) : 1.0f) : 0.0f;
+      float* xr = x.ptr() + r * H;
+      const float* we = w_.word.data + id * H;
+      const float* pe = w_.position.data + t * H;
+      const float* te = w_.token_type.empty() ? nullptr : w_.token_type.data + tt * H;
+      for (int64_t j = 0; j < H; ++j) xr[j] = we[j] * word_scale + (te ? te[j] : 0.0f) + pe[j];
+    }
   }
   layernorm(x.ptr(), x.ptr(), rows, H, w_.emb_ln.g.data, w_.emb_ln.b.data, eps);
-  if (opt.keep_hidden_states) out.embedding_output = x;
+  // Copies a group's rows of x into a [b, Lp, H] tensor.
+  auto group_rows = [&](const Group& g) {
+    Tensor t(Shape{g.b, g.Lp, H});
+    std::copy(x.data.begin() + g.row0 * H, x.data.begin() + (g.row0 + g.b * g.Lp) * H, t.data.begin());
+    return t;
+  };
+  if (opt.keep_hidden_states)
+    for (Group& g : groups) g.out.embedding_output = group_rows(g);
 
-  // Work buffers, allocated once for all layers.
-  std::vector<float> q(static_cast<size_t>(rows * H)), k(q.size()), v(q.size()), ctx(q.size()), a(q.size());
+  // Work buffers, allocated once for all layers (about 4·H floats per token plus the attention
+  // workspace's transposed keys): the attention output overwrites q (each attention job reads
+  // only the q rows and head it writes), and the attention sublayer's output reuses k.
+  std::vector<float> q(static_cast<size_t>(rows * H)), k(q.size()), v(q.size());
+  float* ctx = q.data();
+  float* a = k.data();
   const int64_t chunk = std::min<int64_t>(rows, 2048);
   std::vector<float> inter(static_cast<size_t>(chunk * F));
-  const int n_blocks = static_cast<int>(Lp / B);
-  auto proj = opt.reference_kernels ? linear_ref : linear;
-  auto proj_acc = [&](const float* xin, int64_t nr, int64_t inn, const LinearW& l, float* y) {
-    if (!opt.reference_kernels) return linear_accumulate(xin, nr, inn, l.w.data, l.b.data, l.out(), y);
-    std::vector<float> tmp(static_cast<size_t>(nr * l.out()));
-    linear_ref(xin, nr, inn, l.w.data, l.b.data, l.out(), tmp.data());
-    for (size_t i = 0; i < tmp.size(); ++i) y[i] += tmp[i];
+  AttentionWorkspace ws;
+  const bool ref = opt.reference_kernels;
+  BB_CHECK(!(ref && opt.bf16), "reference kernels are float32: bf16 and reference_kernels exclude each other");
+  BB_CHECK(!opt.bf16 || bf16_supported(),
+           "bf16 needs a CPU with AVX512-BF16 (e.g. AMD Zen 4, Intel Cooper Lake or later)");
+  const std::vector<LayerBf16>* wb = opt.bf16 ? &bf16_layers() : nullptr;
+  // y = x·Wᵀ + b through float32 BLAS, the bf16 kernel, or the double reference.
+  auto proj = [&](const float* xin, int64_t nr, int64_t in, const LinearW& l, const PackedWeightBf16* pw,
+                  const float* bias, float* y) {
+    if (ref) linear_ref(xin, nr, in, l.w.data, bias, l.out(), y);
+    else if (pw) linear_bf16(xin, nr, *pw, bias, y);
+    else linear(xin, nr, in, l.w.data, bias, l.out(), y);
+  };
+  auto norm = [&](const float* xin, const float* res, const float* bias, float* y, int64_t nr, const NormW& nw) {
+    if (ref) layernorm_ref(xin, res, bias, y, nr, H, nw.g.data, nw.b.data, eps);
+    else layernorm_fused(xin, res, bias, y, nr, H, nw.g.data, nw.b.data, eps);
   };
 
   for (size_t li = 0; li < w_.layers.size(); ++li) {
     const EncoderLayerW& W = w_.layers[li];
-    proj(x.ptr(), rows, H, W.q.w.data, W.q.b.data, H, q.data());
-    proj(x.ptr(), rows, H, W.k.w.data, W.k.b.data, H, k.data());
-    proj(x.ptr(), rows, H, W.v.w.data, W.v.b.data, H, v.data());
-    std::optional<BlockLayout> layout;
-    if (out.attention_used == AttentionType::BlockSparse) {
-      const int layer = static_cast<int>(li);
-      RandomPlan plan;
-      auto inj = opt.injected_plans.find(layer);
-      if (inj != opt.injected_plans.end()) {
-        plan = inj->second;
-        validate_plan(plan, static_cast<int>(heads), n_blocks, static_cast<int>(c.num_random_blocks),
-                      ("injected rand_attn.layer" + std::to_string(layer)).c_str());
-      } else if (opt.plan_source == PlanSource::HF) {
-        plan = hf_random_plan(layer, static_cast<int>(Lp), static_cast<int>(B), static_cast<int>(c.num_random_blocks),
-                              static_cast<int>(heads), static_cast<int>(c.max_position_embeddings));
-      } else {
-        plan = seeded_random_plan(opt.seed, layer, n_blocks, static_cast<int>(c.num_random_blocks), static_cast<int>(heads));
+    const LayerBf16* Wb = wb ? &(*wb)[li] : nullptr;
+    proj(x.ptr(), rows, H, W.q, Wb ? &Wb->q : nullptr, W.q.b.data, q.data());
+    proj(x.ptr(), rows, H, W.k, Wb ? &Wb->k : nullptr, W.k.b.data, k.data());
+    proj(x.ptr(), rows, H, W.v, Wb ? &Wb->v : nullptr, W.v.b.data, v.data());
+    for (Group& g : groups) {
+      std::optional<BlockLayout> layout;
+      if (g.out.attention_used == AttentionType::BlockSparse) {
+        const int layer = static_cast<int>(li);
+        const int n_blocks = static_cast<int>(g.Lp / B);
+        RandomPlan plan;
+        auto inj = opt.injected_plans.find(layer);
+        if (inj != opt.injected_plans.end()) {
+          plan = inj->second;
+          validate_plan(plan, static_cast<int>(heads), n_blocks, static_cast<int>(c.num_random_blocks),
+                        ("injected rand_attn.layer" + std::to_string(layer)).c_str());
+        } else if (opt.plan_source == PlanSource::HF) {
+          plan = hf_random_plan(layer, static_cast<int>(g.Lp), static_cast<int>(B), static_cast<int>(c.num_random_blocks),
+                                static_cast<int>(heads), static_cast<int>(c.max_position_embeddings));
+        } else {
+          plan = seeded_random_plan(opt.seed, layer, n_blocks, static_cast<int>(c.num_random_blocks),
+                                    static_cast<int>(heads));
+        }
+        layout = itc_layout(n_blocks, static_cast<int>(B), static_cast<int>(heads), plan);
+        g.out.plans.push_back(std::move(plan));
       }
-      layout = itc_layout(n_blocks, static_cast<int>(B), static_cast<int>(heads), plan);
-      out.plans.push_back(std::move(plan));
-    }
-    for (int64_t bi = 0; bi < b; ++bi) {
-      AttentionInput ai;
-      const int64_t off = bi * Lp * H;
-      ai.q = q.data() + off;
-      ai.k = k.data() + off;
-      ai.v = v.data() + off;
-      ai.ld = H;
-      ai.out = ctx.data() + off;
-      ai.ld_out = H;
-      ai.L = Lp;
-      ai.heads = static_cast<int>(heads);
-      ai.d = d;
-      ai.mask = mask.data() + bi * Lp;
-      if (layout) (opt.reference_kernels ? block_sparse_attention_ref : block_sparse_attention)(ai, *layout);
-      else (opt.reference_kernels ? full_attention_ref : full_attention)(ai);
+      for (int64_t bi = 0; bi < g.b; ++bi) {
+        AttentionInput ai;
+        const int64_t off = (g.row0 + bi * g.Lp) * H;
+        ai.q = q.data() + off;
+        ai.k = k.data() + off;
+        ai.v = v.data() + off;
+        ai.ld = H;
+        ai.out = ctx + off;
+        ai.ld_out = H;
+        ai.L = g.Lp;
+        ai.heads = static_cast<int>(heads);
+        ai.d = d;
+        ai.mask = mask.data() + g.row0 + bi * g.Lp;
+        if (layout) {
+          if (ref) block_sparse_attention_ref(ai, *layout);
+          else block_sparse_attention(ai, *layout, &ws);
+        } else {
+          if (ref) full_attention_ref(ai);
+          else full_attention(ai, &ws);
+        }
+      }
     }
     // a = LN(ctx·Woᵀ + bo + x)
-    std::copy(x.data.begin(), x.data.end(), a.begin());
-    proj_acc(ctx.data(), rows, H, W.o, a.data());
-    layernorm(a.data(), a.data(), rows, H, W.attn_ln.g.data, W.attn_ln.b.data, eps);
-    // x = LN(W2·act(W1·a + b1) + b2 + a), in row chunks to bound the intermediate buffer.
+    proj(ctx, rows, H, W.o, Wb ? &Wb->o : nullptr, nullptr, a);
+    norm(a, x.ptr(), W.o.b.data, a, rows, W.attn_ln);
+    // x = LN(act(a·W1ᵀ + b1)·W2ᵀ + b2 + a), in row chunks to bound the intermediate buffer.
     for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
       const int64_t nr = std::min(chunk, rows - r0);
-      proj(a.data() + r0 * H, nr, H, W.ffn_in.w.data, W.ffn_in.b.data, F, inter.data());
-      activate_inplace(act, inter.data(), nr * F);
-      std::copy(a.begin() + r0 * H, a.begin() + (r0 + nr) * H, x.data.begin() + r0 * H);
-      proj_acc(inter.data(), nr, F, W.ffn_out, x.ptr() + r0 * H);
+      proj(a + r0 * H, nr, H, W.ffn_in, Wb ? &Wb->ffn_in : nullptr, nullptr, inter.data());
+      if (ref) {
+        for (int64_t i = 0; i < nr * F; ++i)
+          inter[static_cast<size_t>(i)] = activate(act, inter[static_cast<size_t>(i)] + W.ffn_in.b.data[i % F]);
+      } else {
+        bias_activate_inplace(act, inter.data(), nr, F, W.ffn_in.b.data);
+      }
+      proj(inter.data(), nr, F, W.ffn_out, Wb ? &Wb->ffn_out : nullptr, nullptr, x.ptr() + r0 * H);
+      norm(x.ptr() + r0 * H, a + r0 * H, W.ffn_out.b.data, x.ptr() + r0 * H, nr, W.out_ln);
     }
-    layernorm(x.ptr(), x.ptr(), rows, H, W.out_ln.g.data, W.out_ln.b.data, eps);
-    if (opt.keep_hidden_states) out.hidden_states.push_back(x);
+    if (opt.keep_hidden_states)
+      for (Group& g : groups) g.out.hidden_states.push_back(group_rows(g));
   }
 
-  if (pad == 0) {
-    out.sequence_output = std::move(x);
-  } else {
-    out.sequence_output = Tensor(Shape{b, L, H});
-    for (int64_t bi = 0; bi < b; ++bi)
-      std::copy(x.data.begin() + bi * Lp * H, x.data.begin() + (bi * Lp + L) * H,
-                out.sequence_output.data.begin() + bi * L * H);
+  std::vector<EncoderOutput> outs;
+  for (Group& g : groups) {
+    if (groups.size() == 1 && g.pad == 0) {
+      x.shape = Shape{g.b, g.L, H};
+      g.out.sequence_output = std::move(x);
+    } else {
+      g.out.sequence_output = Tensor(Shape{g.b, g.L, H});
+      for (int64_t bi = 0; bi < g.b; ++bi)
+        std::copy(x.data.begin() + (g.row0 + bi * g.Lp) * H, x.data.begin() + (g.row0 + bi * g.Lp + g.L) * H,
+                  g.out.sequence_output.data.begin() + bi * g.L * H);
+    }
+    outs.push_back(std::move(g.out));
   }
-  return out;
+  return outs;
 }
 
 // ------------------------------------------------------------------------- heads

@@ -3,12 +3,14 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/tensor.h"
 #include "core/weight_store.h"
+#include "kernels/gemm_bf16.h"
 #include "models/bigbird_config.h"
 #include "sparse/plan.h"
 
@@ -73,6 +75,10 @@ struct ForwardOptions {
   // Run the scalar reference kernels (double accumulation) instead of the fast ones: slow, for
   // tests that hold the fast path to the reference on arbitrary shapes.
   bool reference_kernels = false;
+  // Opt-in bf16 products (AVX512-BF16, float32 accumulation) for the six projections of every
+  // layer; attention, norms and activations stay float32. Weights are converted once, on first
+  // use. Throws on a CPU without AVX512-BF16. Error against float32: tests/test_encoder_parity.cpp.
+  bool bf16 = false;
 };
 
 struct EncoderOutput {
@@ -90,7 +96,8 @@ class BigBirdModel {
  public:
   // Reads dir/config.json and dir/model.safetensors (or a sharded index); checks every tensor.
   static std::unique_ptr<BigBirdModel> load(const std::string& dir);
-  // Random weights (for benchmarks): every tensor ~ N(0, 0.02) except LayerNorm (1, 0).
+  // Random weights (for benchmarks): every tensor approximately N(0, 0.02) (a rescaled sum of
+  // four uniforms, bounded at ±3.46σ) except LayerNorm (1, 0); deterministic in `seed`.
   static std::unique_ptr<BigBirdModel> random(const BigBirdConfig& config, Architecture arch, uint64_t seed);
 
   // Every tensor a checkpoint of this configuration and architecture holds: HF name and shape.
@@ -101,6 +108,17 @@ class BigBirdModel {
   const BigBirdWeights& weights() const { return w_; }
 
   EncoderOutput encode(const EncoderInput& in, const ForwardOptions& opt) const;
+
+  // Several inputs of different lengths in one call, without padding them to a common length:
+  // each is encoded exactly as encode() would encode it alone (its own block padding,
+  // full-attention fall-back and random plans; rows within one input share its length), while
+  // the token-wise work (projections, feed-forward, norms) runs over all their tokens at once.
+  // One output per input, in order. An injected plan must fit every block-sparse input.
+  std::vector<EncoderOutput> encode_batch(const std::vector<EncoderInput>& inputs, const ForwardOptions& opt) const;
+
+  // Converts the layers' weights for ForwardOptions::bf16 now rather than on first use (e.g.
+  // before timing). Thread-safe; a no-op after the first call.
+  void prepare_bf16() const { bf16_layers(); }
 
   // Heads (inputs are encoder outputs). Each throws if the checkpoint has no such head.
   Tensor pooler(const Tensor& sequence_output) const;                     // [b, H]
@@ -115,6 +133,16 @@ class BigBirdModel {
   bool has_nsp() const { return w_.nsp.has_value(); }
 
  private:
+  std::vector<EncoderOutput> encode_groups(const std::vector<const EncoderInput*>& inputs,
+                                           const ForwardOptions& opt) const;
+  // The encoder layers' weights as bf16 panels (built on first use of ForwardOptions::bf16).
+  struct LayerBf16 {
+    PackedWeightBf16 q, k, v, o, ffn_in, ffn_out;
+  };
+  const std::vector<LayerBf16>& bf16_layers() const;
+  mutable std::once_flag bf16_once_;
+  mutable std::vector<LayerBf16> bf16_;
+
   BigBirdConfig config_;
   Architecture arch_ = Architecture::Model;
   std::unique_ptr<WeightStore> store_;

@@ -1,0 +1,187 @@
+// Kernel-level benchmarks (Google Benchmark; build with -DBIGBIRD_BENCH=ON, run
+// build/bigbird_bench_kernels). Reports GFLOP/s of
+//   - the block-sparse attention core (block_sparse_attention: keys transposed once, then per
+//     query block Q·Kᵀ over its key blocks, softmax and ·V), hidden 768 = heads x d, 4096 tokens,
+//     ITC layout with r = 3, for block sizes 16-128 and head dims 32-128, per SIMD path and
+//     thread count; FLOPs = 4·d per (query, key) pair actually attended;
+//   - full attention at 2048 tokens;
+//   - sgemm (OpenBLAS) on the encoder's shapes, for the machine's ceiling, through linear()
+//     (fixed tiles, single-threaded BLAS in each) and with OpenBLAS's own threading;
+//   - the bf16 product (AVX512-BF16) on the same shapes; GELU and LayerNorm per SIMD path.
+// Arguments: block, d, threads, SIMD path (0 scalar, 1 AVX2, 2 AVX-512).
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+#include <omp.h>
+
+#include <random>
+#include <vector>
+
+#include "kernels/activations.h"
+#include "kernels/attention.h"
+#include "kernels/gemm_bf16.h"
+#include "kernels/layernorm.h"
+#include "kernels/linear.h"
+#include "sparse/layout.h"
+#include "sparse/plan.h"
+
+using namespace bigbird;
+
+namespace {
+
+std::vector<float> random_floats(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = u(rng);
+  return v;
+}
+
+void set_threads(int t) {
+  omp_set_num_threads(t);
+  set_blas_threads(t);
+}
+
+void BM_BlockSparseAttention(benchmark::State& st) {
+  const int B = static_cast<int>(st.range(0)), d = static_cast<int>(st.range(1));
+  const int threads = static_cast<int>(st.range(2));
+  const SimdPath path = static_cast<SimdPath>(st.range(3));
+  if (!simd_path_supported(path)) {
+    st.SkipWithError("SIMD path not supported by this CPU");
+    return;
+  }
+  set_threads(threads);
+  const int64_t L = 4096, H = 768, heads = H / d;
+  const int n = static_cast<int>(L / B);
+  BlockLayout layout = itc_layout(n, B, static_cast<int>(heads), seeded_random_plan(1, 0, n, 3, static_cast<int>(heads)));
+  auto q = random_floats(static_cast<size_t>(L * H), 1), k = random_floats(q.size(), 2), v = random_floats(q.size(), 3);
+  std::vector<float> out(q.size()), mask(static_cast<size_t>(L), 1.0f);
+  AttentionInput a{q.data(), k.data(), v.data(), H, out.data(), H, L, static_cast<int>(heads), d, mask.data()};
+  AttentionWorkspace ws;
+  double pairs = 0;  // (query, key) pairs attended
+  for (int h = 0; h < heads; ++h)
+    for (int qb = 0; qb < n; ++qb) pairs += static_cast<double>(layout.row(h, qb).size()) * B * B;
+  for (auto _ : st) block_sparse_attention(a, layout, &ws, path);
+  st.SetLabel(simd_path_name(path));
+  st.counters["GFLOP/s"] = benchmark::Counter(4.0 * d * pairs / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_FullAttention(benchmark::State& st) {
+  const int d = static_cast<int>(st.range(0)), threads = static_cast<int>(st.range(1));
+  const SimdPath path = static_cast<SimdPath>(st.range(2));
+  if (!simd_path_supported(path)) {
+    st.SkipWithError("SIMD path not supported by this CPU");
+    return;
+  }
+  set_threads(threads);
+  const int64_t L = 2048, H = 768, heads = H / d;
+  auto q = random_floats(static_cast<size_t>(L * H), 1), k = random_floats(q.size(), 2), v = random_floats(q.size(), 3);
+  std::vector<float> out(q.size());
+  AttentionInput a{q.data(), k.data(), v.data(), H, out.data(), H, L, static_cast<int>(heads), d, nullptr};
+  AttentionWorkspace ws;
+  for (auto _ : st) full_attention(a, &ws, path);
+  st.SetLabel(simd_path_name(path));
+  st.counters["GFLOP/s"] = benchmark::Counter(4.0 * d * heads * static_cast<double>(L * L) / 1e9,
+                                              benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_Sgemm(benchmark::State& st) {
+  const int64_t M = st.range(0), N = st.range(1), K = st.range(2);
+  set_threads(static_cast<int>(st.range(3)));
+  auto x = random_floats(static_cast<size_t>(M * K), 1), w = random_floats(static_cast<size_t>(N * K), 2);
+  std::vector<float> y(static_cast<size_t>(M * N));
+  for (auto _ : st) linear(x.data(), M, K, w.data(), nullptr, N, y.data());
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// OpenBLAS's own threading on the whole product (what linear() did before its tiling).
+void BM_SgemmBlasThreads(benchmark::State& st) {
+  const int64_t M = st.range(0), N = st.range(1), K = st.range(2);
+  set_threads(static_cast<int>(st.range(3)));
+  auto x = random_floats(static_cast<size_t>(M * K), 1), w = random_floats(static_cast<size_t>(N * K), 2);
+  std::vector<float> y(static_cast<size_t>(M * N));
+  for (auto _ : st)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K),
+                1.0f, x.data(), static_cast<int>(K), w.data(), static_cast<int>(K), 0.0f, y.data(), static_cast<int>(N));
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// The opt-in bf16 product (AVX512-BF16), weights packed once.
+void BM_LinearBf16(benchmark::State& st) {
+  if (!bf16_supported()) {
+    st.SkipWithError("no AVX512-BF16 on this CPU");
+    return;
+  }
+  const int64_t M = st.range(0), N = st.range(1), K = st.range(2);
+  set_threads(static_cast<int>(st.range(3)));
+  auto x = random_floats(static_cast<size_t>(M * K), 1), w = random_floats(static_cast<size_t>(N * K), 2);
+  std::vector<float> y(static_cast<size_t>(M * N));
+  PackedWeightBf16 pw = pack_weight_bf16(w.data(), N, K);
+  for (auto _ : st) linear_bf16(x.data(), M, pw, nullptr, y.data());
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_GeluNew(benchmark::State& st) {
+  const SimdPath path = static_cast<SimdPath>(st.range(0));
+  if (!simd_path_supported(path)) {
+    st.SkipWithError("SIMD path not supported by this CPU");
+    return;
+  }
+  set_threads(1);
+  auto x = random_floats(2048 * 3072, 1);
+  for (auto _ : st) bias_activate_inplace(Activation::GeluNew, x.data(), 2048, 3072, nullptr, path);
+  st.SetLabel(simd_path_name(path));
+  st.counters["Gelem/s"] = benchmark::Counter(2048.0 * 3072 / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_LayerNorm(benchmark::State& st) {
+  const SimdPath path = static_cast<SimdPath>(st.range(0));
+  if (!simd_path_supported(path)) {
+    st.SkipWithError("SIMD path not supported by this CPU");
+    return;
+  }
+  set_threads(1);
+  auto x = random_floats(4096 * 768, 1), r = random_floats(4096 * 768, 2), g = random_floats(768, 3);
+  for (auto _ : st) layernorm_fused(x.data(), r.data(), g.data(), x.data(), 4096, 768, g.data(), g.data(), 1e-12f, path);
+  st.SetLabel(simd_path_name(path));
+  st.counters["GB/s"] = benchmark::Counter(3.0 * 4096 * 768 * 4 / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+}  // namespace
+
+BENCHMARK(BM_BlockSparseAttention)
+    ->ArgNames({"block", "d", "threads", "simd"})
+    ->ArgsProduct({{16, 32, 64, 128}, {32, 64, 128}, {1, 2}, {2}})
+    ->Args({64, 64, 1, 1})
+    ->Args({64, 64, 1, 0})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_FullAttention)
+    ->ArgNames({"d", "threads", "simd"})
+    ->ArgsProduct({{64}, {1, 2}, {2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Sgemm)
+    ->ArgNames({"M", "N", "K", "threads"})
+    ->ArgsProduct({{4096}, {768}, {768}, {1, 2}})
+    ->Args({4096, 3072, 768, 2})
+    ->Args({4096, 768, 3072, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_SgemmBlasThreads)
+    ->ArgNames({"M", "N", "K", "threads"})
+    ->ArgsProduct({{4096}, {768}, {768}, {1, 2}})
+    ->Args({4096, 3072, 768, 2})
+    ->Args({4096, 768, 3072, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_LinearBf16)
+    ->ArgNames({"M", "N", "K", "threads"})
+    ->ArgsProduct({{4096}, {768}, {768}, {1, 2}})
+    ->Args({4096, 3072, 768, 2})
+    ->Args({4096, 768, 3072, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_GeluNew)->ArgNames({"simd"})->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_LayerNorm)->ArgNames({"simd"})->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+BENCHMARK_MAIN();

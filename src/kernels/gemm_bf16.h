@@ -1,0 +1,42 @@
+// bf16 products with float32 accumulation, for the opt-in `--dtype bf16` path (AVX512-BF16,
+// chosen at run time; the float32 path stays the default and is unaffected).
+//
+// Weights are rounded to bf16 and packed once (PackedWeightBf16: panels of 64 output columns,
+// pairs of consecutive inputs in one 32-bit word, the layout VDPBF16PS consumes); activations
+// are rounded to bf16 (round to nearest even) inside each call, 128 rows at a time. Products
+// and sums are float32, so the error is that of rounding the inputs: about 2^-9 relative per
+// input, ~1e-3 relative on a product of width 768 (measured in tests/test_ops.cpp, and on the
+// encoder fixtures in tests/test_encoder_shapes.cpp).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace bigbird {
+
+// Whether this CPU runs the bf16 kernels (AVX-512 F/BW/VL and AVX512-BF16).
+bool bf16_supported();
+
+struct PackedWeightBf16 {
+  int64_t out = 0, in = 0;
+  std::vector<uint32_t> panels;  // [ceil(out/64)][ceil(in/2)][64]: (W[n][2p], W[n][2p+1]) as bf16
+};
+
+// W is [out, in] (PyTorch's convention, as linear()).
+PackedWeightBf16 pack_weight_bf16(const float* W, int64_t out, int64_t in);
+
+// y = bf16(x)·bf16(W)ᵀ + bias (accumulate: y += ...); x [rows, in], y [rows, out]; bias may be
+// null. Parallel over 128-row chunks (OpenMP), deterministic whatever the thread count. Throws
+// when the CPU lacks AVX512-BF16.
+void linear_bf16(const float* x, int64_t rows, const PackedWeightBf16& W, const float* bias, float* y,
+                 bool accumulate = false);
+
+// Reference: inputs rounded to bf16 exactly as the kernel rounds them, products summed in double.
+void linear_bf16_ref(const float* x, int64_t rows, const float* W, int64_t in, int64_t out, const float* bias,
+                     float* y);
+
+// float32 → bf16 bits, round to nearest even (NaN stays NaN); float32 subnormals become 0 as
+// VCVTNEPS2BF16 makes them.
+uint16_t to_bf16(float x);
+float from_bf16(uint16_t b);
+
+}  // namespace bigbird
