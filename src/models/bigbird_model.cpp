@@ -1,5 +1,7 @@
 #include "models/bigbird_model.h"
 
+#include "models/encoder_attention.h"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -351,45 +353,17 @@ std::vector<EncoderOutput> BigBirdModel::encode_groups(const std::vector<const E
     for (Group& g : groups) {
       std::optional<BlockLayout> layout;
       if (g.out.attention_used == AttentionType::BlockSparse) {
-        const int layer = static_cast<int>(li);
         const int n_blocks = static_cast<int>(g.Lp / B);
-        RandomPlan plan;
-        auto inj = opt.injected_plans.find(layer);
-        if (inj != opt.injected_plans.end()) {
-          plan = inj->second;
-          validate_plan(plan, static_cast<int>(heads), n_blocks, static_cast<int>(c.num_random_blocks),
-                        ("injected rand_attn.layer" + std::to_string(layer)).c_str());
-        } else if (opt.plan_source == PlanSource::HF) {
-          plan = hf_random_plan(layer, static_cast<int>(g.Lp), static_cast<int>(B), static_cast<int>(c.num_random_blocks),
-                                static_cast<int>(heads), static_cast<int>(c.max_position_embeddings));
-        } else {
-          plan = seeded_random_plan(opt.seed, layer, n_blocks, static_cast<int>(c.num_random_blocks),
-                                    static_cast<int>(heads));
-        }
+        RandomPlan plan = choose_layer_plan(opt, static_cast<int>(li), static_cast<int>(heads), n_blocks,
+                                            static_cast<int>(B), static_cast<int>(c.num_random_blocks),
+                                            static_cast<int>(c.max_position_embeddings));
         layout = itc_layout(n_blocks, static_cast<int>(B), static_cast<int>(heads), plan);
         g.out.plans.push_back(std::move(plan));
       }
-      for (int64_t bi = 0; bi < g.b; ++bi) {
-        AttentionInput ai;
-        const int64_t off = (g.row0 + bi * g.Lp) * H;
-        ai.q = q.data() + off;
-        ai.k = k.data() + off;
-        ai.v = v.data() + off;
-        ai.ld = H;
-        ai.out = ctx + off;
-        ai.ld_out = H;
-        ai.L = g.Lp;
-        ai.heads = static_cast<int>(heads);
-        ai.d = d;
-        ai.mask = mask.data() + g.row0 + bi * g.Lp;
-        if (layout) {
-          if (ref) block_sparse_attention_ref(ai, *layout);
-          else block_sparse_attention(ai, *layout, &ws);
-        } else {
-          if (ref) full_attention_ref(ai);
-          else full_attention(ai, &ws);
-        }
-      }
+      const int64_t off = g.row0 * H;
+      encoder_attention({q.data() + off, k.data() + off, v.data() + off, ctx + off, H, g.b, g.Lp,
+                         static_cast<int>(heads), d, mask.data() + g.row0},
+                        layout ? &*layout : nullptr, ref, &ws);
     }
     // a = LN(ctx·Woᵀ + bo + x)
     proj(ctx, rows, H, W.o, Wb ? &Wb->o : nullptr, nullptr, a);

@@ -1,5 +1,7 @@
 #include "models/pegasus_model.h"
 
+#include "models/encoder_attention.h"
+
 #include <cblas.h>
 
 #include <algorithm>
@@ -215,16 +217,6 @@ void feed_forward(float* x, float* h, int64_t rows, int64_t H, const NormW& ln, 
   }
 }
 
-RandomPlan layer_plan(const ForwardOptions& opt, int layer, int heads, int n_blocks, int block, int r, int max_pos) {
-  auto inj = opt.injected_plans.find(layer);
-  if (inj != opt.injected_plans.end()) {
-    validate_plan(inj->second, heads, n_blocks, r, ("injected rand_attn.layer" + std::to_string(layer)).c_str());
-    return inj->second;
-  }
-  if (opt.plan_source == PlanSource::HF) return hf_random_plan(layer, n_blocks * block, block, r, heads, max_pos);
-  return seeded_random_plan(opt.seed, layer, n_blocks, r, heads);
-}
-
 }  // namespace
 
 PegasusEncoderOutput PegasusModel::encode(const EncoderInput& in, const ForwardOptions& opt) const {
@@ -286,6 +278,7 @@ PegasusEncoderOutput PegasusModel::encode(const EncoderInput& in, const ForwardO
 
   std::vector<float> h(static_cast<size_t>(rows * H)), q(h.size()), k(h.size()), v(h.size()), ctx(h.size()), inter;
   const int n_blocks = static_cast<int>(Lp / B);
+  AttentionWorkspace ws;
   for (size_t li = 0; li < w_.encoder.size(); ++li) {
     const PegasusEncoderLayerW& W = w_.encoder[li];
     norm(W.attn_ln, x.ptr(), rows, H, eps, h.data());
@@ -294,27 +287,14 @@ PegasusEncoderOutput PegasusModel::encode(const EncoderInput& in, const ForwardO
     apply(W.attn.v, h.data(), rows, v.data());
     std::optional<BlockLayout> layout;
     if (out.attention_used == AttentionType::BlockSparse) {
-      RandomPlan plan = layer_plan(opt, static_cast<int>(li), static_cast<int>(heads), n_blocks, static_cast<int>(B),
-                                   static_cast<int>(c.num_random_blocks), static_cast<int>(c.max_position_embeddings));
+      RandomPlan plan = choose_layer_plan(opt, static_cast<int>(li), static_cast<int>(heads), n_blocks,
+                                          static_cast<int>(B), static_cast<int>(c.num_random_blocks),
+                                          static_cast<int>(c.max_position_embeddings));
       layout = itc_layout(n_blocks, static_cast<int>(B), static_cast<int>(heads), plan);
       out.plans.push_back(std::move(plan));
     }
-    for (int64_t bi = 0; bi < b; ++bi) {
-      AttentionInput ai;
-      const int64_t off = bi * Lp * H;
-      ai.q = q.data() + off;
-      ai.k = k.data() + off;
-      ai.v = v.data() + off;
-      ai.ld = H;
-      ai.out = ctx.data() + off;
-      ai.ld_out = H;
-      ai.L = Lp;
-      ai.heads = static_cast<int>(heads);
-      ai.d = d;
-      ai.mask = mask.data() + bi * Lp;
-      if (layout) block_sparse_attention(ai, *layout);
-      else full_attention(ai);
-    }
+    encoder_attention({q.data(), k.data(), v.data(), ctx.data(), H, b, Lp, static_cast<int>(heads), d, mask.data()},
+                      layout ? &*layout : nullptr, false, &ws);
     apply_add(W.attn.o, ctx.data(), rows, x.ptr());
     feed_forward(x.ptr(), h.data(), rows, H, W.ffn_ln, W.fc1, W.fc2, act, eps, inter);
     if (opt.keep_hidden_states) out.layer_outputs.push_back(x);

@@ -1,0 +1,44 @@
+#include "models/encoder_attention.h"
+
+#include <string>
+
+namespace bigbird {
+
+RandomPlan choose_layer_plan(const ForwardOptions& opt, int layer, int heads, int n_blocks, int block, int r,
+                             int max_position_embeddings) {
+  auto inj = opt.injected_plans.find(layer);
+  if (inj != opt.injected_plans.end()) {
+    validate_plan(inj->second, heads, n_blocks, r, ("injected rand_attn.layer" + std::to_string(layer)).c_str());
+    return inj->second;
+  }
+  if (opt.plan_source == PlanSource::HF)
+    return hf_random_plan(layer, n_blocks * block, block, r, heads, max_position_embeddings);
+  return seeded_random_plan(opt.seed, layer, n_blocks, r, heads);
+}
+
+void encoder_attention(const EncoderAttentionArgs& a, const BlockLayout* layout, bool reference,
+                       AttentionWorkspace* ws) {
+  for (int64_t bi = 0; bi < a.batch; ++bi) {
+    AttentionInput ai;
+    const int64_t off = bi * a.Lp * a.ld;
+    ai.q = a.q + off;
+    ai.k = a.k + off;
+    ai.v = a.v + off;
+    ai.ld = a.ld;
+    ai.out = a.out + off;
+    ai.ld_out = a.ld;
+    ai.L = a.Lp;
+    ai.heads = a.heads;
+    ai.d = a.d;
+    ai.mask = a.mask + bi * a.Lp;
+    if (layout) {
+      if (reference) block_sparse_attention_ref(ai, *layout);
+      else block_sparse_attention(ai, *layout, ws);
+    } else {
+      if (reference) full_attention_ref(ai);
+      else full_attention(ai, ws);
+    }
+  }
+}
+
+}  // namespace bigbird

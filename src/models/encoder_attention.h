@@ -1,0 +1,37 @@
+// The attention step of one encoder layer, shared by the BigBird and BigBird-Pegasus encoders:
+// the layer's random plan (injected > hf > seeded), its ITC layout, and the block-sparse or full
+// kernel over every row of a batch of padded sequences.
+#pragma once
+#include <cstdint>
+#include <optional>
+
+#include "kernels/attention.h"
+#include "models/bigbird_model.h"
+#include "sparse/layout.h"
+#include "sparse/plan.h"
+
+namespace bigbird {
+
+// The plan of encoder layer `layer`: the injected one (validated against the shape), HF's
+// numpy draw, or the seeded default.
+RandomPlan choose_layer_plan(const ForwardOptions& opt, int layer, int heads, int n_blocks, int block, int r,
+                             int max_position_embeddings);
+
+struct EncoderAttentionArgs {
+  const float* q = nullptr;  // [batch, Lp, ld] projections; head h in columns [h·d, (h+1)·d)
+  const float* k = nullptr;
+  const float* v = nullptr;
+  float* out = nullptr;  // may alias q (each job reads only the q rows and head it writes)
+  int64_t ld = 0;
+  int64_t batch = 0, Lp = 0;
+  int heads = 0;
+  int64_t d = 0;
+  const float* mask = nullptr;  // [batch, Lp] of 0/1
+};
+
+// Runs attention for every row: block-sparse over `layout` when given, else HF's full attention.
+// `reference` selects the scalar reference kernels (tests).
+void encoder_attention(const EncoderAttentionArgs& a, const BlockLayout* layout, bool reference,
+                       AttentionWorkspace* ws);
+
+}  // namespace bigbird
