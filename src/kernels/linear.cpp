@@ -1,6 +1,7 @@
 #include "kernels/linear.h"
 
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 
@@ -14,7 +15,7 @@ namespace bigbird {
 static void gemm_bias(const float* x, int64_t rows, int64_t in, const float* W, const float* bias, int64_t out,
                       float* y, bool accumulate) {
   if (rows == 0 || out == 0) return;
-  static const bool blas_single = (openblas_set_num_threads(1), true);  // see set_blas_threads
+  static const bool blas_single = (set_blas_threads(omp_get_max_threads()), true);
   (void)blas_single;
   const simd::KernelTable& K = simd::kernels(SimdPath::Auto);
   const float beta = (bias || accumulate) ? 1.0f : 0.0f;
@@ -66,7 +67,13 @@ void linear_ref(const float* x, int64_t rows, int64_t in, const float* W, const 
     }
 }
 
-void set_blas_threads(int /*n*/) { openblas_set_num_threads(1); }
+// OpenBLAS itself runs single-threaded: our fixed tiles carry the parallelism (see gemm_bias).
+// In OpenBLAS's OpenMP build openblas_set_num_threads also calls omp_set_num_threads, which
+// would make every OpenMP region of ours single-threaded: restore the caller's count after it.
+void set_blas_threads(int n) {
+  openblas_set_num_threads(1);
+  omp_set_num_threads(n > 0 ? n : 1);
+}
 
 std::string blas_core_name() { return openblas_get_corename(); }
 

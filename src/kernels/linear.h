@@ -16,8 +16,8 @@ void linear_ref(const float* x, int64_t rows, int64_t in, const float* W, const 
 
 // linear() runs on OpenMP's threads (omp_set_num_threads): it splits the product into tiles fixed
 // by the shape and calls BLAS single-threaded on each, so results do not depend on the thread
-// count and BLAS never oversubscribes the cores. This keeps OpenBLAS's own pool at one thread
-// (whatever n is); it is kept for callers that set both.
+// count and BLAS never oversubscribes the cores. This sets OpenBLAS's own pool to one thread and
+// OpenMP's to n (OpenBLAS's OpenMP build would otherwise leave OpenMP at one thread).
 void set_blas_threads(int n);
 
 // The OpenBLAS kernel family in use (e.g. "Cooperlake", "Haswell"), for benchmark reports.
