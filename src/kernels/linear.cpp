@@ -41,7 +41,10 @@ static void gemm_bias(const float* x, int64_t rows, int64_t in, const float* W, 
                 1.0f, x + r0 * in, static_cast<int>(in), W + c0 * in, static_cast<int>(in), beta, yt,
                 static_cast<int>(out));
   };
-  if (nr * nc == 1) {
+  // Even a single tile runs inside a parallel region: OpenBLAS's OpenMP build follows
+  // omp_get_max_threads() outside one (whatever openblas_set_num_threads said) and would split
+  // the tile over threads, changing its bits with the thread count.
+  if (nr * nc == 1 && omp_get_max_threads() == 1) {
     tile(0);
     return;
   }
