@@ -7,7 +7,7 @@
 
 Each length runs in a fresh process (`bigbird bench --json`, median of --repeats runs), so each
 peak RSS is that length's own. Writes <out>/sweep.json, <out>/sweep.md (the table) and
-<out>/sweep.svg (seconds and GFLOP/s against tokens, log-log), and replaces the part of the
+<out>/sweep.svg (seconds and peak memory against tokens), and replaces the part of the
 README between <!-- bench-sweep:begin --> and <!-- bench-sweep:end --> (appended when absent).
 Only the Python standard library is needed.
 """
@@ -49,10 +49,10 @@ def table(rows):
 
 
 def svg(rows, title):
-    """Two log-log panels: seconds per pass and GFLOP/s against tokens, one line per attention."""
+    """Two panels against tokens (log x): seconds per pass (log y) and peak RSS in MiB, one line per attention."""
     W, H, M = 460, 320, 56
     colors = {"block_sparse": "#1f77b4", "original_full": "#d62728"}
-    ok = [r for r in rows if "error" not in r]
+    ok = [dict(r, peak_rss_mib=r["peak_rss_bytes"] / 2**20) for r in rows if "error" not in r]
     if not ok:
         return "<svg xmlns='http://www.w3.org/2000/svg'/>"
     xs = [r["seq_len"] for r in ok]
@@ -60,7 +60,7 @@ def svg(rows, title):
     parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{2 * W}' height='{H + 30}' font-family='sans-serif' "
              f"font-size='11'><rect width='100%' height='100%' fill='white'/>",
              f"<text x='{W}' y='16' text-anchor='middle' font-size='13'>{title}</text>"]
-    for panel, (key, label, logy) in enumerate([("median_s", "seconds per pass", True), ("gflops", "GFLOP/s", False)]):
+    for panel, (key, label, logy) in enumerate([("median_s", "seconds per pass", True), ("peak_rss_mib", "peak RSS MiB", False)]):
         ox = panel * W
         ys = [r[key] for r in ok]
         f = (lambda v: math.log10(v)) if logy else (lambda v: v)
@@ -82,7 +82,7 @@ def svg(rows, title):
                          if n >= 1024 else f"<text x='{px(n):.1f}' y='{30 + H - M + 14}' text-anchor='middle'>{n}</text>")
         ticks = [10 ** e for e in range(int(y0), int(y1) + 1)] if logy else [y0 + i * (y1 - y0) / 4 for i in range(5)]
         for t in ticks:
-            parts.append(f"<text x='{ox + M - 4}' y='{py(t) + 4:.1f}' text-anchor='end'>{t:g}</text>")
+            parts.append(f"<text x='{ox + M - 4}' y='{py(t) + 4:.1f}' text-anchor='end'>{t:g}</text>" if logy else f"<text x='{ox + M - 4}' y='{py(t) + 4:.1f}' text-anchor='end'>{t:.0f}</text>")
             parts.append(f"<line x1='{ox + M}' y1='{py(t):.1f}' x2='{ox + W - M / 2}' y2='{py(t):.1f}' stroke='#ddd'/>")
         parts.append(f"<text x='{ox + (W + M) / 2}' y='{30 + H - M + 30}' text-anchor='middle'>tokens</text>")
         for i, att in enumerate(sorted({r["attention"] for r in ok})):

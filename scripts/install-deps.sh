@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config
       libopenblas-openmp-dev nlohmann-json3-dev libcli11-dev
-      libgtest-dev libgmock-dev libbenchmark-dev libomp-dev
+      libgtest-dev libgmock-dev libbenchmark-dev
       libsentencepiece-dev python3 python3-numpy)
 missing=()
 for p in "${PKGS[@]}"; do
