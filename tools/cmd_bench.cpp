@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "self_exec.h"
 #include "core/error.h"
 #include "kernels/linear.h"
 #include "kernels/simd/dispatch.h"
@@ -190,38 +191,16 @@ nlohmann::json run_mixed(const BenchArgs& a, const std::vector<int64_t>& lens, c
 
 // Runs this binary on one configuration and parses its JSON line.
 nlohmann::json run_child(const BenchArgs& a, int64_t L, const std::string& attention) {
-  std::vector<std::string> args = {"/proc/self/exe", "bench", "--json", "--seq-len", std::to_string(L),
+  std::vector<std::string> args = {"bench", "--json", "--seq-len", std::to_string(L),
                                    "--attention", attention, "--batch", std::to_string(a.batch),
                                    "--repeats", std::to_string(a.repeats), "--threads", std::to_string(a.threads),
                                    "--dtype", a.dtype};
   if (!a.model.empty()) args.insert(args.end(), {"--model", a.model});
   else args.insert(args.end(), {"--shape", a.shape});
   if (a.layers > 0) args.insert(args.end(), {"--layers", std::to_string(a.layers)});
-  int fds[2];
-  BB_CHECK(pipe(fds) == 0, "bench: cannot create a pipe");
-  pid_t pid = fork();
-  BB_CHECK(pid >= 0, "bench: cannot fork");
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    std::vector<char*> argv;
-    for (auto& s : args) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    execv("/proc/self/exe", argv.data());
-    _exit(127);
-  }
-  close(fds[1]);
-  std::string output;
-  std::array<char, 4096> buf{};
-  ssize_t n;
-  while ((n = read(fds[0], buf.data(), buf.size())) > 0) output.append(buf.data(), static_cast<size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return {{"seq_len", L}, {"attention", attention}, {"error", "failed (out of memory or killed?)"}};
-  return nlohmann::json::parse(output);
+  const ChildResult r = run_self(args);
+  if (!r.ok) return {{"seq_len", L}, {"attention", attention}, {"error", r.why}};
+  return nlohmann::json::parse(r.output);
 }
 
 void print_table(const std::vector<nlohmann::json>& rows) {

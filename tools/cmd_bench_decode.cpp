@@ -27,6 +27,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "self_exec.h"
 #include "core/error.h"
 #include "models/logits_process.h"
 #include "models/pegasus_generate.h"
@@ -255,7 +256,7 @@ nlohmann::json run_one(const BenchDecodeArgs& a, int64_t L, int64_t beams) {
 
 // Runs this binary on one configuration and parses its JSON line.
 nlohmann::json run_child(const BenchDecodeArgs& a, int64_t L, int64_t beams) {
-  std::vector<std::string> args = {"/proc/self/exe", "bench-decode", "--json", "--enc-len", std::to_string(L),
+  std::vector<std::string> args = {"bench-decode", "--json", "--enc-len", std::to_string(L),
                                    "--num-beams", std::to_string(beams), "--new-tokens", std::to_string(a.new_tokens),
                                    "--batch", std::to_string(a.batch), "--repeats", std::to_string(a.repeats),
                                    "--threads", std::to_string(a.threads)};
@@ -264,35 +265,9 @@ nlohmann::json run_child(const BenchDecodeArgs& a, int64_t L, int64_t beams) {
   if (a.encoder_layers > 0) args.insert(args.end(), {"--encoder-layers", std::to_string(a.encoder_layers)});
   if (a.decoder_layers > 0) args.insert(args.end(), {"--decoder-layers", std::to_string(a.decoder_layers)});
   if (a.no_cache) args.push_back("--no-cache");
-  int fds[2];
-  BB_CHECK(pipe(fds) == 0, "bench-decode: cannot create a pipe");
-  const pid_t pid = fork();
-  BB_CHECK(pid >= 0, "bench-decode: cannot fork");
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    std::vector<char*> argv;
-    for (auto& s : args) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    execv("/proc/self/exe", argv.data());
-    _exit(127);
-  }
-  close(fds[1]);
-  std::string output;
-  std::array<char, 4096> buf{};
-  ssize_t n;
-  while ((n = read(fds[0], buf.data(), buf.size())) > 0) output.append(buf.data(), static_cast<size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    const std::string why = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status)) +
-                                                      " (out of memory?)"
-                                                : "failed, exit " + std::to_string(WEXITSTATUS(status)) + " (see stderr)";
-    return {{"enc_len", L}, {"num_beams", beams}, {"error", why}};
-  }
-  return nlohmann::json::parse(output);
+  const ChildResult r = run_self(args);
+  if (!r.ok) return {{"enc_len", L}, {"num_beams", beams}, {"error", r.why}};
+  return nlohmann::json::parse(r.output);
 }
 
 void print_table(const std::vector<nlohmann::json>& rows) {
