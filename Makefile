@@ -26,8 +26,8 @@ demo: build
 	    --outputs $(BUILD)/demo_out.safetensors --random-plan hf
 	@echo "== our outputs vs HuggingFace transformers 4.27.1"
 	$(BUILD)/bigbird compare $(BUILD)/demo_out.safetensors $(FIXTURE)/case_i_b2_s256_padrow1.safetensors
-	@echo "== memory benchmark: base size (hidden 768, 12 heads, block 64, r 3), random weights, 4 layers"
-	$(BUILD)/bigbird bench --shape base --layers 4 --seq-len 1024,2048,4096,8192 --attention block_sparse --repeats 1
+	@echo "== memory benchmark: base size (hidden 768, 12 layers, 12 heads, block 64, r 3), random weights"
+	$(BUILD)/bigbird bench --shape base --seq-len 1024,2048,4096,8192 --attention block_sparse --repeats 1
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
