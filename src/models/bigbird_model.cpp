@@ -344,22 +344,31 @@ std::vector<EncoderOutput> BigBirdModel::encode_groups(const std::vector<const E
     else layernorm_fused(xin, res, bias, y, nr, H, nw.g.data, nw.b.data, eps);
   };
 
+  // Every layer's random plan and layout, built before the layer loop (no allocation inside it).
+  std::vector<std::vector<std::optional<BlockLayout>>> layouts(groups.size());
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    Group& g = groups[gi];
+    layouts[gi].resize(w_.layers.size());
+    if (g.out.attention_used != AttentionType::BlockSparse) continue;
+    const int n_blocks = static_cast<int>(g.Lp / B);
+    for (size_t li = 0; li < w_.layers.size(); ++li) {
+      RandomPlan plan = choose_layer_plan(opt, static_cast<int>(li), static_cast<int>(heads), n_blocks,
+                                          static_cast<int>(B), static_cast<int>(c.num_random_blocks),
+                                          static_cast<int>(c.max_position_embeddings));
+      layouts[gi][li] = itc_layout(n_blocks, static_cast<int>(B), static_cast<int>(heads), plan);
+      g.out.plans.push_back(std::move(plan));
+    }
+  }
+
   for (size_t li = 0; li < w_.layers.size(); ++li) {
     const EncoderLayerW& W = w_.layers[li];
     const LayerBf16* Wb = wb ? &(*wb)[li] : nullptr;
     proj(x.ptr(), rows, H, W.q, Wb ? &Wb->q : nullptr, W.q.b.data, q.data());
     proj(x.ptr(), rows, H, W.k, Wb ? &Wb->k : nullptr, W.k.b.data, k.data());
     proj(x.ptr(), rows, H, W.v, Wb ? &Wb->v : nullptr, W.v.b.data, v.data());
-    for (Group& g : groups) {
-      std::optional<BlockLayout> layout;
-      if (g.out.attention_used == AttentionType::BlockSparse) {
-        const int n_blocks = static_cast<int>(g.Lp / B);
-        RandomPlan plan = choose_layer_plan(opt, static_cast<int>(li), static_cast<int>(heads), n_blocks,
-                                            static_cast<int>(B), static_cast<int>(c.num_random_blocks),
-                                            static_cast<int>(c.max_position_embeddings));
-        layout = itc_layout(n_blocks, static_cast<int>(B), static_cast<int>(heads), plan);
-        g.out.plans.push_back(std::move(plan));
-      }
+    for (size_t gi = 0; gi < groups.size(); ++gi) {
+      const Group& g = groups[gi];
+      const std::optional<BlockLayout>& layout = layouts[gi][li];
       const int64_t off = g.row0 * H;
       encoder_attention({q.data() + off, k.data() + off, v.data() + off, ctx + off, H, g.b, g.Lp,
                          static_cast<int>(heads), d, mask.data() + g.row0},
