@@ -54,6 +54,27 @@ void pack_keys(const simd::KernelTable& K, const AttentionInput& a, float* kt, i
   for (int64_t r0 = 0; r0 < rows; r0 += per) K.pack_kt(a.k, a.ld, a.L, r0, std::min(rows, r0 + per), a.d, kt, ldkt);
 }
 
+// The job of query rows [q0, q0 + nq) of head h against the transposed keys in `kt` (stride ldkt).
+simd::AttnRowsJob rows_job(const AttentionInput& a, const float* kt, int64_t ldkt, const float* mask, int h,
+                           int64_t q0, int64_t nq, float scale, float* scratch) {
+  simd::AttnRowsJob j;
+  j.q = a.q + q0 * a.ld + h * a.d;
+  j.ldq = a.ld;
+  j.kt = kt + h * a.d * ldkt;
+  j.ldkt = ldkt;
+  j.v = a.v + h * a.d;
+  j.ldv = a.ld;
+  j.mask = mask;
+  j.out = a.out + q0 * a.ld_out + h * a.d;
+  j.ldo = a.ld_out;
+  j.q0 = q0;
+  j.nq = static_cast<int>(nq);
+  j.d = static_cast<int>(a.d);
+  j.scale = scale;
+  j.scratch = scratch;
+  return j;
+}
+
 }  // namespace
 
 void block_sparse_attention(const AttentionInput& a, const BlockLayout& layout, AttentionWorkspace* ws,
@@ -103,25 +124,12 @@ void block_sparse_attention(const AttentionInput& a, const BlockLayout& layout, 
         }
       }
       const int64_t q0 = qb * B + s * simd::kTileRows;
-      simd::AttnRowsJob j;
-      j.q = a.q + q0 * a.ld + h * a.d;
-      j.ldq = a.ld;
-      j.kt = w.kt.data() + h * a.d * ldkt;
-      j.ldkt = ldkt;
-      j.v = a.v + h * a.d;
-      j.ldv = a.ld;
-      j.mask = mask;
-      j.out = a.out + q0 * a.ld_out + h * a.d;
-      j.ldo = a.ld_out;
-      j.q0 = q0;
-      j.nq = static_cast<int>(std::min<int64_t>(simd::kTileRows, B - s * simd::kTileRows));
-      j.d = static_cast<int>(a.d);
+      simd::AttnRowsJob j = rows_job(a, w.kt.data(), ldkt, mask, h, q0,
+                                     std::min<int64_t>(simd::kTileRows, B - s * simd::kTileRows), scale, scratch);
       j.pieces = pieces;
       j.n_pieces = np;
-      j.scale = scale;
       j.penalty = kSparsePenalty;
       j.zero_padded_queries = true;
-      j.scratch = scratch;
       K.attend_rows(j);
     }
   }
@@ -152,25 +160,11 @@ void full_attention(const AttentionInput& a, AttentionWorkspace* ws, SimdPath pa
     for (int64_t t = 0; t < tasks; ++t) {
       const int h = static_cast<int>(t / tiles);
       const int64_t q0 = (t % tiles) * T;
-      simd::AttnRowsJob j;
-      j.q = a.q + q0 * a.ld + h * a.d;
-      j.ldq = a.ld;
-      j.kt = w.kt.data() + h * a.d * ldkt;
-      j.ldkt = ldkt;
-      j.v = a.v + h * a.d;
-      j.ldv = a.ld;
-      j.mask = mask;
-      j.out = a.out + q0 * a.ld_out + h * a.d;
-      j.ldo = a.ld_out;
-      j.q0 = q0;
-      j.nq = static_cast<int>(std::min(T, a.L - q0));
-      j.d = static_cast<int>(a.d);
+      simd::AttnRowsJob j = rows_job(a, w.kt.data(), ldkt, mask, h, q0, std::min(T, a.L - q0), scale, scratch);
       j.pieces = w.pieces.data();
       j.n_pieces = static_cast<int>(n_pieces);
-      j.scale = scale;
       j.penalty = kFullPenalty;
       j.zero_padded_queries = false;
-      j.scratch = scratch;
       K.attend_rows(j);
     }
   }
