@@ -19,10 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool blank(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; });
-}
-
 std::string field(const nlohmann::json& j, const char* key, bool required) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) {
@@ -201,13 +197,17 @@ void Progress::done() {
 
 // ------------------------------------------------------------------------- batch driver
 
+bool blank_line(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; });
+}
+
 int64_t count_records(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return -1;
   int64_t n = 0;
   std::string line;
   while (std::getline(f, line))
-    if (!blank(line)) ++n;
+    if (!blank_line(line)) ++n;
   return n;
 }
 
@@ -215,63 +215,25 @@ BatchStats run_jsonl(const Task& task, std::istream& in, int64_t total, ResultWr
   const size_t ahead = opt.read_ahead
                            ? opt.read_ahead
                            : std::max<size_t>(256, 64 * static_cast<size_t>(std::max(1, opt.run.batch_size)));
-  const std::string source = opt.source.empty() ? "input" : opt.source;
   Progress progress(opt.progress, total);
-  BatchStats stats;
-  struct Slot {
-    int64_t line = 0;
-    std::unique_ptr<Item> item;
-    std::string error;
-  };
-  std::string line;
-  int64_t line_no = 0;
-  bool eof = false;
-  while (!eof) {
-    std::vector<Slot> slots;
-    while (slots.size() < ahead) {
-      if (!std::getline(in, line)) {
-        eof = true;
-        break;
-      }
-      ++line_no;
-      if (blank(line)) continue;
-      Slot s;
-      s.line = line_no;
-      try {
-        s.item = task.prepare(parse_record(line, task.input_kind()), opt.run);
-      } catch (const InputError& e) {
-        s.error = e.what();
-      }
-      slots.push_back(std::move(s));
-    }
-    if (!opt.skip_bad_lines)
-      for (const Slot& s : slots)
-        if (!s.error.empty()) {
-          progress.done();
-          input_fail(source, ":", s.line, ": ", s.error, " (--skip-bad-lines to go on)");
-        }
-    std::vector<Item*> items;
-    for (Slot& s : slots)
-      if (s.item) items.push_back(s.item.get());
-    const double before = static_cast<double>(stats.inputs), in_chunk = static_cast<double>(slots.size());
-    run_items(task, items, opt.run, [&](double f) { progress.update(before + f * in_chunk); });
-    for (Slot& s : slots) {
-      if (s.item) {
-        writer.write(task.finish(*s.item));
-        s.item.reset();
-      } else {
-        const std::string msg = source + ":" + std::to_string(s.line) + ": " + s.error;
+  BatchStats stats = drive_jsonl<Item>(
+      in, ahead, opt.source.empty() ? "input" : opt.source, opt.skip_bad_lines, writer,
+      [&](const std::string& line, int64_t) { return task.prepare(parse_record(line, task.input_kind()), opt.run); },
+      [&](std::vector<Item*>& items, int64_t before, size_t chunk) {
+        run_items(task, items, opt.run, [&](double f) {
+          progress.update(static_cast<double>(before) + f * static_cast<double>(chunk));
+        });
+      },
+      [&](Item& item, int64_t done) {
+        writer.write(task.finish(item));
+        progress.update(static_cast<double>(done));
+      },
+      [&](const std::string& msg) {
         if (opt.progress) std::fputs("\r\033[K", stderr);
         std::fprintf(stderr, "warning: %s (skipped)\n", msg.c_str());
-        writer.write_error(msg);
-        ++stats.bad;
-      }
-      ++stats.inputs;
-      progress.update(static_cast<double>(stats.inputs));
-    }
-  }
+      },
+      [&] { progress.done(); });
   progress.done();
-  if (stats.inputs == 0) input_fail(source, ": no input records (expected one JSON object per line)");
   return stats;
 }
 

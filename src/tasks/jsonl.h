@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
+#include <istream>
 
 #include "tasks/task.h"
 
@@ -88,6 +90,78 @@ struct BatchStats {
   int64_t inputs = 0;  // records read (bad ones included)
   int64_t bad = 0;     // records skipped
 };
+
+// True for a line with nothing but spaces, tabs and line ends (skipped in JSONL input).
+bool blank_line(std::string_view s);
+
+// The JSONL batch loop shared by every task command. Reads `in` in chunks of up to `ahead`
+// non-blank lines; each line becomes a Job through prepare(line, line_number), which throws
+// InputError for a bad record. A bad record fails the run as InputError("SOURCE:LINE: ...")
+// unless skip_bad_lines: then skipped(message) is called, writer.write_error(message) keeps the
+// output aligned with the input, and the loop goes on. The chunk's good jobs go to
+// run(jobs, inputs_before_chunk, chunk_size) together, then emit(job, inputs_done) writes each
+// answer in input order. before_fail() runs before any failure (e.g. to end a progress line).
+template <typename Job, typename Prepare, typename Run, typename Emit, typename Skipped, typename BeforeFail>
+BatchStats drive_jsonl(std::istream& in, size_t ahead, const std::string& source, bool skip_bad_lines,
+                       ResultWriter& writer, Prepare&& prepare, Run&& run, Emit&& emit, Skipped&& skipped,
+                       BeforeFail&& before_fail) {
+  struct Slot {
+    int64_t line = 0;
+    std::unique_ptr<Job> job;
+    std::string error;
+  };
+  BatchStats stats;
+  std::string line;
+  int64_t line_no = 0;
+  bool eof = false;
+  while (!eof) {
+    std::vector<Slot> slots;
+    while (slots.size() < ahead) {
+      if (!std::getline(in, line)) {
+        eof = true;
+        break;
+      }
+      ++line_no;
+      if (blank_line(line)) continue;
+      Slot s;
+      s.line = line_no;
+      try {
+        s.job = prepare(line, line_no);
+      } catch (const InputError& e) {
+        s.job.reset();
+        s.error = e.what();
+      }
+      slots.push_back(std::move(s));
+    }
+    if (!skip_bad_lines)
+      for (const Slot& s : slots)
+        if (!s.error.empty()) {
+          before_fail();
+          input_fail(source, ":", s.line, ": ", s.error, " (--skip-bad-lines to go on)");
+        }
+    std::vector<Job*> jobs;
+    for (Slot& s : slots)
+      if (s.job) jobs.push_back(s.job.get());
+    run(jobs, stats.inputs, slots.size());
+    for (Slot& s : slots) {
+      ++stats.inputs;
+      if (s.job) {
+        emit(*s.job, stats.inputs);
+        s.job.reset();
+      } else {
+        const std::string msg = source + ":" + std::to_string(s.line) + ": " + s.error;
+        skipped(msg);
+        writer.write_error(msg);
+        ++stats.bad;
+      }
+    }
+  }
+  if (stats.inputs == 0) {
+    before_fail();
+    input_fail(source, ": no input records (expected one JSON object per line)");
+  }
+  return stats;
+}
 
 // Reads JSONL records from `in` (blank lines are ignored), answers them with `task` and hands the
 // answers to `writer` in input order. A bad record throws InputError("SOURCE:LINE: ...") unless

@@ -33,9 +33,6 @@ std::string clock_text(double seconds) {
   return buf;
 }
 
-bool blank(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; });
-}
 
 std::string id_or_none(int64_t id) { return id < 0 ? std::string("none") : std::to_string(id); }
 
@@ -306,69 +303,30 @@ BatchStats summarize_jsonl(const Summarizer& s, std::istream& in, int64_t total,
     progress.clear();
     std::fprintf(stderr, "warning: %s\n", msg.c_str());
   };
-  BatchStats stats;
-  struct Slot {
-    int64_t line = 0;
-    std::unique_ptr<SummaryJob> job;
-    std::string error;
-  };
-  std::string line;
-  int64_t line_no = 0;
-  bool eof = false;
-  while (!eof) {
-    std::vector<Slot> slots;
-    while (slots.size() < ahead) {
-      if (!std::getline(in, line)) {
-        eof = true;
-        break;
-      }
-      ++line_no;
-      if (blank(line)) continue;
-      Slot sl;
-      sl.line = line_no;
-      try {
-        const InputRecord r = parse_record(line, InputKind::Text);
-        sl.job = std::make_unique<SummaryJob>();
-        sl.job->input = s.prepare(r.text, opt.run);
-      } catch (const InputError& e) {
-        sl.job.reset();
-        sl.error = e.what();
-      }
-      slots.push_back(std::move(sl));
-    }
-    if (!opt.skip_bad_lines)
-      for (const Slot& sl : slots)
-        if (!sl.error.empty()) {
-          progress.done();
-          input_fail(source, ":", sl.line, ": ", sl.error, " (--skip-bad-lines to go on)");
-        }
-    std::vector<SummaryJob*> jobs;
-    for (Slot& sl : slots)
-      if (sl.job) {
-        jobs.push_back(sl.job.get());
-        if (sl.job->input.truncated())
-          warn(source + ":" + std::to_string(sl.line) + ": the input is " + std::to_string(sl.job->input.full_length) +
-               " tokens long, truncated to " + std::to_string(sl.job->input.input_ids.size()) + " (the model's limit)");
-      }
-    summarize_jobs(s, jobs, opt.run, [&] { progress.token(); }, [&] { progress.input_done(); });
-    for (Slot& sl : slots) {
-      if (sl.job) {
-        for (const auto& w : sl.job->warnings)
+  BatchStats stats = drive_jsonl<SummaryJob>(
+      in, ahead, source, opt.skip_bad_lines, writer,
+      [&](const std::string& line, int64_t line_no) {
+        auto job = std::make_unique<SummaryJob>();
+        job->input = s.prepare(parse_record(line, InputKind::Text).text, opt.run);
+        if (job->input.truncated())
+          warn(source + ":" + std::to_string(line_no) + ": the input is " + std::to_string(job->input.full_length) +
+               " tokens long, truncated to " + std::to_string(job->input.input_ids.size()) + " (the model's limit)");
+        return job;
+      },
+      [&](std::vector<SummaryJob*>& jobs, int64_t, size_t) {
+        summarize_jobs(s, jobs, opt.run, [&] { progress.token(); }, [&] { progress.input_done(); });
+      },
+      [&](SummaryJob& job, int64_t) {
+        for (const auto& w : job.warnings)
           if (warned.insert(w).second) warn(w);
-        writer.write(sl.job->answer);
-        sl.job.reset();
-      } else {
-        const std::string msg = source + ":" + std::to_string(sl.line) + ": " + sl.error;
+        writer.write(job.answer);
+      },
+      [&](const std::string& msg) {
         warn(msg + " (skipped)");
-        writer.write_error(msg);
-        ++stats.bad;
         progress.input_done();
-      }
-      ++stats.inputs;
-    }
-  }
+      },
+      [&] { progress.done(); });
   progress.done();
-  if (stats.inputs == 0) input_fail(source, ": no input records (expected one JSON object per line)");
   return stats;
 }
 
