@@ -33,7 +33,6 @@ std::string clock_text(double seconds) {
   return buf;
 }
 
-
 std::string id_or_none(int64_t id) { return id < 0 ? std::string("none") : std::to_string(id); }
 
 std::string model_kind(const std::string& model_type) {
