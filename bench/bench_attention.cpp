@@ -5,7 +5,7 @@
 //     ITC layout with r = 3, for block sizes 16-128 and head dims 32-128, per SIMD path and
 //     thread count; FLOPs = 4·d per (query, key) pair actually attended;
 //   - full attention at 2048 tokens;
-//   - sgemm (OpenBLAS) on the encoder's shapes, for the machine's ceiling, through linear()
+//   - sgemm (OpenBLAS) on the encoder's shapes, for the machine's ceiling, through linear(g_ctx, )
 //     (fixed tiles, single-threaded BLAS in each) and with OpenBLAS's own threading;
 //   - the bf16 product (AVX512-BF16) on the same shapes; GELU and LayerNorm per SIMD path.
 // Arguments: block, d, threads, SIMD path (0 scalar, 1 AVX2, 2 AVX-512).
@@ -36,10 +36,8 @@ std::vector<float> random_floats(size_t n, uint64_t seed) {
   return v;
 }
 
-void set_threads(int t) {
-  omp_set_num_threads(t);
-  set_blas_threads(t);
-}
+ThreadingContext g_ctx(1);  // the threads of the benchmark being run
+void set_threads(int t) { g_ctx = ThreadingContext(t); }
 
 void BM_BlockSparseAttention(benchmark::State& st) {
   const int B = static_cast<int>(st.range(0)), d = static_cast<int>(st.range(1));
@@ -60,7 +58,7 @@ void BM_BlockSparseAttention(benchmark::State& st) {
   double pairs = 0;  // (query, key) pairs attended
   for (int h = 0; h < heads; ++h)
     for (int qb = 0; qb < n; ++qb) pairs += static_cast<double>(layout.row(h, qb).size()) * B * B;
-  for (auto _ : st) block_sparse_attention(a, layout, &ws, path);
+  for (auto _ : st) block_sparse_attention(g_ctx, a, layout, &ws, path);
   st.SetLabel(simd_path_name(path));
   st.counters["GFLOP/s"] = benchmark::Counter(4.0 * d * pairs / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -78,7 +76,7 @@ void BM_FullAttention(benchmark::State& st) {
   std::vector<float> out(q.size());
   AttentionInput a{q.data(), k.data(), v.data(), H, out.data(), H, L, static_cast<int>(heads), d, nullptr};
   AttentionWorkspace ws;
-  for (auto _ : st) full_attention(a, &ws, path);
+  for (auto _ : st) full_attention(g_ctx, a, &ws, path);
   st.SetLabel(simd_path_name(path));
   st.counters["GFLOP/s"] = benchmark::Counter(4.0 * d * heads * static_cast<double>(L * L) / 1e9,
                                               benchmark::Counter::kIsIterationInvariantRate);
@@ -89,11 +87,11 @@ void BM_Sgemm(benchmark::State& st) {
   set_threads(static_cast<int>(st.range(3)));
   auto x = random_floats(static_cast<size_t>(M * K), 1), w = random_floats(static_cast<size_t>(N * K), 2);
   std::vector<float> y(static_cast<size_t>(M * N));
-  for (auto _ : st) linear(x.data(), M, K, w.data(), nullptr, N, y.data());
+  for (auto _ : st) linear(g_ctx, x.data(), M, K, w.data(), nullptr, N, y.data());
   st.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// OpenBLAS's own threading on the whole product (what linear() did before its tiling).
+// OpenBLAS's own threading on the whole product (what linear(g_ctx, ) did before its tiling).
 void BM_SgemmBlasThreads(benchmark::State& st) {
   const int64_t M = st.range(0), N = st.range(1), K = st.range(2);
   set_threads(static_cast<int>(st.range(3)));
@@ -115,8 +113,8 @@ void BM_LinearBf16(benchmark::State& st) {
   set_threads(static_cast<int>(st.range(3)));
   auto x = random_floats(static_cast<size_t>(M * K), 1), w = random_floats(static_cast<size_t>(N * K), 2);
   std::vector<float> y(static_cast<size_t>(M * N));
-  PackedWeightBf16 pw = pack_weight_bf16(w.data(), N, K);
-  for (auto _ : st) linear_bf16(x.data(), M, pw, nullptr, y.data());
+  PackedWeightBf16 pw = pack_weight_bf16(g_ctx, w.data(), N, K);
+  for (auto _ : st) linear_bf16(g_ctx, x.data(), M, pw, nullptr, y.data());
   st.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
@@ -128,7 +126,7 @@ void BM_GeluNew(benchmark::State& st) {
   }
   set_threads(1);
   auto x = random_floats(2048 * 3072, 1);
-  for (auto _ : st) bias_activate_inplace(Activation::GeluNew, x.data(), 2048, 3072, nullptr, path);
+  for (auto _ : st) bias_activate_inplace(g_ctx, Activation::GeluNew, x.data(), 2048, 3072, nullptr, path);
   st.SetLabel(simd_path_name(path));
   st.counters["Gelem/s"] = benchmark::Counter(2048.0 * 3072 / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -141,7 +139,7 @@ void BM_LayerNorm(benchmark::State& st) {
   }
   set_threads(1);
   auto x = random_floats(4096 * 768, 1), r = random_floats(4096 * 768, 2), g = random_floats(768, 3);
-  for (auto _ : st) layernorm_fused(x.data(), r.data(), g.data(), x.data(), 4096, 768, g.data(), g.data(), 1e-12f, path);
+  for (auto _ : st) layernorm_fused(g_ctx, x.data(), r.data(), g.data(), x.data(), 4096, 768, g.data(), g.data(), 1e-12f, path);
   st.SetLabel(simd_path_name(path));
   st.counters["GB/s"] = benchmark::Counter(3.0 * 4096 * 768 * 4 / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <string>
 
+#include "test_util.h"
 #include "core/safetensors.h"
 #include "models/pegasus_model.h"
 #include "sparse/plan_io.h"
@@ -44,7 +45,7 @@ inline bigbird::PegasusEncoderOutput encode_case(const bigbird::SafeTensors& st,
   opt.keep_hidden_states = keep_hidden;
   const auto ov = meta_json(st, "config_overrides");
   if (ov.contains("attention_type")) opt.attention = bigbird::parse_attention_type(ov["attention_type"].get<std::string>());
-  return model().encode(in, opt);
+  return model().encode(in, opt, bigbird::test::ctx());
 }
 
 inline double max_abs_diff(const bigbird::Tensor& a, const bigbird::Tensor& b) {

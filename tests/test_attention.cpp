@@ -75,7 +75,7 @@ TEST(BlockSparseAttention, EqualsDenseExpansionOnRandomShapes) {
         if (r > 0) plan.at(1, 0, 0) = 0;  // a repeated (global) block must count twice
         BlockLayout layout = itc_layout(n, B, heads, plan);
         std::vector<float> fast(p.q.size(), 0.f), ref(p.q.size(), 0.f), dense(p.q.size(), 0.f);
-        block_sparse_attention(p.input(fast, true), layout);
+        block_sparse_attention(test::ctx(), p.input(fast, true), layout);
         block_sparse_attention_ref(p.input(ref, true), layout);
         dense_layout_attention_ref(p.input(dense, true), expand_dense(layout));
         EXPECT_LT(diff_cols(p, fast, dense), kTol) << "B=" << B << " r=" << r << " pad_from=" << pad_from;
@@ -116,7 +116,7 @@ TEST(BlockSparseAttention, EverySimdPathEqualsReferenceOnRandomShapes) {
       block_sparse_attention_ref(p.input(ref, true), layout);
       for (SimdPath path : supported_paths()) {
         std::vector<float> fast(p.q.size(), 0.f);
-        block_sparse_attention(p.input(fast, true), layout, nullptr, path);
+        block_sparse_attention(test::ctx(), p.input(fast, true), layout, nullptr, path);
         EXPECT_LT(diff_cols(p, fast, ref), kTol) << simd_path_name(path) << " B=" << sh.B << " d=" << sh.d
                                                  << " pad_from=" << pad_from;
         // Columns outside the heads' (the row stride's slack) are never written.
@@ -143,9 +143,9 @@ TEST(BlockSparseAttention, MisalignedPointersAndInPlaceOutput) {
     AttentionInput a = p.input(ref, true);
     block_sparse_attention_ref(a, layout);
     a.q = qs.data() + 1, a.k = ks.data() + 1, a.v = vs.data() + 1, a.out = sep.data() + 1;
-    block_sparse_attention(a, layout, nullptr, path);
+    block_sparse_attention(test::ctx(), a, layout, nullptr, path);
     a.out = qs.data() + 1;
-    block_sparse_attention(a, layout, nullptr, path);
+    block_sparse_attention(test::ctx(), a, layout, nullptr, path);
     for (int64_t t = 0; t < L; ++t)
       for (int64_t c = 0; c < heads * d; ++c) {
         const size_t i = static_cast<size_t>(t * ld + c);
@@ -161,26 +161,20 @@ TEST(BlockSparseAttention, DeterministicAcrossThreadCountsOnEveryPath) {
   AttentionWorkspace ws;
   for (SimdPath path : supported_paths()) {
     std::vector<float> a(p.q.size()), b(p.q.size()), c(p.q.size());
-    omp_set_num_threads(1);
-    block_sparse_attention(p.input(a, true), layout, nullptr, path);
-    omp_set_num_threads(2);
-    block_sparse_attention(p.input(b, true), layout, &ws, path);
-    omp_set_num_threads(3);
-    block_sparse_attention(p.input(c, true), layout, &ws, path);
+        block_sparse_attention(ThreadingContext(1), p.input(a, true), layout, nullptr, path);
+        block_sparse_attention(ThreadingContext(2), p.input(b, true), layout, &ws, path);
+        block_sparse_attention(ThreadingContext(3), p.input(c, true), layout, &ws, path);
     EXPECT_EQ(a, b) << simd_path_name(path);
     EXPECT_EQ(a, c) << simd_path_name(path);
   }
-  omp_set_num_threads(2);
 }
 
 TEST(BlockSparseAttention, DeterministicAcrossThreadCounts) {
   Problem p = make_problem(16 * 12, 3, 16, 0, 16 * 12 - 5, 99);
   BlockLayout layout = itc_layout(12, 16, 3, seeded_random_plan(7, 0, 12, 3, 3));
   std::vector<float> a(p.q.size()), b(p.q.size());
-  omp_set_num_threads(1);
-  block_sparse_attention(p.input(a, true), layout);
-  omp_set_num_threads(2);
-  block_sparse_attention(p.input(b, true), layout);
+    block_sparse_attention(ThreadingContext(1), p.input(a, true), layout);
+    block_sparse_attention(ThreadingContext(2), p.input(b, true), layout);
   EXPECT_EQ(a, b);
 }
 
@@ -188,7 +182,7 @@ TEST(BlockSparseAttention, RejectsMismatchedLayout) {
   Problem p = make_problem(16 * 10, 2, 8, 0, 160, 3);
   BlockLayout layout = itc_layout(9, 16, 2, seeded_random_plan(0, 0, 9, 1, 2));
   std::vector<float> out(p.q.size());
-  EXPECT_THROW(block_sparse_attention(p.input(out, true), layout), Error);
+  EXPECT_THROW(block_sparse_attention(test::ctx(), p.input(out, true), layout), Error);
 }
 
 TEST(FullAttention, EqualsReferenceWithAndWithoutMask) {
@@ -198,7 +192,7 @@ TEST(FullAttention, EqualsReferenceWithAndWithoutMask) {
       Problem p = make_problem(L, 2, d, 1, L > 3 ? L - 3 : L, seed++);
       for (bool with_mask : {false, true}) {
         std::vector<float> fast(p.q.size()), ref(p.q.size());
-        full_attention(p.input(fast, with_mask));
+        full_attention(test::ctx(), p.input(fast, with_mask));
         full_attention_ref(p.input(ref, with_mask));
         EXPECT_LT(diff_cols(p, fast, ref), kTol) << "L=" << L << " d=" << d;
       }
@@ -217,7 +211,7 @@ TEST(FullAttention, EverySimdPathEqualsReferenceOnRandomShapes) {
         full_attention_ref(p.input(ref, with_mask));
         for (SimdPath path : supported_paths()) {
           std::vector<float> fast(p.q.size());
-          full_attention(p.input(fast, with_mask), nullptr, path);
+          full_attention(test::ctx(), p.input(fast, with_mask), nullptr, path);
           EXPECT_LT(diff_cols(p, fast, ref), kTol) << simd_path_name(path) << " L=" << L << " d=" << d;
         }
       }
@@ -227,10 +221,8 @@ TEST(FullAttention, EverySimdPathEqualsReferenceOnRandomShapes) {
   Problem p = make_problem(700, 3, 48, 0, 650, 5);
   for (SimdPath path : supported_paths()) {
     std::vector<float> a(p.q.size()), b(p.q.size());
-    omp_set_num_threads(1);
-    full_attention(p.input(a, true), nullptr, path);
-    omp_set_num_threads(2);
-    full_attention(p.input(b, true), nullptr, path);
+        full_attention(ThreadingContext(1), p.input(a, true), nullptr, path);
+        full_attention(ThreadingContext(2), p.input(b, true), nullptr, path);
     EXPECT_EQ(a, b) << simd_path_name(path);
   }
 }
@@ -240,7 +232,7 @@ TEST(FullAttention, AllMaskedRowIsUniformLikeHf) {
   for (SimdPath path : supported_paths()) {
     Problem p = make_problem(10, 1, 4, 0, 0, 5);
     std::vector<float> out(p.q.size());
-    full_attention(p.input(out, true), nullptr, path);
+    full_attention(test::ctx(), p.input(out, true), nullptr, path);
     for (int64_t c = 0; c < 4; ++c) {
       double mean = 0;
       for (int64_t t = 0; t < 10; ++t) mean += p.v[static_cast<size_t>(t * 4 + c)] / 10.0;

@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "core/safetensors.h"
+#include "kernels/gemm_bf16.h"
 #include "models/bigbird_model.h"
 #include "sparse/plan_io.h"
 #include "test_util.h"
@@ -57,27 +58,27 @@ TEST_P(EncoderParity, AllHeadsMatchHf) {
   if (std::string(c.name).find("original_full") != std::string::npos) opt.attention = AttentionType::OriginalFull;
 
   auto pre = BigBirdModel::load(data_path("roberta-tiny/pretraining"));
-  EncoderOutput eo = pre->encode(inputs_of(ref), opt);
+  EncoderOutput eo = pre->encode(inputs_of(ref), opt, test::ctx());
   EXPECT_EQ(eo.attention_used == AttentionType::BlockSparse, c.sparse);
   expect_close(eo.embedding_output, ref, "embedding_output", 1e-4);
   for (size_t l = 0; l < eo.hidden_states.size(); ++l)
     expect_close(eo.hidden_states[l], ref, "hidden_state.layer" + std::to_string(l), 1e-4);
   expect_close(eo.sequence_output, ref, "sequence_output", 1e-4);
-  Tensor pooled = pre->pooler(eo.sequence_output);
+  Tensor pooled = pre->pooler(eo.sequence_output, test::ctx());
   expect_close(pooled, ref, "pooler_output", 1e-4);
-  expect_close(pre->mlm_logits(eo.sequence_output), ref, "mlm_logits", 1e-3);
-  expect_close(pre->nsp_logits(pooled), ref, "nsp_logits", 1e-3);
+  expect_close(pre->mlm_logits(eo.sequence_output, test::ctx()), ref, "mlm_logits", 1e-3);
+  expect_close(pre->nsp_logits(pooled, test::ctx()), ref, "nsp_logits", 1e-3);
   if (c.sparse && source == PlanSource::HF) {  // the drawn plans are HF's own
     for (auto& [l, p] : plans_of(ref)) EXPECT_EQ(eo.plans[static_cast<size_t>(l)].blocks, p.blocks);
   }
 
   auto cls = BigBirdModel::load(data_path("roberta-tiny/seqcls"));
-  expect_close(cls->sequence_classification_logits(cls->encode(inputs_of(ref), opt).sequence_output), ref,
+  expect_close(cls->sequence_classification_logits(cls->encode(inputs_of(ref), opt, test::ctx()).sequence_output, test::ctx()), ref,
                "seqcls.logits", 1e-3);
 
   auto qa = BigBirdModel::load(data_path("roberta-tiny/qa"));
   EncoderInput in = inputs_of(ref);
-  Tensor logits = qa->qa_logits(qa->encode(in, opt).sequence_output);
+  Tensor logits = qa->qa_logits(qa->encode(in, opt, test::ctx()).sequence_output, test::ctx());
   const int64_t b = logits.dim(0), L = logits.dim(1);
   Tensor start(Shape{b, L}), start_masked(Shape{b, L});
   auto qlen = question_lengths(in.input_ids, qa->config().sep_token_id);
@@ -110,11 +111,11 @@ TEST(EncoderParityExtra, SeededPlanDiffersFromHfButIsDeterministic) {
   SafeTensors ref = SafeTensors::open(data_path("roberta-tiny/case_i_b2_s256_padrow1.safetensors"));
   auto pre = BigBirdModel::load(data_path("roberta-tiny/pretraining"));
   ForwardOptions opt;  // seeded, seed 0
-  EncoderOutput a = pre->encode(inputs_of(ref), opt);
-  EncoderOutput b = pre->encode(inputs_of(ref), opt);
+  EncoderOutput a = pre->encode(inputs_of(ref), opt, test::ctx());
+  EncoderOutput b = pre->encode(inputs_of(ref), opt, test::ctx());
   EXPECT_EQ(a.sequence_output.data, b.sequence_output.data);
   opt.seed = 1;
-  EncoderOutput c = pre->encode(inputs_of(ref), opt);
+  EncoderOutput c = pre->encode(inputs_of(ref), opt, test::ctx());
   EXPECT_NE(a.sequence_output.data, c.sequence_output.data);
 }
 
@@ -141,9 +142,9 @@ TEST(EncoderParityExtra, Bf16ErrorAgainstHfOnTheFixtures) {
     opt.plan_source = PlanSource::HF;
     opt.injected_plans = plans_of(ref);
     if (std::string(c.name).find("original_full") != std::string::npos) opt.attention = AttentionType::OriginalFull;
-    EncoderOutput f32 = pre->encode(inputs_of(ref), opt);
+    EncoderOutput f32 = pre->encode(inputs_of(ref), opt, test::ctx());
     opt.bf16 = true;
-    EncoderOutput bf = pre->encode(inputs_of(ref), opt);
+    EncoderOutput bf = pre->encode(inputs_of(ref), opt, test::ctx());
     Tensor want = ref.read_f32("sequence_output");
     double worst = 0, worst_f32 = 0, sq = 0;
     for (size_t i = 0; i < want.data.size(); ++i) {

@@ -91,7 +91,7 @@ TEST(EncoderShapes, FastEqualsReferenceOnOtherShapes) {
     ForwardOptions fast, ref;
     fast.keep_hidden_states = ref.keep_hidden_states = true;
     ref.reference_kernels = true;
-    EncoderOutput a = m->encode(in, fast), b = m->encode(in, ref);
+    EncoderOutput a = m->encode(in, fast, test::ctx()), b = m->encode(in, ref, test::ctx());
     SCOPED_TRACE("hidden " + std::to_string(v.spec.hidden) + " block " + std::to_string(v.spec.block) + " r " +
                  std::to_string(v.spec.r));
     EXPECT_EQ(a.attention_used, AttentionType::BlockSparse);
@@ -100,10 +100,10 @@ TEST(EncoderShapes, FastEqualsReferenceOnOtherShapes) {
     EXPECT_LT(max_abs_diff(a.sequence_output.data, b.sequence_output.data), 1e-4);
     for (size_t l = 0; l < a.hidden_states.size(); ++l)
       EXPECT_LT(max_abs_diff(a.hidden_states[l].data, b.hidden_states[l].data), 1e-4);
-    EXPECT_LT(max_abs_diff(m->mlm_logits(a.sequence_output).data, m->mlm_logits(b.sequence_output).data), 1e-3);
+    EXPECT_LT(max_abs_diff(m->mlm_logits(a.sequence_output, test::ctx()).data, m->mlm_logits(b.sequence_output, test::ctx()).data), 1e-3);
     // Full attention on the same model and input.
     fast.attention = ref.attention = AttentionType::OriginalFull;
-    EXPECT_LT(max_abs_diff(m->encode(in, fast).sequence_output.data, m->encode(in, ref).sequence_output.data), 1e-4);
+    EXPECT_LT(max_abs_diff(m->encode(in, fast, test::ctx()).sequence_output.data, m->encode(in, ref, test::ctx()).sequence_output.data), 1e-4);
   }
 }
 
@@ -113,16 +113,16 @@ TEST(EncoderShapes, FallBackToFullAttentionIsDecidedPerCall) {
   write_checkpoint(dir.path.string(), s);
   auto m = BigBirdModel::load(dir.path.string());
   ForwardOptions opt;
-  EncoderOutput at = m->encode(random_input(1, 72, s.vocab, 72, 1), opt);
+  EncoderOutput at = m->encode(random_input(1, 72, s.vocab, 72, 1), opt, test::ctx());
   EXPECT_EQ(at.attention_used, AttentionType::OriginalFull);
   EXPECT_TRUE(at.fell_back);
   EXPECT_EQ(at.padded_len, 72);
-  EncoderOutput above = m->encode(random_input(1, 73, s.vocab, 73, 1), opt);
+  EncoderOutput above = m->encode(random_input(1, 73, s.vocab, 73, 1), opt, test::ctx());
   EXPECT_EQ(above.attention_used, AttentionType::BlockSparse);
   EXPECT_EQ(above.padded_len, 80);
   // Not sticky: a short call then a long call on the same model object.
-  EXPECT_EQ(m->encode(random_input(1, 20, s.vocab, 20, 1), opt).attention_used, AttentionType::OriginalFull);
-  EXPECT_EQ(m->encode(random_input(1, 200, s.vocab, 200, 1), opt).attention_used, AttentionType::BlockSparse);
+  EXPECT_EQ(m->encode(random_input(1, 20, s.vocab, 20, 1), opt, test::ctx()).attention_used, AttentionType::OriginalFull);
+  EXPECT_EQ(m->encode(random_input(1, 200, s.vocab, 200, 1), opt, test::ctx()).attention_used, AttentionType::BlockSparse);
 }
 
 TEST(EncoderShapes, InternalPaddingEqualsExplicitPadding) {
@@ -142,7 +142,7 @@ TEST(EncoderShapes, InternalPaddingEqualsExplicitPadding) {
     }
   ForwardOptions opt;
   opt.keep_hidden_states = true;
-  EncoderOutput a = m->encode(in, opt), b = m->encode(padded, opt);
+  EncoderOutput a = m->encode(in, opt, test::ctx()), b = m->encode(padded, opt, test::ctx());
   EXPECT_EQ(a.padded_len, Lp);
   EXPECT_EQ(a.hidden_states.back().data, b.hidden_states.back().data);
   ASSERT_EQ(a.sequence_output.shape, (Shape{2, L, s.hidden}));
@@ -160,13 +160,13 @@ TEST(EncoderShapes, BatchRowsEqualSingleRows) {
   const int64_t L = 120;
   EncoderInput in = random_input(3, L, s.vocab, 77, 4);
   ForwardOptions opt;
-  EncoderOutput all = m->encode(in, opt);
+  EncoderOutput all = m->encode(in, opt, test::ctx());
   for (int64_t i = 0; i < 3; ++i) {
     EncoderInput one{TensorI64({1, L}), TensorI64({1, L}), TensorI64({1, L})};
     std::copy_n(in.input_ids.data.begin() + i * L, L, one.input_ids.data.begin());
     std::copy_n(in.attention_mask.data.begin() + i * L, L, one.attention_mask.data.begin());
     std::copy_n(in.token_type_ids.data.begin() + i * L, L, one.token_type_ids.data.begin());
-    EncoderOutput o = m->encode(one, opt);
+    EncoderOutput o = m->encode(one, opt, test::ctx());
     EXPECT_LT(max_abs_diff(o.sequence_output.ptr(), all.sequence_output.ptr() + i * L * s.hidden,
                            static_cast<size_t>(L * s.hidden)),
               1e-5);
@@ -182,8 +182,8 @@ TEST(EncoderShapes, ShardedAndHalfPrecisionCheckpointsLoad) {
   write_checkpoint(three.path.string(), sh, 7);
   EncoderInput in = random_input(1, 90, s.vocab, 90, 5);
   ForwardOptions opt;
-  auto a = BigBirdModel::load(one.path.string())->encode(in, opt);
-  auto b = BigBirdModel::load(three.path.string())->encode(in, opt);
+  auto a = BigBirdModel::load(one.path.string())->encode(in, opt, test::ctx());
+  auto b = BigBirdModel::load(three.path.string())->encode(in, opt, test::ctx());
   EXPECT_EQ(a.sequence_output.data, b.sequence_output.data);
 
   CheckpointSpec hb = s;
@@ -201,7 +201,7 @@ TEST(EncoderShapes, ShardedAndHalfPrecisionCheckpointsLoad) {
     EXPECT_EQ(mb->weights().word.data[i], bf16_to_float(bigbird::test::to_bf16(w32[i])));
     EXPECT_EQ(mf->weights().word.data[i], static_cast<float>(static_cast<_Float16>(w32[i])));
   }
-  auto c = mb->encode(in, opt);
+  auto c = mb->encode(in, opt, test::ctx());
   EXPECT_LT(max_abs_diff(a.sequence_output.data, c.sequence_output.data), 0.2);  // bf16 weights: close, not equal
 }
 
@@ -253,24 +253,24 @@ TEST(EncoderShapes, BadInputsGiveClearErrors) {
   ForwardOptions opt;
   EncoderInput in = random_input(1, 100, s.vocab, 100, 1);
   in.input_ids.data[7] = s.vocab;
-  EXPECT_NE(error_of([&] { m->encode(in, opt); }).find("input_ids[0, 7] = 97 is out of range"), std::string::npos);
+  EXPECT_NE(error_of([&] { m->encode(in, opt, test::ctx()); }).find("input_ids[0, 7] = 97 is out of range"), std::string::npos);
   in.input_ids.data[7] = -1;
-  EXPECT_NE(error_of([&] { m->encode(in, opt); }).find("out of range"), std::string::npos);
+  EXPECT_NE(error_of([&] { m->encode(in, opt, test::ctx()); }).find("out of range"), std::string::npos);
   in = random_input(1, 100, s.vocab, 100, 1);
   in.attention_mask.data[3] = 2;
-  EXPECT_NE(error_of([&] { m->encode(in, opt); }).find("must be 0 or 1"), std::string::npos);
+  EXPECT_NE(error_of([&] { m->encode(in, opt, test::ctx()); }).find("must be 0 or 1"), std::string::npos);
   in = random_input(1, 100, s.vocab, 100, 1);
   in.token_type_ids.data[3] = 2;
-  EXPECT_NE(error_of([&] { m->encode(in, opt); }).find("type_vocab_size"), std::string::npos);
-  EXPECT_NE(error_of([&] { m->encode(random_input(1, 513, s.vocab, 513, 1), opt); }).find("longer than max_position_embeddings 512"),
+  EXPECT_NE(error_of([&] { m->encode(in, opt, test::ctx()); }).find("type_vocab_size"), std::string::npos);
+  EXPECT_NE(error_of([&] { m->encode(random_input(1, 513, s.vocab, 513, 1), opt, test::ctx()); }).find("longer than max_position_embeddings 512"),
             std::string::npos);
   // 509 tokens pad to 512 under block_sparse: fits; 510..512 too. 505 with block 8 -> 512.
-  EXPECT_NO_THROW(m->encode(random_input(1, 509, s.vocab, 509, 1), opt));
+  EXPECT_NO_THROW(m->encode(random_input(1, 509, s.vocab, 509, 1), opt, test::ctx()));
   in = random_input(1, 100, s.vocab, 100, 1);
   in.attention_mask = TensorI64({1, 99}, 1);
-  EXPECT_NE(error_of([&] { m->encode(in, opt); }).find("does not match input_ids"), std::string::npos);
+  EXPECT_NE(error_of([&] { m->encode(in, opt, test::ctx()); }).find("does not match input_ids"), std::string::npos);
   opt.injected_plans[0] = seeded_random_plan(0, 0, 10, 2, 3);  // 100 tokens -> 13 blocks, not 10
-  EXPECT_NE(error_of([&] { m->encode(random_input(1, 100, s.vocab, 100, 1), opt); }).find("injected rand_attn.layer0"),
+  EXPECT_NE(error_of([&] { m->encode(random_input(1, 100, s.vocab, 100, 1), opt, test::ctx()); }).find("injected rand_attn.layer0"),
             std::string::npos);
 }
 
@@ -287,17 +287,17 @@ TEST(EncoderShapes, TaskHeadsOnOtherShapesFollowTheirDefinitions) {
     write_checkpoint(dir.path.string(), s, seed++);
     auto m = BigBirdModel::load(dir.path.string());
     const int64_t L = 90, H = s.hidden;
-    EncoderOutput eo = m->encode(random_input(2, L, s.vocab, 80, seed), ForwardOptions{});
+    EncoderOutput eo = m->encode(random_input(2, L, s.vocab, 80, seed), ForwardOptions{}, test::ctx());
     const Tensor& h = eo.sequence_output;
     const BigBirdWeights& w = m->weights();
-    auto ref_linear = [](const LinearW& l, const float* x, int64_t rows) {
+    auto ref_linear = [](const Linear& l, const float* x, int64_t rows) {
       std::vector<float> y(static_cast<size_t>(rows * l.out()));
-      linear_ref(x, rows, l.in(), l.w.data, l.b.data, l.out(), y.data());
+      linear_ref(x, rows, l.in(), l.weight().data, l.bias().data, l.out(), y.data());
       return y;
     };
     const Activation act = parse_activation(s.hidden_act);
     if (std::string(arch) == "BigBirdForSequenceClassification") {
-      Tensor logits = m->sequence_classification_logits(h);
+      Tensor logits = m->sequence_classification_logits(h, test::ctx());
       ASSERT_EQ(logits.shape, (Shape{2, 4}));
       for (int64_t i = 0; i < 2; ++i) {
         auto t = ref_linear(*w.cls_dense, h.ptr() + i * L * H, 1);
@@ -307,29 +307,29 @@ TEST(EncoderShapes, TaskHeadsOnOtherShapesFollowTheirDefinitions) {
       }
       EXPECT_FALSE(m->has_pooler());
     } else if (std::string(arch) == "BigBirdForTokenClassification") {
-      Tensor logits = m->token_classification_logits(h);
+      Tensor logits = m->token_classification_logits(h, test::ctx());
       ASSERT_EQ(logits.shape, (Shape{2, L, 4}));
       auto want = ref_linear(*w.token_cls, h.ptr(), 2 * L);
       EXPECT_LT(max_abs_diff(want, logits.data), 1e-4);
     } else if (std::string(arch) == "BigBirdForQuestionAnswering") {
-      Tensor logits = m->qa_logits(h);
+      Tensor logits = m->qa_logits(h, test::ctx());
       ASSERT_EQ(logits.shape, (Shape{2, L, 2}));
       auto t = ref_linear(*w.qa_intermediate, h.ptr(), 2 * L);
       for (auto& v : t) v = activate(act, v);
       auto u = ref_linear(w.qa_output, t.data(), 2 * L);
       for (size_t i = 0; i < u.size(); ++i) u[i] += h.data[i];
-      layernorm(u.data(), u.data(), 2 * L, H, w.qa_ln.g.data, w.qa_ln.b.data, 1e-12f);
+      layernorm(test::ctx(), u.data(), u.data(), 2 * L, H, w.qa_ln.g.data, w.qa_ln.b.data, 1e-12f);
       auto want = ref_linear(w.qa_outputs, u.data(), 2 * L);
       EXPECT_LT(max_abs_diff(want, logits.data), 1e-4);
-      EXPECT_THROW(m->mlm_logits(h), Error);
+      EXPECT_THROW(m->mlm_logits(h, test::ctx()), Error);
     } else if (std::string(arch) == "BigBirdForMaskedLM") {
-      EXPECT_EQ(m->mlm_logits(h).shape, (Shape{2, L, s.vocab}));
-      EXPECT_EQ(w.mlm_decoder.w.data, w.word.data);  // tied: the decoder is the embedding matrix
+      EXPECT_EQ(m->mlm_logits(h, test::ctx()).shape, (Shape{2, L, s.vocab}));
+      EXPECT_EQ(w.mlm_decoder.weight().data, w.word.data);  // tied: the decoder is the embedding matrix
       EXPECT_FALSE(m->has_nsp());
-      EXPECT_THROW(m->sequence_classification_logits(h), Error);
+      EXPECT_THROW(m->sequence_classification_logits(h, test::ctx()), Error);
     } else {
-      EXPECT_THROW(m->qa_logits(h), Error);
-      EXPECT_THROW(m->token_classification_logits(h), Error);
+      EXPECT_THROW(m->qa_logits(h, test::ctx()), Error);
+      EXPECT_THROW(m->token_classification_logits(h, test::ctx()), Error);
     }
   }
 }
@@ -347,12 +347,8 @@ TEST(EncoderShapes, BitIdenticalWhateverTheThreadCount) {
     opt.attention = parse_attention_type(att);
     std::vector<std::vector<float>> outs;
     for (int threads : {1, 2, 3}) {
-      omp_set_num_threads(threads);
-      set_blas_threads(threads);
-      outs.push_back(m->encode(in, opt).sequence_output.data);
+      outs.push_back(m->encode(in, opt, ThreadingContext(threads)).sequence_output.data);
     }
-    omp_set_num_threads(2);
-    set_blas_threads(2);
     EXPECT_EQ(outs[0], outs[1]) << att;
     EXPECT_EQ(outs[0], outs[2]) << att;
   }
@@ -371,10 +367,10 @@ TEST(EncoderShapes, BatchOfMixedLengthsEqualsEachAlone) {
     ForwardOptions opt;
     opt.plan_source = src;
     opt.keep_hidden_states = true;
-    std::vector<EncoderOutput> all = m->encode_batch(ins, opt);
+    std::vector<EncoderOutput> all = m->encode_batch(ins, opt, test::ctx());
     ASSERT_EQ(all.size(), ins.size());
     for (size_t i = 0; i < ins.size(); ++i) {
-      EncoderOutput one = m->encode(ins[i], opt);
+      EncoderOutput one = m->encode(ins[i], opt, test::ctx());
       EXPECT_EQ(all[i].sequence_output.shape, one.sequence_output.shape);
       EXPECT_LT(max_abs_diff(all[i].sequence_output.data, one.sequence_output.data), 1e-5) << i;
       EXPECT_EQ(all[i].attention_used, one.attention_used);
@@ -387,7 +383,7 @@ TEST(EncoderShapes, BatchOfMixedLengthsEqualsEachAlone) {
   }
   EXPECT_NE(error_of([&] {
               std::vector<EncoderInput> bad = {ins[0], EncoderInput{TensorI64({1, 5}, 500), TensorI64(), TensorI64()}};
-              m->encode_batch(bad, ForwardOptions{});
+              m->encode_batch(bad, ForwardOptions{}, test::ctx());
             }).find("input 1: input_ids[0, 0] = 500"),
             std::string::npos);
 }

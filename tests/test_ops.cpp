@@ -24,12 +24,12 @@ TEST(Linear, BlasEqualsScalarReferenceOnRandomShapes) {
         auto W = random_vec(static_cast<size_t>(out * in), seed++);
         auto b = random_vec(static_cast<size_t>(out), seed++);
         std::vector<float> y(static_cast<size_t>(rows * out)), r(y.size());
-        linear(x.data(), rows, in, W.data(), b.data(), out, y.data());
+        linear(test::ctx(), x.data(), rows, in, W.data(), b.data(), out, y.data());
         linear_ref(x.data(), rows, in, W.data(), b.data(), out, r.data());
         for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], r[i], 1e-5 * (1 + std::fabs(r[i])));
         // accumulate: y += x·Wᵀ (no bias)
         std::vector<float> acc = r;
-        linear_accumulate(x.data(), rows, in, W.data(), nullptr, out, acc.data());
+        linear_accumulate(test::ctx(), x.data(), rows, in, W.data(), nullptr, out, acc.data());
         std::vector<float> twice(y.size());
         for (size_t i = 0; i < y.size(); ++i) twice[i] = 2 * r[i] - b[i % static_cast<size_t>(out)];
         for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(acc[i], twice[i], 2e-5 * (1 + std::fabs(twice[i])));
@@ -45,7 +45,7 @@ TEST(LayerNorm, MatchesDefinition) {
   auto g = random_vec(static_cast<size_t>(dim), 4);
   auto b = random_vec(static_cast<size_t>(dim), 5);
   std::vector<float> y(x.size());
-  layernorm(x.data(), y.data(), rows, dim, g.data(), b.data(), 1e-12f);
+  layernorm(test::ctx(), x.data(), y.data(), rows, dim, g.data(), b.data(), 1e-12f);
   for (int64_t r = 0; r < rows; ++r) {
     double mean = 0, var = 0;
     for (int64_t i = 0; i < dim; ++i) mean += x[static_cast<size_t>(r * dim + i)];
@@ -59,7 +59,7 @@ TEST(LayerNorm, MatchesDefinition) {
   }
   // In place gives the same result.
   std::vector<float> z = x;
-  layernorm(z.data(), z.data(), rows, dim, g.data(), b.data(), 1e-12f);
+  layernorm(test::ctx(), z.data(), z.data(), rows, dim, g.data(), b.data(), 1e-12f);
   EXPECT_EQ(z, y);
 }
 
@@ -89,7 +89,7 @@ TEST(Activations, NamesParseAndUnknownFails) {
     EXPECT_TRUE(is_known_activation(n)) << n;
   EXPECT_THROW(parse_activation("gelu_newest"), Error);
   std::vector<float> v = {-1.0f, 0.5f, 2.0f};
-  activate_inplace(Activation::Relu, v.data(), 3);
+  activate_inplace(test::ctx(), Activation::Relu, v.data(), 3);
   EXPECT_EQ(v, (std::vector<float>{0.0f, 0.5f, 2.0f}));
 }
 
@@ -113,7 +113,7 @@ TEST(Activations, SimdGeluWithinStatedBoundOnEveryPath) {
                          Activation::GeluAccurate, Activation::GeluPython, Activation::Gelu10}) {
       std::vector<float> y = xs;
       // Odd row length: every path's vector tail runs.
-      bias_activate_inplace(a, y.data(), 1, static_cast<int64_t>(y.size()), nullptr, path);
+      bias_activate_inplace(test::ctx(), a, y.data(), 1, static_cast<int64_t>(y.size()), nullptr, path);
       double worst = 0;
       for (size_t i = 0; i < xs.size(); ++i) {
         const double ref = activate(a, xs[i]);
@@ -134,7 +134,7 @@ TEST(Activations, BiasFusedIntoActivation) {
   for (SimdPath path : supported_paths()) {
     for (Activation a : {Activation::GeluNew, Activation::Gelu, Activation::Relu, Activation::Silu}) {
       std::vector<float> y = x;
-      bias_activate_inplace(a, y.data(), rows, cols, b.data(), path);
+      bias_activate_inplace(test::ctx(), a, y.data(), rows, cols, b.data(), path);
       for (int64_t i = 0; i < rows * cols; ++i) {
         const double ref = activate(a, x[static_cast<size_t>(i)] + b[static_cast<size_t>(i % cols)]);
         EXPECT_NEAR(y[static_cast<size_t>(i)], ref, kGeluAbsTol + kGeluRelTol * std::fabs(ref)) << simd_path_name(path);
@@ -145,7 +145,7 @@ TEST(Activations, BiasFusedIntoActivation) {
   std::vector<float> z(10001), want(10001);
   for (size_t i = 0; i < z.size(); ++i) z[i] = static_cast<float>(i) * 1e-3f - 5.0f;
   for (size_t i = 0; i < z.size(); ++i) want[i] = activate(Activation::Gelu, z[i]);
-  activate_inplace(Activation::Gelu, z.data(), static_cast<int64_t>(z.size()));
+  activate_inplace(test::ctx(), Activation::Gelu, z.data(), static_cast<int64_t>(z.size()));
   for (size_t i = 0; i < z.size(); ++i) EXPECT_NEAR(z[i], want[i], kGeluAbsTol + kGeluRelTol * std::fabs(want[i]));
 }
 
@@ -165,7 +165,7 @@ TEST(LayerNorm, FusedResidualAndBiasEqualReferenceOnEveryPath) {
       auto g = random_vec(static_cast<size_t>(dim), seed++);
       auto be = random_vec(static_cast<size_t>(dim), seed++);
       std::vector<float> y(x.size()), ref(x.size());
-      layernorm_fused(x.data() + 1, res.data() + 1, bias.data(), y.data() + 1, rows, dim, g.data(), be.data(), 1e-12f,
+      layernorm_fused(test::ctx(), x.data() + 1, res.data() + 1, bias.data(), y.data() + 1, rows, dim, g.data(), be.data(), 1e-12f,
                       path);
       layernorm_ref(x.data() + 1, res.data() + 1, bias.data(), ref.data() + 1, rows, dim, g.data(), be.data(), 1e-12f);
       const double tol = dim == 1 ? 1e-3 : 2e-5;  // dim 1: (x - mean) is pure rounding noise
@@ -174,7 +174,7 @@ TEST(LayerNorm, FusedResidualAndBiasEqualReferenceOnEveryPath) {
             << simd_path_name(path) << " dim=" << dim;
       // In place over the residual gives the same bits.
       std::vector<float> r2 = res;
-      layernorm_fused(x.data() + 1, r2.data() + 1, bias.data(), r2.data() + 1, rows, dim, g.data(), be.data(), 1e-12f,
+      layernorm_fused(test::ctx(), x.data() + 1, r2.data() + 1, bias.data(), r2.data() + 1, rows, dim, g.data(), be.data(), 1e-12f,
                       path);
       EXPECT_EQ(std::vector<float>(r2.begin() + 1, r2.end()), std::vector<float>(y.begin() + 1, y.end()));
     }
@@ -192,16 +192,16 @@ TEST(LinearBf16, EqualsBf16ReferenceOnRandomShapes) {
         auto x = random_vec(static_cast<size_t>(rows * in + 1), seed++);
         auto W = random_vec(static_cast<size_t>(out * in), seed++);
         auto b = random_vec(static_cast<size_t>(out), seed++);
-        PackedWeightBf16 pw = pack_weight_bf16(W.data(), out, in);
+        PackedWeightBf16 pw = pack_weight_bf16(test::ctx(), W.data(), out, in);
         std::vector<float> y(static_cast<size_t>(rows * out + 1)), r(static_cast<size_t>(rows * out));
-        linear_bf16(x.data() + 1, rows, pw, b.data(), y.data() + 1);  // misaligned rows
+        linear_bf16(test::ctx(), x.data() + 1, rows, pw, b.data(), y.data() + 1);  // misaligned rows
         linear_bf16_ref(x.data() + 1, rows, W.data(), in, out, b.data(), r.data());
         const double tol = 2e-6 * std::sqrt(static_cast<double>(in)) * 4;
         for (size_t i = 0; i < r.size(); ++i)
           ASSERT_NEAR(y[i + 1], r[i], tol * (1 + std::fabs(r[i]))) << rows << "x" << in << "x" << out;
         // accumulate: y += x·Wᵀ (no bias)
         std::vector<float> acc(y.begin() + 1, y.end());
-        linear_bf16(x.data() + 1, rows, pw, nullptr, acc.data(), true);
+        linear_bf16(test::ctx(), x.data() + 1, rows, pw, nullptr, acc.data(), true);
         for (size_t i = 0; i < r.size(); ++i)
           ASSERT_NEAR(acc[i], 2 * r[i] - b[i % static_cast<size_t>(out)], 2 * tol * (1 + std::fabs(r[i])));
       }
@@ -223,7 +223,7 @@ TEST(LinearBf16, RoundingAndErrorAgainstFloat32) {
   const int64_t rows = 64, in = 768, out = 256;
   auto x = random_vec(static_cast<size_t>(rows * in), 1), W = random_vec(static_cast<size_t>(out * in), 2);
   std::vector<float> y(static_cast<size_t>(rows * out)), r(y.size());
-  linear_bf16(x.data(), rows, pack_weight_bf16(W.data(), out, in), nullptr, y.data());
+  linear_bf16(test::ctx(), x.data(), rows, pack_weight_bf16(test::ctx(), W.data(), out, in), nullptr, y.data());
   linear_ref(x.data(), rows, in, W.data(), nullptr, out, r.data());
   double err = 0, norm = 0;
   for (size_t i = 0; i < y.size(); ++i) err += (y[i] - r[i]) * (y[i] - r[i]), norm += r[i] * r[i];

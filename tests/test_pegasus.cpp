@@ -89,8 +89,8 @@ TEST(PegasusConfig, GenerationConfigJsonWins) {
 TEST(PegasusWeights, TiesAbsentAliasesToShared) {
   // The test checkpoint has no lm_head.weight / embed_tokens (dropped like HF's safetensors do).
   const PegasusWeights& w = model().weights();
-  EXPECT_EQ(w.lm_head.data, w.shared.data);
-  EXPECT_EQ(w.final_logits_bias.shape, Shape{512});
+  EXPECT_EQ(w.lm_head.weight().data, w.shared.data);
+  EXPECT_EQ(w.lm_head.bias().shape, Shape{512});
 }
 
 // ------------------------------------------------------------------------- forward parity
@@ -109,9 +109,9 @@ TEST_P(PegasusParity, MatchesHF) {
     EXPECT_LE(max_abs_diff(got, want.read_f32(name)), tol) << name;
   };
   check("encoder.embedding_output", enc.embedding_output, 1e-4);
-  ASSERT_EQ(enc.layer_outputs.size(), 2u);
-  for (size_t l = 0; l < 2; ++l) check("encoder.layer" + std::to_string(l) + ".output", enc.layer_outputs[l], 1e-4);
-  check("encoder.output", enc.output, 1e-4);
+  ASSERT_EQ(enc.hidden_states.size(), 2u);
+  for (size_t l = 0; l < 2; ++l) check("encoder.layer" + std::to_string(l) + ".output", enc.hidden_states[l], 1e-4);
+  check("encoder.output", enc.sequence_output, 1e-4);
   for (size_t l = 0; l < enc.plans.size(); ++l) {
     const TensorI64 p = want.read_i64("rand_attn.layer" + std::to_string(l));
     EXPECT_EQ(std::vector<int64_t>(enc.plans[l].blocks.begin(), enc.plans[l].blocks.end()), p.data);
@@ -120,7 +120,7 @@ TEST_P(PegasusParity, MatchesHF) {
   const TensorI64 dec_ids = in.read_i64("decoder_input_ids");
   std::vector<int64_t> items(static_cast<size_t>(dec_ids.dim(0)));
   for (size_t i = 0; i < items.size(); ++i) items[i] = static_cast<int64_t>(i);
-  const PegasusDecoderOutput dec = model().decode(model().cross_attention_cache(enc), dec_ids, items, true);
+  const PegasusDecoderOutput dec = model().decode(model().cross_attention_cache(enc, test::ctx()), dec_ids, items, true, test::ctx());
   check("decoder.embedding_output", dec.embedding_output, 1e-4);
   for (size_t l = 0; l < 2; ++l) check("decoder.layer" + std::to_string(l) + ".output", dec.layer_outputs[l], 1e-4);
   check("decoder.output", dec.output, 1e-4);
@@ -133,7 +133,7 @@ TEST_P(PegasusParity, MatchesHF) {
     g.max_length = tokens.dim(1);
     g.use_cache = cache;
     g.pad_token_id = 0;
-    const GenerationResult r = pegasus_generate(model(), enc, g);
+    const GenerationResult r = pegasus_generate(model(), enc, g, test::ctx());
     EXPECT_EQ(r.sequences.shape, tokens.shape);
     EXPECT_EQ(r.sequences.data, tokens.data) << "use_cache=" << cache;
   }
@@ -156,23 +156,23 @@ TEST(PegasusEncoder, FallbackIsDecidedPerCallAndKeepsTheMask) {
   // Row 1 is padded: changing a padded token's id must not change any unpadded output.
   EncoderInput in{short_in.read_i64("input_ids"), short_in.read_i64("attention_mask"), {}};
   in.input_ids.data[199] = 77;
-  const PegasusEncoderOutput b = model().encode(in, ForwardOptions{});
+  const PegasusEncoderOutput b = model().encode(in, ForwardOptions{}, test::ctx());
   for (int64_t t = 0; t < 80; ++t)
     for (int64_t j = 0; j < 64; ++j)
-      ASSERT_NEAR(a.output.data[static_cast<size_t>((100 + t) * 64 + j)], b.output.data[static_cast<size_t>((100 + t) * 64 + j)], 1e-5);
+      ASSERT_NEAR(a.sequence_output.data[static_cast<size_t>((100 + t) * 64 + j)], b.sequence_output.data[static_cast<size_t>((100 + t) * 64 + j)], 1e-5);
   // The same model object runs block_sparse again on a long input (HF's switch would be sticky).
   const PegasusEncoderOutput c = encode_case(SafeTensors::open(fixture("case_enc250_dec12")), false);
   EXPECT_FALSE(c.fell_back);
   EXPECT_EQ(c.attention_used, AttentionType::BlockSparse);
   EXPECT_EQ(c.padded_len, 256);
-  EXPECT_EQ(c.output.shape, (Shape{1, 250, 64}));
+  EXPECT_EQ(c.sequence_output.shape, (Shape{1, 250, 64}));
 }
 
 TEST(PegasusEncoder, Batch2Length300MatchesHF) {
   const SafeTensors st = SafeTensors::open(fixture("generate_enc300_b2_greedy"));
   const PegasusEncoderOutput enc = encode_case(st, false);
   EXPECT_EQ(enc.padded_len, 304);
-  EXPECT_LE(max_abs_diff(enc.output, st.read_f32("encoder.output")), 1e-4);
+  EXPECT_LE(max_abs_diff(enc.sequence_output, st.read_f32("encoder.output")), 1e-4);
 }
 
 TEST(PegasusEncoder, BadInputsGiveClearErrors) {
@@ -182,19 +182,19 @@ TEST(PegasusEncoder, BadInputsGiveClearErrors) {
   opt.injected_plans = plans_from_safetensors(st);
   EncoderInput bad = in;
   bad.input_ids.data[3] = 512;
-  expect_error([&] { model().encode(bad, opt); }, "input_ids[0, 3] = 512 is out of range");
+  expect_error([&] { model().encode(bad, opt, test::ctx()); }, "input_ids[0, 3] = 512 is out of range");
   bad = in;
   bad.attention_mask.data[5] = 2;
-  expect_error([&] { model().encode(bad, opt); }, "must be 0 or 1");
+  expect_error([&] { model().encode(bad, opt, test::ctx()); }, "must be 0 or 1");
   bad = in;
   bad.attention_mask = TensorI64(Shape{1, 255}, 1);
-  expect_error([&] { model().encode(bad, opt); }, "does not match input_ids");
+  expect_error([&] { model().encode(bad, opt, test::ctx()); }, "does not match input_ids");
   ForwardOptions wrong = opt;
   wrong.injected_plans[0].blocks.pop_back();
   wrong.injected_plans[0].r = 2;
-  expect_error([&] { model().encode(in, wrong); }, "injected rand_attn.layer0");
+  expect_error([&] { model().encode(in, wrong, test::ctx()); }, "injected rand_attn.layer0");
   EncoderInput too_long{TensorI64(Shape{1, 1025}, 5), {}, {}};
-  expect_error([&] { model().encode(too_long, opt); }, "longer than max_position_embeddings");
+  expect_error([&] { model().encode(too_long, opt, test::ctx()); }, "longer than max_position_embeddings");
 }
 
 // ------------------------------------------------------------------------- cached decoder
@@ -204,10 +204,10 @@ TEST(PegasusDecoder, CachedStepsEqualTheFullDecoder) {
   const PegasusEncoderOutput enc = encode_case(st, false);
   const TensorI64 ids = st.read_i64("decoder_input_ids");  // [2, 8]
   const int64_t T = ids.dim(1), V = 512;
-  const PegasusDecoderOutput full = model().decode(model().cross_attention_cache(enc), ids, {0, 1}, false);
+  const PegasusDecoderOutput full = model().decode(model().cross_attention_cache(enc, test::ctx()), ids, {0, 1}, false, test::ctx());
 
   // Token by token.
-  DecoderSession s(model(), enc, 1, T);
+  DecoderSession s(model(), enc, 1, T, test::ctx());
   std::vector<float> logits(2 * V);
   for (int64_t t = 0; t < T; ++t) {
     const int64_t tok[2] = {ids.data[static_cast<size_t>(t)], ids.data[static_cast<size_t>(T + t)]};
@@ -219,7 +219,7 @@ TEST(PegasusDecoder, CachedStepsEqualTheFullDecoder) {
   EXPECT_EQ(s.length(), T);
 
   // Prefill in one chunk, then swap the rows with reorder: each row continues the other's prefix.
-  DecoderSession p(model(), enc, 2, T);  // 2 items × 2 rows: rows 0,1 read item 0; rows 2,3 item 1
+  DecoderSession p(model(), enc, 2, T, test::ctx());  // 2 items × 2 rows: rows 0,1 read item 0; rows 2,3 item 1
   std::vector<int64_t> head(4 * (T - 1)), last(4);
   for (int64_t r = 0; r < 4; ++r) {
     const int64_t src = r / 2;  // both rows of an item start from that item's ids
@@ -235,11 +235,11 @@ TEST(PegasusDecoder, CachedStepsEqualTheFullDecoder) {
       ASSERT_NEAR(out[static_cast<size_t>(r * V + v)], full.logits.data[static_cast<size_t>(((r / 2) * T + T - 1) * V + v)], 2e-5);
 
   // A row left out of a step cannot be extended later; the cache has a fixed capacity.
-  DecoderSession q(model(), enc, 1, 2);
+  DecoderSession q(model(), enc, 1, 2, test::ctx());
   const int64_t two[2] = {2, 2};
   q.append(two, 1, {1, 0}, nullptr);
   expect_error([&] { q.append(two, 1, {}, nullptr); }, "left out of an earlier step");
-  DecoderSession full_cap(model(), enc, 1, 1);
+  DecoderSession full_cap(model(), enc, 1, 1, test::ctx());
   full_cap.append(two, 1, {}, nullptr);
   expect_error([&] { full_cap.append(two, 1, {}, nullptr); }, "cache holds 1 positions");
 }
@@ -258,7 +258,7 @@ TEST(DecoderAttention, MatchesReferenceAndHFsAllMaskedRow) {
                                   {k.data() + 5 * H, v.data() + 5 * H, H, 20, nullptr},
                                   {k.data(), v.data(), H, n, zero.data()}};
   DecoderAttentionArgs a{q.data(), H, out.data(), H, rows, heads, d};
-  decoder_attention(a, spans);
+  decoder_attention(test::ctx(), a, spans);
   a.out = ref.data();
   decoder_attention_ref(a, spans);
   for (size_t i = 0; i < out.size(); ++i) ASSERT_NEAR(out[i], ref[i], 1e-5);

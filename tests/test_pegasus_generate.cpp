@@ -90,12 +90,12 @@ TEST_P(PegasusGenerateFixture, ModelDrivenMatchesHF) {
   const SafeTensors st = SafeTensors::open(fixture(GetParam()));
   const PegasusEncoderOutput enc = encode_case(st, false);
   GenerationConfig g = fixture_config(st);
-  const GenerationResult cached = pegasus_generate(model(), enc, g);
+  const GenerationResult cached = pegasus_generate(model(), enc, g, test::ctx());
   expect_same_result(cached, st, 1e-4, "cached");
   EXPECT_EQ(std::to_string(cached.steps), st.metadata().at("num_steps"));
   EXPECT_EQ(std::to_string(cached.max_length), st.metadata().at("max_length_used"));
   g.use_cache = false;
-  expect_same_result(pegasus_generate(model(), enc, g), st, 1e-4, "uncached");
+  expect_same_result(pegasus_generate(model(), enc, g, test::ctx()), st, 1e-4, "uncached");
 }
 
 TEST_P(PegasusGenerateFixture, ReplayingHFScoresIsExact) {
@@ -128,7 +128,7 @@ TEST(PegasusGenerate, DecoderPromptIsPrefilledThenContinued) {
   GenerationConfig g = fixture_config(st);
   g.max_new_tokens.reset();  // max_new_tokens would count from the 6-token prompt
   g.max_length = 21;
-  const GenerationResult r = pegasus_generate(model(), enc, g, &prompt);
+  const GenerationResult r = pegasus_generate(model(), enc, g, test::ctx(), &prompt);
   EXPECT_EQ(r.sequences.data, full.data);
   EXPECT_EQ(r.steps, 15);
 }
@@ -141,7 +141,7 @@ TEST(PegasusGenerate, EosAtTheFirstStep) {
   const int64_t first = st.read_i64("sequences").data[1];  // the greedy first token
   GenerationConfig g = fixture_config(st);
   g.eos_token_id = {first};
-  const GenerationResult r = pegasus_generate(model(), enc, g);
+  const GenerationResult r = pegasus_generate(model(), enc, g, test::ctx());
   EXPECT_EQ(r.sequences.shape, (Shape{1, 2}));
   EXPECT_EQ(r.sequences.data, (std::vector<int64_t>{2, first}));
   EXPECT_EQ(r.steps, 1);
@@ -223,18 +223,18 @@ TEST(PegasusGenerate, MaxLengthBelowThePrompt) {
   GenerationConfig g = fixture_config(st);
   g.max_new_tokens.reset();
   g.max_length = 1;  // HF 4.27 warns and still generates one token
-  GenerationResult r = pegasus_generate(model(), enc, g);
+  GenerationResult r = pegasus_generate(model(), enc, g, test::ctx());
   EXPECT_EQ(r.sequences.data, (std::vector<int64_t>{2, want.data[1]}));
   ASSERT_EQ(r.warnings.size(), 1u);
   EXPECT_NE(r.warnings[0].find("max_length"), std::string::npos);
   TensorI64 prompt(Shape{1, 4});
   std::copy_n(want.data.begin(), 4, prompt.data.begin());
   g.max_length = 2;
-  r = pegasus_generate(model(), enc, g, &prompt);
+  r = pegasus_generate(model(), enc, g, test::ctx(), &prompt);
   EXPECT_EQ(r.sequences.data, std::vector<int64_t>(want.data.begin(), want.data.begin() + 5));
   g.num_beams = 4;  // HF's beam search crashes here; ours refuses clearly
   try {
-    pegasus_generate(model(), enc, g, &prompt);
+    pegasus_generate(model(), enc, g, test::ctx(), &prompt);
     ADD_FAILURE() << "beam search with max_length <= prompt length must fail";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("greater than the decoder prompt length"), std::string::npos) << e.what();

@@ -41,7 +41,7 @@ TEST(TasksLib, FillMaskScoresAreTheSoftmaxOfTheMlmHeadAtTheMask) {
   std::copy(e.input_ids.begin(), e.input_ids.end(), in.input_ids.data.begin());
   ForwardOptions fo;
   fo.plan_source = PlanSource::HF;
-  const Tensor logits = tm->model().mlm_logits(tm->model().encode(in, fo).sequence_output);
+  const Tensor logits = tm->model().mlm_logits(tm->model().encode(in, fo, test::ctx()).sequence_output, test::ctx());
   const int64_t V = logits.dim(2);
   const float* row = logits.ptr() + static_cast<int64_t>(pos) * V;
   double mx = row[0], sum = 0;

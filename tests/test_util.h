@@ -12,7 +12,16 @@
 #include <string>
 #include <vector>
 
+#include "core/threading.h"
+
 namespace bigbird::test {
+
+// The threads the tests compute on (two, as on CI's machine); tests of thread-count independence
+// make their own contexts.
+inline const ThreadingContext& ctx() {
+  static const ThreadingContext c(2);
+  return c;
+}
 
 inline std::string data_path(const std::string& rel) { return std::string(BIGBIRD_TEST_DATA) + "/" + rel; }
 

@@ -106,15 +106,16 @@ double median_of(std::vector<double> v) {
 }
 
 nlohmann::json run_one(const BenchArgs& a, int64_t L, const std::string& attention) {
+  const ThreadingContext ctx(a.threads);
   std::unique_ptr<BigBirdModel> model = make_model(a, L);
   const BigBirdConfig& c = model->config();
   EncoderInput in = random_input(c, a.batch, L, 42);
   ForwardOptions opt;
   opt.attention = parse_attention_type(attention);
   opt.bf16 = a.dtype == "bf16";
-  if (opt.bf16) model->prepare_bf16();  // weight conversion is not part of the timed runs
+  if (opt.bf16) model->prepare_bf16(ctx);  // weight conversion is not part of the timed runs
   EncoderOutput out;
-  std::vector<double> times = time_runs(a.repeats, [&] { out = model->encode(in, opt); });
+  std::vector<double> times = time_runs(a.repeats, [&] { out = model->encode(in, opt, ctx); });
   std::vector<double> sorted = times;
   std::sort(sorted.begin(), sorted.end());
   const double median = sorted[sorted.size() / 2];
@@ -145,6 +146,7 @@ nlohmann::json run_one(const BenchArgs& a, int64_t L, const std::string& attenti
 // A batch of sequences of mixed lengths in one encode_batch call (no padding to the longest),
 // against the sum of encoding each alone (medians over the repeats).
 nlohmann::json run_mixed(const BenchArgs& a, const std::vector<int64_t>& lens, const std::string& attention) {
+  const ThreadingContext ctx(a.threads);
   const int64_t max_len = *std::max_element(lens.begin(), lens.end());
   std::unique_ptr<BigBirdModel> model = make_model(a, max_len);
   const BigBirdConfig& c = model->config();
@@ -153,14 +155,14 @@ nlohmann::json run_mixed(const BenchArgs& a, const std::vector<int64_t>& lens, c
   ForwardOptions opt;
   opt.attention = parse_attention_type(attention);
   opt.bf16 = a.dtype == "bf16";
-  if (opt.bf16) model->prepare_bf16();
+  if (opt.bf16) model->prepare_bf16(ctx);
   std::vector<EncoderOutput> outs;
-  std::vector<double> times = time_runs(a.repeats, [&] { outs = model->encode_batch(ins, opt); });
+  std::vector<double> times = time_runs(a.repeats, [&] { outs = model->encode_batch(ins, opt, ctx); });
   double singles = 0, flops = 0;
   std::vector<double> single_medians;
   for (size_t i = 0; i < ins.size(); ++i) {
     EncoderOutput o;
-    single_medians.push_back(median_of(time_runs(a.repeats, [&] { o = model->encode(ins[i], opt); })));
+    single_medians.push_back(median_of(time_runs(a.repeats, [&] { o = model->encode(ins[i], opt, ctx); })));
     singles += single_medians.back();
     flops += nominal_flops(c, o.padded_len, o.attention_used);
   }
@@ -257,7 +259,6 @@ Runner add_bench(CLI::App& app) {
                  "the sum of encoding each alone");
   app.add_flag("--json", a->json, "print one JSON object per run");
   return [a] {
-    apply_threads(a->threads);
     if (!a->mixed.empty()) {
       std::vector<int64_t> mixed;
       for (auto& s : split(a->mixed)) mixed.push_back(parse_len(s));

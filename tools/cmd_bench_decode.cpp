@@ -11,7 +11,6 @@
 // estimates least disturbed on a shared machine. Several configurations (comma lists) re-run
 // this binary once per configuration, so each peak RSS is measured in a fresh process, and print
 // a markdown table (--table prints it again from saved --json lines).
-#include <omp.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -116,6 +115,7 @@ double user_cpu_s() {
 }
 
 nlohmann::json run_one(const BenchDecodeArgs& a, int64_t L, int64_t beams) {
+  const ThreadingContext ctx(a.threads);
   std::unique_ptr<PegasusModel> model;
   const auto t_model = std::chrono::steady_clock::now();
   if (!a.model.empty()) model = PegasusModel::load(a.model);
@@ -149,7 +149,7 @@ nlohmann::json run_one(const BenchDecodeArgs& a, int64_t L, int64_t beams) {
   for (int rep = 0; rep < a.repeats; ++rep) {
     double u0 = user_cpu_s();
     auto t0 = std::chrono::steady_clock::now();
-    const PegasusEncoderOutput enc = model->encode(in, ForwardOptions{});
+    const PegasusEncoderOutput enc = model->encode(in, ForwardOptions{}, ctx);
     enc_s.push_back(seconds_since(t0));
     enc_user.push_back(user_cpu_s() - u0);
     attention_used = attention_type_name(enc.attention_used);
@@ -157,7 +157,7 @@ nlohmann::json run_one(const BenchDecodeArgs& a, int64_t L, int64_t beams) {
     u0 = user_cpu_s();
     t0 = std::chrono::steady_clock::now();
     // Builds the decoder session: the cross-attention keys/values of every layer, once per input.
-    ScoreFn raw = pegasus_logits_fn(*model, enc, beams, std::max<int64_t>(max_length - 1, 1), g.use_cache);
+    ScoreFn raw = pegasus_logits_fn(*model, enc, beams, std::max<int64_t>(max_length - 1, 1), g.use_cache, ctx);
     kv_s.push_back(seconds_since(t0));
     kv_user.push_back(user_cpu_s() - u0);
     std::vector<double> this_steps, this_cpu;
@@ -222,7 +222,7 @@ nlohmann::json run_one(const BenchDecodeArgs& a, int64_t L, int64_t beams) {
           {"vocab", c.vocab_size},
           {"encoder_layers", c.encoder_layers},
           {"decoder_layers", c.decoder_layers},
-          {"threads", omp_get_max_threads()},
+          {"threads", ctx.threads()},
           {"repeats", a.repeats},
           {"attention_used", attention_used},
           {"model_s", model_s},
@@ -349,7 +349,6 @@ Runner add_bench_decode(CLI::App& app) {
       print_table(rows);
       return 0;
     }
-    apply_threads(a->threads);
     const std::vector<int64_t> lens = parse_list("enc-len", a->enc_len);
     const std::vector<int64_t> beams = parse_list("num-beams", a->num_beams);
     if (lens.size() == 1 && beams.size() == 1) {

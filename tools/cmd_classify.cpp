@@ -16,7 +16,6 @@ Runner add_classify(CLI::App& app) {
                  "softmax | sigmoid | none (default: HF's rule from num_labels and problem_type)")
       ->check(CLI::IsMember({"softmax", "sigmoid", "none"}));
   return [a, o, top_k] {
-    apply_threads(a->threads);
     if (*top_k > 0) o->top_k = *top_k;
     auto tm = tasks::TaskModel::load(a->model, a->tokenizer);
     tasks::ClassifyTask task(*tm, *o);

@@ -15,7 +15,6 @@ Runner add_embed(CLI::App& app) {
   app.add_option("--format", *format, "json | npy (default: npy when --output ends in .npy, else json)")
       ->check(CLI::IsMember({"json", "npy"}));
   return [a, o, format] {
-    apply_threads(a->threads);
     const bool npy = *format == "npy" || (format->empty() && a->output.size() > 4 &&
                                           a->output.compare(a->output.size() - 4, 4, ".npy") == 0);
     BB_CHECK(!npy || !a->output.empty(), "--format npy needs --output FILE.npy");

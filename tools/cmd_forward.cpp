@@ -34,7 +34,7 @@ TensorI64 read_optional_i64(const SafeTensors& st, const std::string& name) {
   return st.has(name) ? st.read_i64(name) : TensorI64{};
 }
 
-std::vector<OutTensor> forward_encoder(const ForwardArgs& a, const SafeTensors& in) {
+std::vector<OutTensor> forward_encoder(const ForwardArgs& a, const SafeTensors& in, const ThreadingContext& ctx) {
   auto model = BigBirdModel::load(a.model);
   const BigBirdConfig& c = model->config();
   BB_CHECK(in.has("input_ids"), "'", a.inputs, "' has no input_ids tensor");
@@ -63,7 +63,7 @@ std::vector<OutTensor> forward_encoder(const ForwardArgs& a, const SafeTensors& 
         for (int64_t t = 0; t < L; ++t) ei.token_type_ids.data[static_cast<size_t>(i * L + t)] = t < qlen[static_cast<size_t>(i)] ? 0 : 1;
     }
   }
-  EncoderOutput eo = model->encode(ei, opt);
+  EncoderOutput eo = model->encode(ei, opt, ctx);
 
   std::vector<OutTensor> out;
   out.push_back(OutTensor::f32("embedding_output", eo.embedding_output));
@@ -72,20 +72,20 @@ std::vector<OutTensor> forward_encoder(const ForwardArgs& a, const SafeTensors& 
   out.push_back(OutTensor::f32("sequence_output", eo.sequence_output));
   Tensor pooled;
   if (model->has_pooler()) {
-    pooled = model->pooler(eo.sequence_output);
+    pooled = model->pooler(eo.sequence_output, ctx);
     out.push_back(OutTensor::f32("pooler_output", pooled));
   }
-  if (model->has_mlm()) out.push_back(OutTensor::f32("mlm_logits", model->mlm_logits(eo.sequence_output)));
-  if (model->has_nsp()) out.push_back(OutTensor::f32("nsp_logits", model->nsp_logits(pooled)));
+  if (model->has_mlm()) out.push_back(OutTensor::f32("mlm_logits", model->mlm_logits(eo.sequence_output, ctx)));
+  if (model->has_nsp()) out.push_back(OutTensor::f32("nsp_logits", model->nsp_logits(pooled, ctx)));
   switch (model->architecture()) {
     case Architecture::SequenceClassification:
-      out.push_back(OutTensor::f32("seqcls.logits", model->sequence_classification_logits(eo.sequence_output)));
+      out.push_back(OutTensor::f32("seqcls.logits", model->sequence_classification_logits(eo.sequence_output, ctx)));
       break;
     case Architecture::TokenClassification:
-      out.push_back(OutTensor::f32("token_cls.logits", model->token_classification_logits(eo.sequence_output)));
+      out.push_back(OutTensor::f32("token_cls.logits", model->token_classification_logits(eo.sequence_output, ctx)));
       break;
     case Architecture::QuestionAnswering: {
-      Tensor logits = model->qa_logits(eo.sequence_output);  // [b, L, labels]
+      Tensor logits = model->qa_logits(eo.sequence_output, ctx);  // [b, L, labels]
       const int64_t b = logits.dim(0), L = logits.dim(1), nl = logits.dim(2);
       BB_CHECK(nl >= 2, "question answering head has ", nl, " outputs, expected 2");
       Tensor s(Shape{b, L}), e(Shape{b, L}), sm(Shape{b, L}), em(Shape{b, L});
@@ -134,14 +134,15 @@ Runner add_forward(CLI::App& app) {
   app.add_option("--dtype", a->dtype, "f32 (default, exact) or bf16 (opt-in bf16 products, AVX512-BF16)")
       ->check(CLI::IsMember({"f32", "bf16"}));
   return [a] {
-    apply_threads(a->threads);
+    const ThreadingContext ctx(a->threads);
     SafeTensors in = SafeTensors::open(a->inputs);
     const std::string type = model_type_of(a->model);
     std::vector<OutTensor> out;
-    if (type == "big_bird" && a->generate == 0) out = forward_encoder(*a, in);
+    if (type == "big_bird" && a->generate == 0) out = forward_encoder(*a, in, ctx);
     else if (type == "bigbird_pegasus")
       out = forward_pegasus(a->model, in, a->attention.empty() ? std::nullopt : std::optional(parse_attention_type(a->attention)),
-                            a->random_plan == "hf" ? PlanSource::HF : PlanSource::Seeded, a->seed, a->generate);
+                            a->random_plan == "hf" ? PlanSource::HF : PlanSource::Seeded, a->seed, a->generate,
+                            a->dtype == "bf16", ctx);
     else fail("model_type '", type, "' is not supported by forward", type == "big_bird" ? " --generate" : "",
               " (supported: big_bird, bigbird_pegasus)");
     write_safetensors(a->outputs, out);

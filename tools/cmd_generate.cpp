@@ -27,7 +27,7 @@ struct GenerateArgs {
 };
 
 int run(const GenerateArgs& a) {
-  apply_threads(a.threads);
+  const ThreadingContext ctx(a.threads);
   SafeTensors in = SafeTensors::open(a.inputs);
   auto model = PegasusModel::load(a.model);
   const BigBirdPegasusConfig& c = model->config();
@@ -48,8 +48,8 @@ int run(const GenerateArgs& a) {
   // Settings are checked before the encoder runs, so a bad flag fails fast.
   validate_generation(g, c.vocab_size, prompt.data.empty() ? 1 : (prompt.shape.size() == 2 ? prompt.dim(1) : 1));
 
-  const PegasusEncoderOutput enc = model->encode(ei, opt);
-  const GenerationResult r = pegasus_generate(*model, enc, g, prompt.data.empty() ? nullptr : &prompt);
+  const PegasusEncoderOutput enc = model->encode(ei, opt, ctx);
+  const GenerationResult r = pegasus_generate(*model, enc, g, ctx, prompt.data.empty() ? nullptr : &prompt);
   for (const auto& w : r.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
 
   std::vector<OutTensor> out;

@@ -47,7 +47,6 @@ int run(const SummarizeArgs& sa) {
   if (batch)
     BB_CHECK(!a.text_given() && a.file.empty(),
              "give either a single input (TEXT, --file) or --input FILE.jsonl, not both");
-  apply_threads(a.threads);
   auto s = tasks::Summarizer::load(a.model, a.tokenizer);
 
   tasks::SummarizeOptions o;
@@ -56,6 +55,7 @@ int run(const SummarizeArgs& sa) {
   o.truncation = parse_bool("truncation", sa.truncation);
   o.clean_up_tokenization_spaces = parse_bool("clean-up-tokenization-spaces", sa.clean_up);
   o.batch_size = a.batch_size;
+  o.threading = ThreadingContext(a.threads);
   o.plan_source = a.random_plan == "seeded" ? PlanSource::Seeded : PlanSource::HF;
   o.seed = sa.seed;
   if (!a.attention.empty()) o.attention = parse_attention_type(a.attention);

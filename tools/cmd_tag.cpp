@@ -17,7 +17,6 @@ Runner add_tag(CLI::App& app) {
       ->check(CLI::IsMember({"none", "simple", "first", "average", "max"}));
   app.add_option("--ignore-labels", *ignore, "comma-separated labels to drop (default O; '' keeps all)");
   return [a, o, ignore] {
-    apply_threads(a->threads);
     o->ignore_labels.clear();
     std::stringstream ss(*ignore);
     for (std::string l; std::getline(ss, l, ',');)

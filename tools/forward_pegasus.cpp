@@ -33,7 +33,7 @@ std::string layer_name(const char* part, size_t i) { return std::string(part) + 
 
 std::vector<OutTensor> forward_pegasus(const std::string& model_dir, const SafeTensors& in,
                                        std::optional<AttentionType> attention, PlanSource plans, uint64_t seed,
-                                       int generate_steps) {
+                                       int generate_steps, bool bf16, const ThreadingContext& ctx) {
   BB_CHECK(generate_steps >= 0, "--generate must be >= 0, got ", generate_steps);
   auto model = PegasusModel::load(model_dir);
   const BigBirdPegasusConfig& c = model->config();
@@ -44,18 +44,19 @@ std::vector<OutTensor> forward_pegasus(const std::string& model_dir, const SafeT
   opt.attention = attention;
   opt.plan_source = plans;
   opt.seed = seed;
+  opt.bf16 = bf16;
   opt.injected_plans = plans_from_safetensors(in);
   for (const auto& [layer, p] : opt.injected_plans)
     BB_CHECK(layer < c.encoder_layers, "'", in.path(), "': rand_attn.layer", layer, " but the encoder has ",
              c.encoder_layers, " layers");
   opt.keep_hidden_states = true;
-  const PegasusEncoderOutput enc = model->encode(ei, opt);
+  const PegasusEncoderOutput enc = model->encode(ei, opt, ctx);
 
   std::vector<OutTensor> out;
   out.push_back(OutTensor::f32("encoder.embedding_output", enc.embedding_output));
-  for (size_t l = 0; l < enc.layer_outputs.size(); ++l)
-    out.push_back(OutTensor::f32(layer_name("encoder", l), enc.layer_outputs[l]));
-  out.push_back(OutTensor::f32("encoder.output", enc.output));
+  for (size_t l = 0; l < enc.hidden_states.size(); ++l)
+    out.push_back(OutTensor::f32(layer_name("encoder", l), enc.hidden_states[l]));
+  out.push_back(OutTensor::f32("encoder.output", enc.sequence_output));
 
   const int64_t b = ei.input_ids.dim(0);
   const int64_t start = c.generation.decoder_start_token_id.value_or(c.generation.bos_token_id.value_or(0));
@@ -65,7 +66,7 @@ std::vector<OutTensor> forward_pegasus(const std::string& model_dir, const SafeT
            ", length >= 1], got ", to_string(dec_ids.shape));
   std::vector<int64_t> row_item(static_cast<size_t>(b));
   for (int64_t i = 0; i < b; ++i) row_item[static_cast<size_t>(i)] = i;
-  const PegasusDecoderOutput dec = model->decode(model->cross_attention_cache(enc), dec_ids, row_item, true);
+  const PegasusDecoderOutput dec = model->decode(model->cross_attention_cache(enc, ctx), dec_ids, row_item, true, ctx);
   out.push_back(OutTensor::f32("decoder.embedding_output", dec.embedding_output));
   for (size_t l = 0; l < dec.layer_outputs.size(); ++l)
     out.push_back(OutTensor::f32(layer_name("decoder", l), dec.layer_outputs[l]));
@@ -83,7 +84,7 @@ std::vector<OutTensor> forward_pegasus(const std::string& model_dir, const SafeT
     g.pad_token_id = c.pad_token_id;
     const int64_t V = c.vocab_size;
     Tensor step_logits(Shape{b, generate_steps, V});
-    ScoreFn raw = pegasus_logits_fn(*model, enc, 1, generate_steps, true);
+    ScoreFn raw = pegasus_logits_fn(*model, enc, 1, generate_steps, true, ctx);
     ScoreFn record = [&](const SearchState& st, float* logits) {
       raw(st, logits);
       const int64_t k = st.cur_len - 1;

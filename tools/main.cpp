@@ -1,22 +1,11 @@
 // The `bigbird` command-line tool: dispatches to one subcommand per file (cmd_*.cpp).
 // Every library error becomes `error: <message>` on stderr and exit status 1.
-#include <omp.h>
-
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <map>
 
 #include "commands.h"
 #include "core/error.h"
-#include "kernels/linear.h"
-
-namespace bigbird::cli {
-void apply_threads(int threads) {
-  if (threads <= 0) threads = omp_get_num_procs();
-  omp_set_num_threads(threads);
-  set_blas_threads(threads);
-}
-}  // namespace bigbird::cli
 
 int main(int argc, char** argv) {
   CLI::App app{"bigbird: BigBird sparse-attention transformers on CPU"};

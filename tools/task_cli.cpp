@@ -17,6 +17,7 @@ namespace bigbird::cli {
 tasks::RunOptions TaskArgs::run_options() const {
   tasks::RunOptions o;
   o.batch_size = batch_size;
+  o.threading = ThreadingContext(threads);
   o.plan_source = random_plan == "seeded" ? PlanSource::Seeded : PlanSource::HF;
   if (!attention.empty()) o.attention = parse_attention_type(attention);
   return o;

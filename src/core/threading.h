@@ -22,7 +22,8 @@ class ThreadingContext {
  public:
   // `threads` ≤ 0: every core the process may use. Also tells OpenBLAS never to start threads
   // of its own (our tasks carry the parallelism; see pin_blas_to_one_thread).
-  explicit ThreadingContext(int threads = 0);
+  explicit ThreadingContext(int threads);
+  ThreadingContext() : ThreadingContext(0) {}  // every core
   // One thread, for work nested inside a task of another context (e.g. one input per thread).
   static ThreadingContext serial() { return ThreadingContext(Serial{}); }
 

@@ -103,22 +103,22 @@ bool simd_gelu(Activation a, bool& tanh_form, bool& clip10) {
 }
 }  // namespace
 
-void activate_inplace(Activation a, float* x, int64_t n, SimdPath path) {
+void activate_inplace(const ThreadingContext& ctx, Activation a, float* x, int64_t n, SimdPath path) {
   constexpr int64_t kPiece = 4096;  // elements per task
   const int64_t rows = n / kPiece;
-  bias_activate_inplace(a, x, rows, kPiece, nullptr, path);
-  bias_activate_inplace(a, x + rows * kPiece, 1, n - rows * kPiece, nullptr, path);
+  bias_activate_inplace(ctx, a, x, rows, kPiece, nullptr, path);
+  bias_activate_inplace(ctx, a, x + rows * kPiece, 1, n - rows * kPiece, nullptr, path);
 }
 
-void bias_activate_inplace(Activation a, float* x, int64_t rows, int64_t cols, const float* bias, SimdPath path) {
+void bias_activate_inplace(const ThreadingContext& ctx, Activation a, float* x, int64_t rows, int64_t cols,
+                           const float* bias, SimdPath path) {
   if (rows <= 0 || cols <= 0) return;
   bool tanh_form, clip10;
   const bool fast = simd_gelu(a, tanh_form, clip10);
   const simd::KernelTable& K = simd::kernels(path);
   const int64_t per = std::max<int64_t>(1, 16384 / cols);  // rows per task
-#pragma omp parallel for schedule(static) if (rows * cols > 32768)
-  for (int64_t r0 = 0; r0 < rows; r0 += per) {
-    const int64_t nr = std::min(per, rows - r0);
+  parallel_for(ctx.when(rows * cols > 32768), (rows + per - 1) / per, [&](int64_t t) {
+    const int64_t r0 = t * per, nr = std::min(per, rows - r0);
     float* xr = x + r0 * cols;
     if (fast) {
       K.gelu_rows(xr, nr, cols, bias, tanh_form, clip10);
@@ -126,7 +126,7 @@ void bias_activate_inplace(Activation a, float* x, int64_t rows, int64_t cols, c
       for (int64_t r = 0; r < nr; ++r)
         for (int64_t c = 0; c < cols; ++c) xr[r * cols + c] = activate(a, xr[r * cols + c] + (bias ? bias[c] : 0.0f));
     }
-  }
+  }, Schedule::Static);
 }
 
 }  // namespace bigbird

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/threading.h"
 #include "kernels/simd/dispatch.h"
 
 namespace bigbird {
@@ -20,7 +21,7 @@ Activation parse_activation(const std::string& name);  // throws bigbird::Error
 float activate(Activation a, float x);
 
 // In place over n values (parallel for large n).
-void activate_inplace(Activation a, float* x, int64_t n, SimdPath path = SimdPath::Auto);
+void activate_inplace(const ThreadingContext& ctx, Activation a, float* x, int64_t n, SimdPath path = SimdPath::Auto);
 
 // x[r, c] = act(x[r, c] + bias[c]) over rows x cols (bias may be null): a linear layer's bias
 // add fused into its activation. Parallel over rows.
@@ -32,7 +33,7 @@ void activate_inplace(Activation a, float* x, int64_t n, SimdPath path = SimdPat
 // tests/test_ops.cpp sweeps [-20, 20] in steps of 1e-4 plus tiny, huge and infinite-range
 // inputs; the worst case seen is 0.31 of that bound. The other activations evaluate `activate`
 // element by element.
-void bias_activate_inplace(Activation a, float* x, int64_t rows, int64_t cols, const float* bias,
+void bias_activate_inplace(const ThreadingContext& ctx, Activation a, float* x, int64_t rows, int64_t cols, const float* bias,
                            SimdPath path = SimdPath::Auto);
 constexpr double kGeluAbsTol = 1e-7;
 constexpr double kGeluRelTol = 1e-6;

@@ -4,8 +4,6 @@
 #include <cmath>
 #include <vector>
 
-#include <omp.h>
-
 #include "core/error.h"
 
 namespace bigbird {
@@ -47,11 +45,14 @@ void prepare(AttentionWorkspace& ws, const AttentionInput& a, int threads, size_
   if (ws.pieces.size() < pc) ws.pieces.resize(pc);
 }
 
-// Packs kt for all heads (rows split across the team); ends with the barrier of `omp for`.
-void pack_keys(const simd::KernelTable& K, const AttentionInput& a, float* kt, int64_t ldkt) {
+// Packs kt for all heads, 16 rows of kt per task.
+void pack_keys(const ThreadingContext& ctx, const simd::KernelTable& K, const AttentionInput& a, float* kt,
+               int64_t ldkt) {
   const int64_t rows = a.heads * a.d, per = 16;
-#pragma omp for schedule(static)
-  for (int64_t r0 = 0; r0 < rows; r0 += per) K.pack_kt(a.k, a.ld, a.L, r0, std::min(rows, r0 + per), a.d, kt, ldkt);
+  parallel_for(
+      ctx, (rows + per - 1) / per,
+      [&](int64_t t) { K.pack_kt(a.k, a.ld, a.L, t * per, std::min(rows, (t + 1) * per), a.d, kt, ldkt); },
+      Schedule::Static);
 }
 
 // The job of query rows [q0, q0 + nq) of head h against the transposed keys in `kt` (stride ldkt).
@@ -77,8 +78,8 @@ simd::AttnRowsJob rows_job(const AttentionInput& a, const float* kt, int64_t ldk
 
 }  // namespace
 
-void block_sparse_attention(const AttentionInput& a, const BlockLayout& layout, AttentionWorkspace* ws,
-                            SimdPath path) {
+void block_sparse_attention(const ThreadingContext& ctx, const AttentionInput& a, const BlockLayout& layout,
+                            AttentionWorkspace* ws, SimdPath path) {
   check_input(a);
   BB_CHECK(a.L == layout.seq_len(), "block_sparse_attention: sequence length ", a.L, " != layout length ",
            layout.seq_len());
@@ -90,23 +91,19 @@ void block_sparse_attention(const AttentionInput& a, const BlockLayout& layout, 
   const int64_t B = layout.block;
   const int sub = static_cast<int>((B + simd::kTileRows - 1) / simd::kTileRows);  // row tiles per block
   const size_t max_pieces = layout.max_row_blocks() * static_cast<size_t>((B + simd::kChunkCols - 1) / simd::kChunkCols);
-  const int threads = omp_get_max_threads();
-  prepare(w, a, threads, max_pieces);
+  prepare(w, a, ctx.threads(), max_pieces);
   const int64_t ldkt = kt_stride(a.L);
   const float* mask = effective_mask(a);
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(a.d)));
   const int64_t per_block = static_cast<int64_t>(a.heads) * sub;
   const int64_t tasks = per_block * n;
-#pragma omp parallel
-  {
-    pack_keys(K, a, w.kt.data(), ldkt);
-    const int tid = omp_get_thread_num();
-    float* scratch = w.scratch.data() + tid * simd::scratch_floats(a.d);
-    KeyPiece* pieces = w.pieces.data() + static_cast<size_t>(tid) * max_pieces;
-    // Query blocks in the order 0, n-1, 1, 2, ..., n-2: the two global blocks (which attend to
-    // all n blocks) start first, so the dynamic schedule balances the threads.
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < tasks; ++t) {
+  pack_keys(ctx, K, a, w.kt.data(), ldkt);
+  // Query blocks in the order 0, n-1, 1, 2, ..., n-2: the two global blocks (which attend to
+  // all n blocks) start first, so the dynamic schedule balances the threads.
+  parallel_for(ctx, tasks, [&](int64_t t, int worker) {
+    float* scratch = w.scratch.data() + worker * simd::scratch_floats(a.d);
+    KeyPiece* pieces = w.pieces.data() + static_cast<size_t>(worker) * max_pieces;
+    {
       const int qi = static_cast<int>(t / per_block);
       const int qb = qi == 0 ? 0 : (qi == 1 ? n - 1 : qi - 1);
       const int h = static_cast<int>((t % per_block) / sub);
@@ -132,10 +129,10 @@ void block_sparse_attention(const AttentionInput& a, const BlockLayout& layout, 
       j.zero_padded_queries = true;
       K.attend_rows(j);
     }
-  }
+  });
 }
 
-void full_attention(const AttentionInput& a, AttentionWorkspace* ws, SimdPath path) {
+void full_attention(const ThreadingContext& ctx, const AttentionInput& a, AttentionWorkspace* ws, SimdPath path) {
   check_input(a);
   const simd::KernelTable& K = simd::kernels(path);
   AttentionWorkspace local;
@@ -143,7 +140,7 @@ void full_attention(const AttentionInput& a, AttentionWorkspace* ws, SimdPath pa
   const int64_t T = simd::kTileRows;
   const int64_t tiles = (a.L + T - 1) / T;
   const int64_t n_pieces = (a.L + simd::kChunkCols - 1) / simd::kChunkCols;
-  prepare(w, a, omp_get_max_threads(), static_cast<size_t>(n_pieces));
+  prepare(w, a, ctx.threads(), static_cast<size_t>(n_pieces));
   if (w.pieces.size() < static_cast<size_t>(n_pieces)) w.pieces.resize(static_cast<size_t>(n_pieces));
   for (int64_t p = 0; p < n_pieces; ++p)  // shared by every task: keys [0, L) in chunks
     w.pieces[static_cast<size_t>(p)] = {p * simd::kChunkCols, std::min<int64_t>(simd::kChunkCols, a.L - p * simd::kChunkCols),
@@ -152,12 +149,10 @@ void full_attention(const AttentionInput& a, AttentionWorkspace* ws, SimdPath pa
   const float* mask = effective_mask(a);
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(a.d)));
   const int64_t tasks = static_cast<int64_t>(a.heads) * tiles;
-#pragma omp parallel
-  {
-    pack_keys(K, a, w.kt.data(), ldkt);
-    float* scratch = w.scratch.data() + omp_get_thread_num() * simd::scratch_floats(a.d);
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < tasks; ++t) {
+  pack_keys(ctx, K, a, w.kt.data(), ldkt);
+  parallel_for(ctx, tasks, [&](int64_t t, int worker) {
+    float* scratch = w.scratch.data() + worker * simd::scratch_floats(a.d);
+    {
       const int h = static_cast<int>(t / tiles);
       const int64_t q0 = (t % tiles) * T;
       simd::AttnRowsJob j = rows_job(a, w.kt.data(), ldkt, mask, h, q0, std::min(T, a.L - q0), scale, scratch);
@@ -167,7 +162,7 @@ void full_attention(const AttentionInput& a, AttentionWorkspace* ws, SimdPath pa
       j.zero_padded_queries = false;
       K.attend_rows(j);
     }
-  }
+  });
 }
 
 // ---------------------------------------------------------------- scalar references

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/threading.h"
 #include "kernels/simd/dispatch.h"
 #include "sparse/layout.h"
 
@@ -50,13 +51,14 @@ constexpr float kFullPenalty = -3.4028234663852886e38f;
 // Memory O(L) (the transposed keys) plus O(block·512) per thread; never builds an L x L
 // matrix. Parallel over (head, query block), the global query blocks first; the result does
 // not depend on the thread count. `path` forces one SIMD path (tests); Auto takes the widest.
-void block_sparse_attention(const AttentionInput& a, const BlockLayout& layout, AttentionWorkspace* ws = nullptr,
+void block_sparse_attention(const ThreadingContext& ctx, const AttentionInput& a, const BlockLayout& layout, AttentionWorkspace* ws = nullptr,
                             SimdPath path = SimdPath::Auto);
 
 // HF original_full: softmax(q·kᵀ/√d + (1 - m[k])·finfo.min)·v; padded query rows computed
 // normally. Tiles of 64 query rows stream over the keys in chunks of 512 with an online
 // softmax: O(L) memory in all, O(64·512) per thread.
-void full_attention(const AttentionInput& a, AttentionWorkspace* ws = nullptr, SimdPath path = SimdPath::Auto);
+void full_attention(const ThreadingContext& ctx, const AttentionInput& a, AttentionWorkspace* ws = nullptr,
+                    SimdPath path = SimdPath::Auto);
 
 // Scalar references (double accumulation, one query row at a time) for tests.
 void block_sparse_attention_ref(const AttentionInput& a, const BlockLayout& layout);

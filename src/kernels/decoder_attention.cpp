@@ -70,7 +70,7 @@ bool same_span(const KeyValueSpan& x, const KeyValueSpan& y) {
 
 }  // namespace
 
-void decoder_attention(const DecoderAttentionArgs& a, const std::vector<KeyValueSpan>& spans) {
+void decoder_attention(const ThreadingContext& ctx, const DecoderAttentionArgs& a, const std::vector<KeyValueSpan>& spans) {
   check(a, spans);
   std::vector<int64_t> group_start;  // runs of consecutive rows with the same span
   int64_t work = 0;
@@ -82,16 +82,13 @@ void decoder_attention(const DecoderAttentionArgs& a, const std::vector<KeyValue
   }
   group_start.push_back(a.rows);
   const int64_t groups = static_cast<int64_t>(group_start.size()) - 1, tasks = groups * a.heads;
-#pragma omp parallel if (work * a.heads * a.d > (1 << 18))  // small steps: no fork/join cost
-  {
-    std::vector<float> p;
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < tasks; ++t) {
-      const int64_t gi = t / a.heads, i0 = group_start[static_cast<size_t>(gi)];
-      attend_group(a, i0, group_start[static_cast<size_t>(gi) + 1] - i0, spans[static_cast<size_t>(i0)],
-                   (t % a.heads) * a.d, p);
-    }
-  }
+  const ThreadingContext team = ctx.when(work * a.heads * a.d > (1 << 18));  // small steps: no fork/join cost
+  std::vector<std::vector<float>> scores(static_cast<size_t>(team.threads()));  // per worker
+  parallel_for(team, tasks, [&](int64_t t, int worker) {
+    const int64_t gi = t / a.heads, i0 = group_start[static_cast<size_t>(gi)];
+    attend_group(a, i0, group_start[static_cast<size_t>(gi) + 1] - i0, spans[static_cast<size_t>(i0)],
+                 (t % a.heads) * a.d, scores[static_cast<size_t>(worker)]);
+  });
 }
 
 void decoder_attention_ref(const DecoderAttentionArgs& a, const std::vector<KeyValueSpan>& spans) {

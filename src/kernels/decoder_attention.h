@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/threading.h"
+
 namespace bigbird {
 
 // Keys and values of one query row: rows [0, n) of k and v with row stride ld; head h uses
@@ -34,7 +36,7 @@ struct DecoderAttentionArgs {
 // out[i] = attention of q[i] over spans[i] for every head. Consecutive rows with the same span
 // (the beams of one input in cross-attention) are processed together, so each key/value row is
 // read once per group. Parallel over (group, head); O(n·d) per (row, head), O(16·n) scratch per thread.
-void decoder_attention(const DecoderAttentionArgs& a, const std::vector<KeyValueSpan>& spans);
+void decoder_attention(const ThreadingContext& ctx, const DecoderAttentionArgs& a, const std::vector<KeyValueSpan>& spans);
 
 // Scalar reference (double accumulation) for tests.
 void decoder_attention_ref(const DecoderAttentionArgs& a, const std::vector<KeyValueSpan>& spans);

@@ -34,43 +34,38 @@ float from_bf16(uint16_t b) {
   return x;
 }
 
-PackedWeightBf16 pack_weight_bf16(const float* W, int64_t out, int64_t in) {
+PackedWeightBf16 pack_weight_bf16(const ThreadingContext& ctx, const float* W, int64_t out, int64_t in) {
   constexpr int64_t P = simd::kBf16PanelCols;
   PackedWeightBf16 pw;
   pw.out = out;
   pw.in = in;
   const int64_t np = (out + P - 1) / P, kp = (in + 1) / 2;
   pw.panels.assign(static_cast<size_t>(np * kp * P), 0u);
-#pragma omp parallel for schedule(static)
-  for (int64_t n = 0; n < out; ++n) {
+  parallel_for(ctx, out, [&](int64_t n) {
     uint32_t* panel = pw.panels.data() + (n / P) * kp * P + n % P;
     const float* wr = W + n * in;
     for (int64_t p = 0; p < kp; ++p) {
       const uint32_t lo = to_bf16(wr[2 * p]), hi = 2 * p + 1 < in ? to_bf16(wr[2 * p + 1]) : 0u;
       panel[p * P] = lo | (hi << 16);
     }
-  }
+  }, Schedule::Static);
   return pw;
 }
 
-void linear_bf16(const float* x, int64_t rows, const PackedWeightBf16& W, const float* bias, float* y,
+void linear_bf16(const ThreadingContext& ctx, const float* x, int64_t rows, const PackedWeightBf16& W, const float* bias, float* y,
                  bool accumulate) {
   BB_CHECK(bf16_supported(), "--dtype bf16 needs a CPU with AVX512-BF16 (e.g. AMD Zen 4, Intel Cooper Lake or later)");
   if (rows == 0 || W.out == 0) return;
   constexpr int64_t R = simd::kBf16RowChunk;
   const int64_t kp = (W.in + 1) / 2, chunks = (rows + R - 1) / R;
-#pragma omp parallel
-  {
-    // The chunk's rows as bf16 pairs, reused for every output panel (per thread, grown once).
-    static thread_local std::vector<uint32_t> abuf;
-    if (abuf.size() < static_cast<size_t>(R * kp)) abuf.resize(static_cast<size_t>(R * kp));
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t c = 0; c < chunks; ++c) {
-      const int64_t r0 = c * R, nr = std::min(R, rows - r0);
-      simd::gemm_bf16_chunk_avx512(x + r0 * W.in, nr, W.in, W.panels.data(), W.out, bias, y + r0 * W.out, W.out,
-                                   accumulate, abuf.data());
-    }
-  }
+  // Per worker: a chunk's rows as bf16 pairs, reused for every output panel.
+  const int workers = static_cast<int>(std::min<int64_t>(ctx.threads(), chunks));
+  std::vector<uint32_t> abuf(static_cast<size_t>(workers * R * kp));
+  parallel_for(ctx, chunks, [&](int64_t c, int worker) {
+    const int64_t r0 = c * R, nr = std::min(R, rows - r0);
+    simd::gemm_bf16_chunk_avx512(x + r0 * W.in, nr, W.in, W.panels.data(), W.out, bias, y + r0 * W.out, W.out,
+                                 accumulate, abuf.data() + worker * R * kp);
+  });
 }
 
 void linear_bf16_ref(const float* x, int64_t rows, const float* W, int64_t in, int64_t out, const float* bias,

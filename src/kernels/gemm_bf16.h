@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/threading.h"
+
 namespace bigbird {
 
 // Whether this CPU runs the bf16 kernels (AVX-512 F/BW/VL and AVX512-BF16).
@@ -22,12 +24,12 @@ struct PackedWeightBf16 {
 };
 
 // W is [out, in] (PyTorch's convention, as linear()).
-PackedWeightBf16 pack_weight_bf16(const float* W, int64_t out, int64_t in);
+PackedWeightBf16 pack_weight_bf16(const ThreadingContext& ctx, const float* W, int64_t out, int64_t in);
 
 // y = bf16(x)·bf16(W)ᵀ + bias (accumulate: y += ...); x [rows, in], y [rows, out]; bias may be
-// null. Parallel over 128-row chunks (OpenMP), deterministic whatever the thread count. Throws
-// when the CPU lacks AVX512-BF16.
-void linear_bf16(const float* x, int64_t rows, const PackedWeightBf16& W, const float* bias, float* y,
+// null. Parallel over 128-row chunks, deterministic whatever the thread count. Throws when the
+// CPU lacks AVX512-BF16.
+void linear_bf16(const ThreadingContext& ctx, const float* x, int64_t rows, const PackedWeightBf16& W, const float* bias, float* y,
                  bool accumulate = false);
 
 // Reference: inputs rounded to bf16 exactly as the kernel rounds them, products summed in double.

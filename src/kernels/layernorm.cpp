@@ -6,20 +6,22 @@
 
 namespace bigbird {
 
-void layernorm(const float* x, float* y, int64_t rows, int64_t dim, const float* gamma, const float* beta, float eps,
-               SimdPath path) {
-  layernorm_fused(x, nullptr, nullptr, y, rows, dim, gamma, beta, eps, path);
+void layernorm(const ThreadingContext& ctx, const float* x, float* y, int64_t rows, int64_t dim, const float* gamma,
+               const float* beta, float eps, SimdPath path) {
+  layernorm_fused(ctx, x, nullptr, nullptr, y, rows, dim, gamma, beta, eps, path);
 }
 
-void layernorm_fused(const float* x, const float* res, const float* bias, float* y, int64_t rows, int64_t dim,
-                     const float* gamma, const float* beta, float eps, SimdPath path) {
+void layernorm_fused(const ThreadingContext& ctx, const float* x, const float* res, const float* bias, float* y,
+                     int64_t rows, int64_t dim, const float* gamma, const float* beta, float eps, SimdPath path) {
   const simd::KernelTable& K = simd::kernels(path);
   const int64_t per = std::max<int64_t>(1, 8192 / std::max<int64_t>(dim, 1));  // rows per task
-#pragma omp parallel for schedule(static) if (rows * dim > 32768)
-  for (int64_t r0 = 0; r0 < rows; r0 += per) {
-    const int64_t nr = std::min(per, rows - r0);
-    K.layernorm_rows(x + r0 * dim, res ? res + r0 * dim : nullptr, bias, y + r0 * dim, nr, dim, gamma, beta, eps);
-  }
+  parallel_for(
+      ctx.when(rows * dim > 32768), (rows + per - 1) / per,
+      [&](int64_t t) {
+        const int64_t r0 = t * per, nr = std::min(per, rows - r0);
+        K.layernorm_rows(x + r0 * dim, res ? res + r0 * dim : nullptr, bias, y + r0 * dim, nr, dim, gamma, beta, eps);
+      },
+      Schedule::Static);
 }
 
 void layernorm_ref(const float* x, const float* res, const float* bias, float* y, int64_t rows, int64_t dim,

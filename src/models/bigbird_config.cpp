@@ -8,16 +8,6 @@
 
 namespace bigbird {
 
-AttentionType parse_attention_type(const std::string& s) {
-  if (s == "block_sparse") return AttentionType::BlockSparse;
-  if (s == "original_full") return AttentionType::OriginalFull;
-  fail("unknown attention_type '", s, "' (expected block_sparse or original_full)");
-}
-
-const char* attention_type_name(AttentionType t) {
-  return t == AttentionType::BlockSparse ? "block_sparse" : "original_full";
-}
-
 BigBirdConfig load_bigbird_config(const std::string& path) {
   std::ifstream probe(path);
   if (!probe) fail("cannot open model config '", path, "'");

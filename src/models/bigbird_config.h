@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-namespace bigbird {
+#include "layers/types.h"
 
-enum class AttentionType { BlockSparse, OriginalFull };
+namespace bigbird {
 
 struct BigBirdConfig {
   std::string model_type = "big_bird";
@@ -39,8 +39,5 @@ struct BigBirdConfig {
 // Parses `path` (a config.json); throws bigbird::Error on a missing file, bad JSON, an unknown
 // hidden_act / attention_type / position_embedding_type, or inconsistent sizes.
 BigBirdConfig load_bigbird_config(const std::string& path);
-
-AttentionType parse_attention_type(const std::string& s);
-const char* attention_type_name(AttentionType t);
 
 }  // namespace bigbird

@@ -8,8 +8,8 @@
 namespace bigbird {
 
 DecoderSession::DecoderSession(const PegasusModel& model, const PegasusEncoderOutput& enc, int64_t rows_per_item,
-                               int64_t capacity)
-    : model_(model), cross_(model.cross_attention_cache(enc)), rows_per_item_(rows_per_item) {
+                               int64_t capacity, const ThreadingContext& ctx)
+    : model_(model), ctx_(ctx), cross_(model.cross_attention_cache(enc, ctx)), rows_per_item_(rows_per_item) {
   BB_CHECK(rows_per_item >= 1, "decoder session: rows per input must be >= 1, got ", rows_per_item);
   BB_CHECK(capacity >= 1, "decoder session: capacity must be >= 1, got ", capacity);
   const BigBirdPegasusConfig& c = model.config();
@@ -60,11 +60,11 @@ void DecoderSession::append(const int64_t* tokens, int64_t T, const std::vector<
   if (!idx.empty()) {
     const int64_t n = static_cast<int64_t>(idx.size()), H = model_.config().d_model, V = model_.config().vocab_size;
     Tensor x;
-    model_.decoder_forward(ids.data(), n, T, length_, idx.data(), item.data(), self_, cross_, x, nullptr);
+    model_.decoder_forward(ids.data(), n, T, length_, idx.data(), item.data(), self_, cross_, x, nullptr, ctx_);
     if (logits) {
       Tensor last(Shape{n, H}), out(Shape{n, V});
       for (int64_t i = 0; i < n; ++i) std::copy_n(x.ptr() + (i * T + T - 1) * H, H, last.ptr() + i * H);
-      model_.lm_logits(last.ptr(), n, out.ptr());
+      model_.lm_logits(last.ptr(), n, out.ptr(), ctx_);
       for (int64_t i = 0; i < n; ++i) std::copy_n(out.ptr() + i * V, V, logits + idx[static_cast<size_t>(i)] * V);
     }
     for (int64_t r : idx) row_length_[static_cast<size_t>(r)] = length_ + T;

@@ -16,7 +16,8 @@ namespace bigbird {
 class DecoderSession {
  public:
   // capacity = the longest prefix that will be decoded (positions [0, capacity)).
-  DecoderSession(const PegasusModel& model, const PegasusEncoderOutput& enc, int64_t rows_per_item, int64_t capacity);
+  DecoderSession(const PegasusModel& model, const PegasusEncoderOutput& enc, int64_t rows_per_item, int64_t capacity,
+                 const ThreadingContext& ctx);
 
   int64_t rows() const { return rows_; }
   int64_t length() const { return length_; }
@@ -32,6 +33,7 @@ class DecoderSession {
 
  private:
   const PegasusModel& model_;
+  ThreadingContext ctx_;
   CrossAttentionCache cross_;
   SelfAttentionCache self_;
   int64_t rows_ = 0, rows_per_item_ = 1, length_ = 0;

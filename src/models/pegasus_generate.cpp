@@ -10,10 +10,10 @@
 namespace bigbird {
 
 ScoreFn pegasus_logits_fn(const PegasusModel& model, const PegasusEncoderOutput& enc, int64_t rows_per_item,
-                          int64_t capacity, bool use_cache) {
+                          int64_t capacity, bool use_cache, const ThreadingContext& ctx) {
   const int64_t V = model.config().vocab_size;
   if (use_cache) {
-    auto session = std::make_shared<DecoderSession>(model, enc, rows_per_item, capacity);
+    auto session = std::make_shared<DecoderSession>(model, enc, rows_per_item, capacity, ctx);
     return [session, V](const SearchState& st, float* logits) {
       BB_CHECK(st.rows == session->rows() && st.vocab == V, "decoder: search has ", st.rows, " rows of ", st.vocab,
                " scores, the session ", session->rows(), " rows of ", V);
@@ -39,8 +39,8 @@ ScoreFn pegasus_logits_fn(const PegasusModel& model, const PegasusEncoderOutput&
       }
     };
   }
-  auto cross = std::make_shared<CrossAttentionCache>(model.cross_attention_cache(enc));
-  return [&model, cross, rows_per_item, V](const SearchState& st, float* logits) {
+  auto cross = std::make_shared<CrossAttentionCache>(model.cross_attention_cache(enc, ctx));
+  return [&model, cross, rows_per_item, V, ctx](const SearchState& st, float* logits) {
     std::vector<int64_t> idx, item;
     for (int64_t r = 0; r < st.rows; ++r)
       if (!st.active || (*st.active)[static_cast<size_t>(r)]) {
@@ -51,15 +51,16 @@ ScoreFn pegasus_logits_fn(const PegasusModel& model, const PegasusEncoderOutput&
     const int64_t n = static_cast<int64_t>(idx.size()), T = st.cur_len;
     TensorI64 ids(Shape{n, T});
     for (int64_t i = 0; i < n; ++i) std::copy_n(st.tokens + idx[static_cast<size_t>(i)] * T, T, ids.data.begin() + i * T);
-    const PegasusDecoderOutput out = model.decode(*cross, ids, item, false);
+    const PegasusDecoderOutput out = model.decode(*cross, ids, item, false, ctx);
     for (int64_t i = 0; i < n; ++i)
       std::copy_n(out.logits.ptr() + (i * T + T - 1) * V, V, logits + idx[static_cast<size_t>(i)] * V);
   };
 }
 
 GenerationResult pegasus_generate(const PegasusModel& model, const PegasusEncoderOutput& enc,
-                                  const GenerationConfig& cfg, const TensorI64* decoder_prompt) {
-  const int64_t batch = enc.output.dim(0), V = model.config().vocab_size;
+                                  const GenerationConfig& cfg, const ThreadingContext& ctx,
+                                  const TensorI64* decoder_prompt) {
+  const int64_t batch = enc.sequence_output.dim(0), V = model.config().vocab_size;
   TensorI64 prompt;
   if (decoder_prompt) {
     BB_CHECK(decoder_prompt->shape.size() == 2 && decoder_prompt->dim(0) == batch && decoder_prompt->dim(1) >= 1,
@@ -73,7 +74,7 @@ GenerationResult pegasus_generate(const PegasusModel& model, const PegasusEncode
   const int64_t max_length = resolved_max_length(cfg, prompt.dim(1));
   // Tokens the decoder will read: every token of the result but the last one.
   const int64_t capacity = std::max(max_length - 1, prompt.dim(1));
-  ScoreFn raw = pegasus_logits_fn(model, enc, cfg.num_beams, capacity, cfg.use_cache);
+  ScoreFn raw = pegasus_logits_fn(model, enc, cfg.num_beams, capacity, cfg.use_cache, ctx);
   return run_search(cfg, prompt, V, processed_scores(cfg, max_length, std::move(raw)));
 }
 

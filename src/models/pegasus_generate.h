@@ -10,10 +10,11 @@ namespace bigbird {
 // enc: the encoder output of the batch. decoder_prompt [batch, P] (optional): the decoder's
 // starting tokens (HF's decoder_input_ids); by default one decoder_start_token_id per row.
 GenerationResult pegasus_generate(const PegasusModel& model, const PegasusEncoderOutput& enc,
-                                  const GenerationConfig& cfg, const TensorI64* decoder_prompt = nullptr);
+                                  const GenerationConfig& cfg, const ThreadingContext& ctx,
+                                  const TensorI64* decoder_prompt = nullptr);
 
 // The raw next-token logits of the decoder for a search (before any processor): cached or not.
 ScoreFn pegasus_logits_fn(const PegasusModel& model, const PegasusEncoderOutput& enc, int64_t rows_per_item,
-                          int64_t capacity, bool use_cache);
+                          int64_t capacity, bool use_cache, const ThreadingContext& ctx);
 
 }  // namespace bigbird

@@ -1,21 +1,13 @@
 #include "models/pegasus_model.h"
 
-#include "models/encoder_attention.h"
-
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <optional>
 
 #include "core/error.h"
 #include "kernels/activations.h"
-#include "kernels/attention.h"
 #include "kernels/decoder_attention.h"
-#include "kernels/layernorm.h"
-#include "kernels/linear.h"
-#include "sparse/layout.h"
+#include "layers/ops.h"
 
 namespace bigbird {
 
@@ -38,13 +30,12 @@ namespace {
 // exists. Used both by load() and by random(). final_logits_bias is left empty when absent.
 template <typename Get, typename Has>
 PegasusWeights bind_pegasus_weights(const BigBirdPegasusConfig& c, const std::string& p, const std::string& source,
-                                    Get get, Has has) {
+                                    Get&& get, Has has, ConstView zero_bias) {
   const int64_t H = c.d_model, V = c.vocab_size, P = c.max_position_embeddings;
+  // A step of the decoder projects one or two rows: its layers multiply them as matrix-vector products.
   auto lin = [&](const std::string& name, int64_t out, int64_t in, bool bias) {
-    LinearW l;
-    l.w = get(name + ".weight", Shape{out, in});
-    if (bias) l.b = get(name + ".bias", Shape{out});
-    return l;
+    ConstView w = get(name + ".weight", Shape{out, in});
+    return Linear(w, bias ? get(name + ".bias", Shape{out}) : ConstView{}, Linear::FewRows::MatVec);
   };
   auto norm = [&](const std::string& name) { return NormW{get(name + ".weight", Shape{H}), get(name + ".bias", Shape{H})}; };
 
@@ -64,15 +55,15 @@ PegasusWeights bind_pegasus_weights(const BigBirdPegasusConfig& c, const std::st
   w.dec_positions = get(p + "decoder.embed_positions.weight", Shape{P, H});
   for (int64_t i = 0; i < c.encoder_layers; ++i) {
     const std::string L = p + "encoder.layers." + std::to_string(i) + ".";
-    PegasusEncoderLayerW e;
+    EncoderLayerW e;
     e.attn_ln = norm(L + "self_attn_layer_norm");
-    e.attn.q = lin(L + "self_attn.self.query", H, H, c.use_bias);
-    e.attn.k = lin(L + "self_attn.self.key", H, H, c.use_bias);
-    e.attn.v = lin(L + "self_attn.self.value", H, H, c.use_bias);
-    e.attn.o = lin(L + "self_attn.output", H, H, c.use_bias);
+    e.q = lin(L + "self_attn.self.query", H, H, c.use_bias);
+    e.k = lin(L + "self_attn.self.key", H, H, c.use_bias);
+    e.v = lin(L + "self_attn.self.value", H, H, c.use_bias);
+    e.o = lin(L + "self_attn.output", H, H, c.use_bias);
     e.ffn_ln = norm(L + "final_layer_norm");
-    e.fc1 = lin(L + "fc1", c.encoder_ffn_dim, H, true);
-    e.fc2 = lin(L + "fc2", H, c.encoder_ffn_dim, true);
+    e.ffn_in = lin(L + "fc1", c.encoder_ffn_dim, H, true);
+    e.ffn_out = lin(L + "fc2", H, c.encoder_ffn_dim, true);
     w.encoder.push_back(e);
   }
   w.encoder_ln = norm(p + "encoder.layernorm_embedding");
@@ -97,13 +88,14 @@ PegasusWeights bind_pegasus_weights(const BigBirdPegasusConfig& c, const std::st
     w.decoder.push_back(d);
   }
   w.decoder_ln = norm(p + "decoder.layernorm_embedding");
-  if (c.tie_word_embeddings) w.lm_head = w.shared;
-  else if (has("lm_head.weight")) w.lm_head = get("lm_head.weight", Shape{V, H});
+  ConstView head;
+  if (c.tie_word_embeddings) head = w.shared;
+  else if (has("lm_head.weight")) head = get("lm_head.weight", Shape{V, H});
   else fail("'", source, "': tie_word_embeddings is false but the checkpoint has no lm_head.weight");
-  if (has("final_logits_bias")) {
-    w.final_logits_bias = get("final_logits_bias", Shape{1, V});
-    w.final_logits_bias.shape = Shape{V};
-  }
+  // No final_logits_bias: a buffer HF initialises to zeros (in _keys_to_ignore_on_load_missing).
+  ConstView bias = has("final_logits_bias") ? get("final_logits_bias", Shape{1, V}) : zero_bias;
+  bias.shape = Shape{V};
+  w.lm_head = Linear(head, bias, Linear::FewRows::MatVec);
   return w;
 }
 
@@ -122,211 +114,96 @@ std::unique_ptr<PegasusModel> PegasusModel::load(const std::string& dir) {
   if (ws.has("model.encoder.layernorm_embedding.weight")) p = "model.";
   else if (!ws.has("encoder.layernorm_embedding.weight"))
     fail("'", ws.source(), "': no 'model.encoder.layernorm_embedding.weight' (not a BigBirdPegasus checkpoint?)");
+  m->zero_bias_.assign(static_cast<size_t>(c.vocab_size), 0.0f);
   m->w_ = bind_pegasus_weights(
       c, p, ws.source(), [&](const std::string& n, const Shape& s) { return ws.get(n, s); },
-      [&](const std::string& n) { return ws.has(n); });
-  // No final_logits_bias: a buffer HF initialises to zeros (in _keys_to_ignore_on_load_missing).
-  if (m->w_.final_logits_bias.empty()) {
-    m->zero_bias_.assign(static_cast<size_t>(c.vocab_size), 0.0f);
-    m->w_.final_logits_bias = ConstView{m->zero_bias_.data(), Shape{c.vocab_size}};
-  }
+      [&](const std::string& n) { return ws.has(n); }, ConstView{m->zero_bias_.data(), Shape{c.vocab_size}});
   return m;
 }
 
 std::unique_ptr<PegasusModel> PegasusModel::random(const BigBirdPegasusConfig& config, uint64_t seed) {
   auto m = std::make_unique<PegasusModel>();
   m->config_ = config;
-  // Counter-based splitmix64 per tensor (seeded by seed and the tensor's index): the same weights
-  // for any thread count, filled in parallel. Uniform in [-a, a], a = sqrt(3)·0.02 (std 0.02);
-  // LayerNorm weights 1, biases 0.
-  auto splitmix = [](uint64_t x) {
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-  };
-  const float a = std::sqrt(3.0f) * 0.02f;
-  auto get = [&](const std::string& name, const Shape& s) {
-    const int64_t n = numel(s);
-    const bool is_norm =
-        name.find("layer_norm.") != std::string::npos || name.find("layernorm_embedding.") != std::string::npos;
-    const bool is_bias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
-    std::vector<float> data(static_cast<size_t>(n), 0.0f);
-    if (is_norm && !is_bias) std::fill(data.begin(), data.end(), 1.0f);
-    else if (!is_bias) {
-      const uint64_t base = splitmix(seed ^ splitmix(m->owned_.size() + 1)) << 1;
-      float* d = data.data();
-#pragma omp parallel for schedule(static) if (n > (1 << 18))
-      for (int64_t i = 0; i < (n + 1) / 2; ++i) {
-        const uint64_t r = splitmix(base + static_cast<uint64_t>(i));
-        for (int64_t j = 0; j < 2 && 2 * i + j < n; ++j) {
-          const uint32_t u = static_cast<uint32_t>(r >> (32 * j));
-          d[2 * i + j] = a * (static_cast<float>(u >> 8) * (2.0f / 16777216.0f) - 1.0f);
-        }
-      }
-    }
-    m->owned_.push_back(std::move(data));  // moving a vector keeps its buffer: the view stays valid
-    return ConstView{m->owned_.back().data(), s};
-  };
-  m->w_ = bind_pegasus_weights(config, "model.", "random weights", get,
-                               [](const std::string& n) { return n != "final_logits_bias"; });
+  m->random_ = std::make_unique<RandomWeights>(seed);
   m->zero_bias_.assign(static_cast<size_t>(config.vocab_size), 0.0f);
-  m->w_.final_logits_bias = ConstView{m->zero_bias_.data(), Shape{config.vocab_size}};
+  m->w_ = bind_pegasus_weights(
+      config, "model.", "random weights", *m->random_, [](const std::string& n) { return n != "final_logits_bias"; },
+      ConstView{m->zero_bias_.data(), Shape{config.vocab_size}});
   return m;
 }
 
 // ------------------------------------------------------------------------- encoder
 
-namespace {
-
-// y (+)= x·Wᵀ + b. A decoder step projects one or two rows: there sgemv beats sgemm, which packs
-// the whole weight matrix for every call (3x on a 16000 x 512 LM head).
-void project(const LinearW& l, const float* x, int64_t rows, float* y, bool accumulate) {
-  if (rows > 2) {
-    if (accumulate) linear_accumulate(x, rows, l.in(), l.w.data, l.b.data, l.out(), y);
-    else linear(x, rows, l.in(), l.w.data, l.b.data, l.out(), y);
-    return;
-  }
-  const int64_t in = l.in(), out = l.out();
-  for (int64_t r = 0; r < rows; ++r) {
-    float* yr = y + r * out;
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(out), static_cast<int>(in), 1.0f, l.w.data,
-                static_cast<int>(in), x + r * in, 1, accumulate ? 1.0f : 0.0f, yr, 1);
-    if (l.b.data)
-      for (int64_t o = 0; o < out; ++o) yr[o] += l.b.data[o];
-  }
-}
-void apply(const LinearW& l, const float* x, int64_t rows, float* y) { project(l, x, rows, y, false); }
-void apply_add(const LinearW& l, const float* x, int64_t rows, float* y) { project(l, x, rows, y, true); }
-void norm(const NormW& n, const float* x, int64_t rows, int64_t dim, float eps, float* y) {
-  layernorm(x, y, rows, dim, n.g.data, n.b.data, eps);
-}
-
-// x += fc2(act(fc1(LN(x)))), in row chunks to bound the intermediate buffer. h is [rows, H] scratch.
-void feed_forward(float* x, float* h, int64_t rows, int64_t H, const NormW& ln, const LinearW& fc1,
-                  const LinearW& fc2, Activation act, float eps, std::vector<float>& inter) {
-  norm(ln, x, rows, H, eps, h);
-  const int64_t F = fc1.out();
-  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(rows, 2048));
-  inter.resize(static_cast<size_t>(chunk * F));
-  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-    const int64_t nr = std::min(chunk, rows - r0);
-    apply(fc1, h + r0 * H, nr, inter.data());
-    activate_inplace(act, inter.data(), nr * F);
-    apply_add(fc2, inter.data(), nr, x + r0 * H);
-  }
-}
-
-}  // namespace
-
-PegasusEncoderOutput PegasusModel::encode(const EncoderInput& in, const ForwardOptions& opt) const {
+StackShape PegasusModel::encoder_shape() const {
   const BigBirdPegasusConfig& c = config_;
-  BB_CHECK(in.input_ids.shape.size() == 2, "input_ids must be [batch, length], got ", to_string(in.input_ids.shape));
-  const int64_t b = in.input_ids.dim(0), L = in.input_ids.dim(1);
-  BB_CHECK(b >= 1 && L >= 1, "input_ids is empty: shape ", to_string(in.input_ids.shape));
-  const bool has_mask = !in.attention_mask.data.empty();
-  BB_CHECK(!has_mask || in.attention_mask.shape == in.input_ids.shape, "attention_mask shape ",
-           to_string(in.attention_mask.shape), " does not match input_ids ", to_string(in.input_ids.shape));
-  for (size_t i = 0; i < in.input_ids.data.size(); ++i) {
-    const int64_t id = in.input_ids.data[i];
-    BB_CHECK(id >= 0 && id < c.vocab_size, "input_ids[", i / L, ", ", i % L, "] = ", id,
-             " is out of range for vocab_size ", c.vocab_size);
-    if (has_mask)
-      BB_CHECK(in.attention_mask.data[i] == 0 || in.attention_mask.data[i] == 1, "attention_mask[", i / L, ", ",
-               i % L, "] = ", in.attention_mask.data[i], ": must be 0 or 1");
-  }
-  BB_CHECK(L <= c.max_position_embeddings, "encoder input of ", L, " tokens is longer than max_position_embeddings ",
-           c.max_position_embeddings);
+  StackShape s;
+  s.hidden = c.d_model;
+  s.heads = c.encoder_attention_heads;
+  s.ffn = c.encoder_ffn_dim;
+  s.layers = c.encoder_layers;
+  s.vocab = c.vocab_size;
+  s.token_types = false;
+  s.max_positions = c.max_position_embeddings;
+  s.padding_has_positions = false;
+  s.pad_token_id = c.pad_token_id;
+  s.attention_type = c.attention_type;
+  s.block = c.block_size;
+  s.random_blocks = c.num_random_blocks;
+  s.act = parse_activation(c.activation_function);
+  s.eps = static_cast<float>(c.layer_norm_eps);
+  return s;
+}
 
-  PegasusEncoderOutput out;
-  out.input_len = L;
-  out.attention_mask = has_mask ? in.attention_mask : TensorI64(in.input_ids.shape, 1);
-  out.attention_used = opt.attention.value_or(c.attention_type);
-  if (out.attention_used == AttentionType::BlockSparse && L <= c.max_tokens_for_full_fallback()) {
-    out.attention_used = AttentionType::OriginalFull;  // per call; the padding mask stays applied
-    out.fell_back = true;
-  }
-  const int64_t B = c.block_size;
-  const int64_t pad = out.attention_used == AttentionType::BlockSparse ? (B - L % B) % B : 0;
-  const int64_t Lp = L + pad;
-  out.padded_len = Lp;
-
-  const int64_t H = c.d_model, heads = c.encoder_attention_heads, d = c.encoder_head_dim();
-  const int64_t rows = b * Lp;
-  const Activation act = parse_activation(c.activation_function);
-  const float eps = static_cast<float>(c.layer_norm_eps);
-  const float scale = c.scale_embedding ? static_cast<float>(std::sqrt(static_cast<double>(H))) : 1.0f;
-
-  // Embeddings; internal padding rows are shared[pad] (no scale, no position) with mask 0.
-  std::vector<float> mask(static_cast<size_t>(rows), 0.0f);
-  Tensor x(Shape{b, Lp, H});
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t bi = r / Lp, t = r % Lp;
+// Embeddings (shared·scale + position; internal padding rows are shared[pad]: no scale, no
+// position), the pre-LN layers, then the final LayerNorm.
+PegasusEncoderOutput PegasusModel::encode(const EncoderInput& in, const ForwardOptions& opt,
+                                          const ThreadingContext& ctx) const {
+  const Compute c = compute_for(opt, ctx);
+  const StackShape s = encoder_shape();
+  EncoderBatch batch(s, {&in}, opt);
+  const int64_t H = s.hidden;
+  const float scale = config_.scale_embedding ? static_cast<float>(std::sqrt(static_cast<double>(H))) : 1.0f;
+  Tensor x(Shape{batch.rows(), H});
+  batch.for_each_token(ctx, [&](int64_t r, const TokenRow& t) {
     float* xr = x.ptr() + r * H;
-    if (t < L) {
-      const size_t src = static_cast<size_t>(bi * L + t);
-      mask[static_cast<size_t>(r)] = static_cast<float>(out.attention_mask.data[src]);
-      const float* we = w_.shared.data + in.input_ids.data[src] * H;
-      const float* pe = w_.enc_positions.data + t * H;
-      for (int64_t j = 0; j < H; ++j) xr[j] = we[j] * scale + pe[j];
-    } else {
-      std::copy_n(w_.shared.data + c.pad_token_id * H, H, xr);
-    }
-  }
-  if (opt.keep_hidden_states) out.embedding_output = x;
-
-  std::vector<float> h(static_cast<size_t>(rows * H)), q(h.size()), k(h.size()), v(h.size()), ctx(h.size()), inter;
-  const int n_blocks = static_cast<int>(Lp / B);
-  AttentionWorkspace ws;
+    const float* we = w_.shared.data + t.id * H;
+    if (!t.real) return static_cast<void>(std::copy_n(we, H, xr));
+    const float* pe = w_.enc_positions.data + t.position * H;
+    for (int64_t j = 0; j < H; ++j) xr[j] = we[j] * scale + pe[j];
+  });
+  batch.keep_embedding(x);
+  LayerBuffers buf(s, batch.rows(), /*pre_ln=*/true);
   for (size_t li = 0; li < w_.encoder.size(); ++li) {
-    const PegasusEncoderLayerW& W = w_.encoder[li];
-    norm(W.attn_ln, x.ptr(), rows, H, eps, h.data());
-    apply(W.attn.q, h.data(), rows, q.data());
-    apply(W.attn.k, h.data(), rows, k.data());
-    apply(W.attn.v, h.data(), rows, v.data());
-    std::optional<BlockLayout> layout;
-    if (out.attention_used == AttentionType::BlockSparse) {
-      RandomPlan plan = choose_layer_plan(opt, static_cast<int>(li), static_cast<int>(heads), n_blocks,
-                                          static_cast<int>(B), static_cast<int>(c.num_random_blocks),
-                                          static_cast<int>(c.max_position_embeddings));
-      layout = itc_layout(n_blocks, static_cast<int>(B), static_cast<int>(heads), plan);
-      out.plans.push_back(std::move(plan));
-    }
-    encoder_attention({q.data(), k.data(), v.data(), ctx.data(), H, b, Lp, static_cast<int>(heads), d, mask.data()},
-                      layout ? &*layout : nullptr, false, &ws);
-    apply_add(W.attn.o, ctx.data(), rows, x.ptr());
-    feed_forward(x.ptr(), h.data(), rows, H, W.ffn_ln, W.fc1, W.fc2, act, eps, inter);
-    if (opt.keep_hidden_states) out.layer_outputs.push_back(x);
+    pre_ln_layer(c, w_.encoder[li], s, batch, static_cast<int>(li), x.ptr(), buf);
+    batch.keep_layer(x);
   }
-  norm(w_.encoder_ln, x.ptr(), rows, H, eps, x.ptr());
-  if (pad == 0) {
-    out.output = std::move(x);
-  } else {
-    out.output = Tensor(Shape{b, L, H});
-    for (int64_t bi = 0; bi < b; ++bi)
-      std::copy(x.data.begin() + bi * Lp * H, x.data.begin() + (bi * Lp + L) * H, out.output.data.begin() + bi * L * H);
-  }
+  layer_norm(c, x.ptr(), nullptr, nullptr, x.ptr(), batch.rows(), H, w_.encoder_ln, s.eps);
+  PegasusEncoderOutput out;
+  static_cast<EncoderOutput&>(out) = std::move(batch.finish(std::move(x))[0]);
+  out.attention_mask = in.attention_mask.data.empty() ? TensorI64(in.input_ids.shape, 1) : in.attention_mask;
   return out;
 }
 
 // ------------------------------------------------------------------------- decoder
 
-CrossAttentionCache PegasusModel::cross_attention_cache(const PegasusEncoderOutput& enc) const {
+CrossAttentionCache PegasusModel::cross_attention_cache(const PegasusEncoderOutput& enc,
+                                                        const ThreadingContext& ctx) const {
   const int64_t H = config_.d_model;
-  BB_CHECK(enc.output.shape.size() == 3 && enc.output.dim(2) == H, "encoder output must be [batch, length, ", H,
-           "], got ", to_string(enc.output.shape));
+  const Tensor& eo = enc.sequence_output;
+  BB_CHECK(eo.shape.size() == 3 && eo.dim(2) == H, "encoder output must be [batch, length, ", H, "], got ",
+           to_string(eo.shape));
   CrossAttentionCache cc;
-  cc.items = enc.output.dim(0);
-  cc.len = enc.output.dim(1);
+  cc.items = eo.dim(0);
+  cc.len = eo.dim(1);
   BB_CHECK(enc.attention_mask.shape == Shape({cc.items, cc.len}), "encoder attention mask shape ",
-           to_string(enc.attention_mask.shape), " does not match the encoder output ", to_string(enc.output.shape));
+           to_string(enc.attention_mask.shape), " does not match the encoder output ", to_string(eo.shape));
+  const Compute c{ctx};
   const int64_t rows = cc.items * cc.len;
   for (const PegasusDecoderLayerW& W : w_.decoder) {
     cc.k.emplace_back(static_cast<size_t>(rows * H));
     cc.v.emplace_back(static_cast<size_t>(rows * H));
-    apply(W.cross_attn.k, enc.output.ptr(), rows, cc.k.back().data());
-    apply(W.cross_attn.v, enc.output.ptr(), rows, cc.v.back().data());
+    W.cross_attn.k.forward(c, eo.ptr(), rows, cc.k.back().data());
+    W.cross_attn.v.forward(c, eo.ptr(), rows, cc.v.back().data());
   }
   cc.mask.resize(static_cast<size_t>(rows));
   for (size_t i = 0; i < cc.mask.size(); ++i) cc.mask[i] = static_cast<float>(enc.attention_mask.data[i]);
@@ -335,7 +212,7 @@ CrossAttentionCache PegasusModel::cross_attention_cache(const PegasusEncoderOutp
 
 void PegasusModel::decoder_forward(const int64_t* ids, int64_t n, int64_t T, int64_t p0, const int64_t* cache_row,
                                    const int64_t* row_item, SelfAttentionCache& self, const CrossAttentionCache& cross,
-                                   Tensor& x, PegasusDecoderOutput* keep) const {
+                                   Tensor& x, PegasusDecoderOutput* keep, const ThreadingContext& ctx) const {
   const BigBirdPegasusConfig& c = config_;
   const int64_t H = c.d_model, heads = c.decoder_attention_heads, d = c.decoder_head_dim();
   const int64_t rows = n * T, cap = self.capacity;
@@ -355,6 +232,7 @@ void PegasusModel::decoder_forward(const int64_t* ids, int64_t n, int64_t T, int
       BB_CHECK(ids[i * T + t] >= 0 && ids[i * T + t] < c.vocab_size, "decoder token id ", ids[i * T + t],
                " is out of range for vocab_size ", c.vocab_size);
   }
+  const Compute cp{ctx};
   const Activation act = parse_activation(c.activation_function);
   const float eps = static_cast<float>(c.layer_norm_eps);
   const float scale = c.scale_embedding ? static_cast<float>(std::sqrt(static_cast<double>(H))) : 1.0f;
@@ -369,23 +247,23 @@ void PegasusModel::decoder_forward(const int64_t* ids, int64_t n, int64_t T, int
   }
   if (keep) keep->embedding_output = x;
 
-  std::vector<float> h(static_cast<size_t>(rows * H)), q(h.size()), kv(h.size()), ctx(h.size()), inter;
+  std::vector<float> h(static_cast<size_t>(rows * H)), q(h.size()), kv(h.size()), att(h.size()), inter;
   std::vector<KeyValueSpan> self_spans(static_cast<size_t>(rows)), cross_spans(static_cast<size_t>(rows));
   DecoderAttentionArgs args;
   args.q = q.data();
   args.ldq = H;
-  args.out = ctx.data();
+  args.out = att.data();
   args.ldo = H;
   args.rows = rows;
   args.heads = static_cast<int>(heads);
   args.d = d;
-  auto project_q = [&](const LinearW& l) {
-    apply(l, h.data(), rows, q.data());
+  auto project_q = [&](const Linear& l) {
+    l.forward(cp, h.data(), rows, q.data());
     for (float& e : q) e *= q_scale;  // HF scales after the bias: (h·Wᵀ + b)·d^-0.5
   };
   // Writes the new keys (or values) [rows, H] into the cache at positions p0 .. p0+T-1.
-  auto store = [&](const LinearW& l, std::vector<float>& cache) {
-    apply(l, h.data(), rows, kv.data());
+  auto store = [&](const Linear& l, std::vector<float>& cache) {
+    l.forward(cp, h.data(), rows, kv.data());
     for (int64_t r = 0; r < rows; ++r)
       std::copy_n(kv.data() + r * H, H, cache.data() + (cache_row[r / T] * cap + p0 + r % T) * H);
   };
@@ -393,7 +271,7 @@ void PegasusModel::decoder_forward(const int64_t* ids, int64_t n, int64_t T, int
   for (size_t li = 0; li < w_.decoder.size(); ++li) {
     const PegasusDecoderLayerW& W = w_.decoder[li];
     // Causal self-attention: query t of row i sees its cached positions 0 .. p0 + t.
-    norm(W.self_ln, x.ptr(), rows, H, eps, h.data());
+    layer_norm(cp, x.ptr(), nullptr, nullptr, h.data(), rows, H, W.self_ln, eps);
     project_q(W.self_attn.q);
     store(W.self_attn.k, self.k[li]);
     store(W.self_attn.v, self.v[li]);
@@ -401,10 +279,10 @@ void PegasusModel::decoder_forward(const int64_t* ids, int64_t n, int64_t T, int
       const int64_t base = cache_row[r / T] * cap * H;
       self_spans[static_cast<size_t>(r)] = {self.k[li].data() + base, self.v[li].data() + base, H, p0 + r % T + 1, nullptr};
     }
-    decoder_attention(args, self_spans);
-    apply_add(W.self_attn.o, ctx.data(), rows, x.ptr());
+    decoder_attention(ctx, args, self_spans);
+    W.self_attn.o.accumulate(cp, att.data(), rows, x.ptr());
     // Cross-attention on the encoder output of the row's input, keys masked by its attention mask.
-    norm(W.cross_ln, x.ptr(), rows, H, eps, h.data());
+    layer_norm(cp, x.ptr(), nullptr, nullptr, h.data(), rows, H, W.cross_ln, eps);
     project_q(W.cross_attn.q);
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t item = row_item[r / T];
@@ -412,20 +290,21 @@ void PegasusModel::decoder_forward(const int64_t* ids, int64_t n, int64_t T, int
                                              cross.v[li].data() + item * cross.len * H, H, cross.len,
                                              cross.mask.data() + item * cross.len};
     }
-    decoder_attention(args, cross_spans);
-    apply_add(W.cross_attn.o, ctx.data(), rows, x.ptr());
-    feed_forward(x.ptr(), h.data(), rows, H, W.ffn_ln, W.fc1, W.fc2, act, eps, inter);
+    decoder_attention(ctx, args, cross_spans);
+    W.cross_attn.o.accumulate(cp, att.data(), rows, x.ptr());
+    pre_ln_feed_forward(cp, W.ffn_ln, W.fc1, W.fc2, act, eps, x.ptr(), rows, h.data(), inter);
     if (keep) keep->layer_outputs.push_back(x);
   }
-  norm(w_.decoder_ln, x.ptr(), rows, H, eps, x.ptr());
+  layer_norm(cp, x.ptr(), nullptr, nullptr, x.ptr(), rows, H, w_.decoder_ln, eps);
 }
 
-void PegasusModel::lm_logits(const float* h, int64_t rows, float* logits) const {
-  project(LinearW{w_.lm_head, w_.final_logits_bias}, h, rows, logits, false);
+void PegasusModel::lm_logits(const float* h, int64_t rows, float* logits, const ThreadingContext& ctx) const {
+  w_.lm_head.forward(Compute{ctx}, h, rows, logits);
 }
 
 PegasusDecoderOutput PegasusModel::decode(const CrossAttentionCache& cross, const TensorI64& dec_ids,
-                                          const std::vector<int64_t>& row_item, bool keep_hidden) const {
+                                          const std::vector<int64_t>& row_item, bool keep_hidden,
+                                          const ThreadingContext& ctx) const {
   BB_CHECK(dec_ids.shape.size() == 2 && dec_ids.dim(0) >= 1 && dec_ids.dim(1) >= 1,
            "decoder_input_ids must be a non-empty [batch, length], got ", to_string(dec_ids.shape));
   const int64_t n = dec_ids.dim(0), T = dec_ids.dim(1);
@@ -436,9 +315,9 @@ PegasusDecoderOutput PegasusModel::decode(const CrossAttentionCache& cross, cons
   for (int64_t i = 0; i < n; ++i) cache_row[static_cast<size_t>(i)] = i;
   PegasusDecoderOutput out;
   decoder_forward(dec_ids.data.data(), n, T, 0, cache_row.data(), row_item.data(), self, cross, out.output,
-                  keep_hidden ? &out : nullptr);
+                  keep_hidden ? &out : nullptr, ctx);
   out.logits = Tensor(Shape{n, T, config_.vocab_size});
-  lm_logits(out.output.ptr(), n * T, out.logits.ptr());
+  lm_logits(out.output.ptr(), n * T, out.logits.ptr(), ctx);
   return out;
 }
 

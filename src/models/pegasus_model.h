@@ -16,53 +16,45 @@
 
 #include "core/tensor.h"
 #include "core/weight_store.h"
-#include "models/bigbird_model.h"
+#include "layers/encoder_layer.h"
+#include "layers/encoder_stack.h"
+#include "layers/linear.h"
+#include "layers/random_weights.h"
+#include "layers/types.h"
 #include "models/pegasus_config.h"
 
 namespace bigbird {
 
 struct PegasusAttentionW {
-  LinearW q, k, v, o;  // biases only when config.use_bias
+  Linear q, k, v, o;  // biases only when config.use_bias
 };
 
-struct PegasusEncoderLayerW {
-  NormW attn_ln;  // self_attn_layer_norm
-  PegasusAttentionW attn;  // self_attn.self.{query,key,value}, self_attn.output
-  NormW ffn_ln;   // final_layer_norm
-  LinearW fc1, fc2;
-};
-
+// Encoder layers are EncoderLayerW (pre-LN): attn_ln = self_attn_layer_norm, q/k/v =
+// self_attn.self.{query,key,value}, o = self_attn.output, ffn_ln = final_layer_norm, ffn_in/out = fc1/fc2.
 struct PegasusDecoderLayerW {
   NormW self_ln;
   PegasusAttentionW self_attn;  // self_attn.{q,k,v,out}_proj
   NormW cross_ln;
   PegasusAttentionW cross_attn;  // encoder_attn.{q,k,v,out}_proj
   NormW ffn_ln;
-  LinearW fc1, fc2;
+  Linear fc1, fc2;
 };
 
 struct PegasusWeights {
   ConstView shared;         // [V, H] model.shared = encoder/decoder embed_tokens
   ConstView enc_positions;  // [max_pos, H] learned
   ConstView dec_positions;  // [max_pos, H] learned
-  std::vector<PegasusEncoderLayerW> encoder;
+  std::vector<EncoderLayerW> encoder;
   NormW encoder_ln;         // model.encoder.layernorm_embedding (a final LayerNorm despite its name)
   std::vector<PegasusDecoderLayerW> decoder;
   NormW decoder_ln;         // model.decoder.layernorm_embedding
-  ConstView lm_head;        // [V, H]
-  ConstView final_logits_bias;  // [V]
+  Linear lm_head;           // [V, H], bias final_logits_bias [V]
 };
 
-struct PegasusEncoderOutput {
-  int64_t input_len = 0;   // L_in
-  int64_t padded_len = 0;  // Lp (block multiple under block_sparse)
-  AttentionType attention_used = AttentionType::BlockSparse;
-  bool fell_back = false;             // block_sparse requested, full attention used (short input)
-  Tensor embedding_output;            // [b, Lp, H] (keep_hidden_states only)
-  std::vector<Tensor> layer_outputs;  // per layer [b, Lp, H], raw (keep_hidden_states only)
-  Tensor output;                      // [b, L_in, H] after the final LayerNorm, unpadded
-  TensorI64 attention_mask;           // [b, L_in] as given (ones when absent): the cross-attention mask
-  std::vector<RandomPlan> plans;      // per layer, when block_sparse ran
+// The encoder's output: hidden_states are the raw layer outputs, sequence_output is after the
+// final LayerNorm (unpadded).
+struct PegasusEncoderOutput : EncoderOutput {
+  TensorI64 attention_mask;  // [b, L_in] as given (ones when absent): the cross-attention mask
 };
 
 // Cross-attention keys/values of every decoder layer for one encoded batch: computed once per
@@ -93,23 +85,25 @@ class PegasusModel {
   // Reads dir/config.json (+ generation_config.json) and dir/model.safetensors (or a sharded
   // index); checks every tensor's shape; ties lm_head and the embeddings to model.shared.
   static std::unique_ptr<PegasusModel> load(const std::string& dir);
-  // Random weights for benchmarks, bound by the loader's name/shape walk: uniform in ±√3·0.02
-  // (std 0.02), LayerNorm weights 1, biases 0, final_logits_bias 0; the same for any thread count.
+  // Random weights for benchmarks, bound by the loader's name/shape walk: see RandomWeights.
   static std::unique_ptr<PegasusModel> random(const BigBirdPegasusConfig& config, uint64_t seed);
 
   const BigBirdPegasusConfig& config() const { return config_; }
   const PegasusWeights& weights() const { return w_; }
+  StackShape encoder_shape() const;
 
   // The encoder. in.token_type_ids is ignored. Fall-back to full attention is decided per call
-  // (the padding mask is kept in the fall-back, unlike HF 4.27.1).
-  PegasusEncoderOutput encode(const EncoderInput& in, const ForwardOptions& opt) const;
+  // (the padding mask is kept in the fall-back, unlike HF 4.27.1). opt.bf16 runs the encoder's
+  // projections in bf16 (the decoder stays float32).
+  PegasusEncoderOutput encode(const EncoderInput& in, const ForwardOptions& opt, const ThreadingContext& ctx) const;
 
-  CrossAttentionCache cross_attention_cache(const PegasusEncoderOutput& enc) const;
+  CrossAttentionCache cross_attention_cache(const PegasusEncoderOutput& enc, const ThreadingContext& ctx) const;
 
   // Uncached decoder pass over whole prefixes dec_ids [rows, T]; row r attends to encoder item
   // row_item[r]. Costs O(T²) per row: the reference the cached path is checked against.
   PegasusDecoderOutput decode(const CrossAttentionCache& cross, const TensorI64& dec_ids,
-                              const std::vector<int64_t>& row_item, bool keep_hidden) const;
+                              const std::vector<int64_t>& row_item, bool keep_hidden,
+                              const ThreadingContext& ctx) const;
 
   // The decoder on T new tokens for each of n rows, at positions [p0, p0 + T). Row i reads and
   // extends self-attention cache row cache_row[i] (positions < p0 must be filled) and attends to
@@ -117,16 +111,16 @@ class PegasusModel {
   // final LayerNorm). With `keep`, also the embedding and per-layer outputs.
   void decoder_forward(const int64_t* ids, int64_t n, int64_t T, int64_t p0, const int64_t* cache_row,
                        const int64_t* row_item, SelfAttentionCache& self, const CrossAttentionCache& cross,
-                       Tensor& x, PegasusDecoderOutput* keep) const;
+                       Tensor& x, PegasusDecoderOutput* keep, const ThreadingContext& ctx) const;
 
   // logits [rows, V] = h [rows, H]·lm_headᵀ + final_logits_bias.
-  void lm_logits(const float* h, int64_t rows, float* logits) const;
+  void lm_logits(const float* h, int64_t rows, float* logits, const ThreadingContext& ctx) const;
 
  private:
   BigBirdPegasusConfig config_;
   std::unique_ptr<WeightStore> store_;
   std::vector<float> zero_bias_;  // final_logits_bias when the checkpoint has none
-  std::vector<std::vector<float>> owned_;  // random() weights
+  std::unique_ptr<RandomWeights> random_;
   PegasusWeights w_;
 };
 

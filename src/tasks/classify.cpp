@@ -35,11 +35,11 @@ std::unique_ptr<Item> ClassifyTask::prepare(const InputRecord& in, const RunOpti
   return item;
 }
 
-Tensor ClassifyTask::head(const Tensor& seq, const EncoderRow&) const {
+Tensor ClassifyTask::head(const Tensor& seq, const EncoderRow&, const ThreadingContext& ctx) const {
   const int64_t H = seq.dim(2);
   Tensor first(Shape{1, 1, H});
   std::copy_n(seq.ptr(), H, first.ptr());
-  Tensor logits = tm_.model().sequence_classification_logits(first);  // [1, n]
+  Tensor logits = tm_.model().sequence_classification_logits(first, ctx);  // [1, n]
   logits.shape = Shape{logits.dim(1)};
   return logits;
 }

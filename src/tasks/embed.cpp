@@ -21,13 +21,13 @@ std::unique_ptr<Item> EmbedTask::prepare(const InputRecord& in, const RunOptions
   return item;
 }
 
-Tensor EmbedTask::head(const Tensor& seq, const EncoderRow&) const {
+Tensor EmbedTask::head(const Tensor& seq, const EncoderRow&, const ThreadingContext& ctx) const {
   const int64_t L = seq.dim(1), H = seq.dim(2);
   Tensor v(Shape{H});
   if (options_.pooling == "pooler") {
     Tensor first(Shape{1, 1, H});
     std::copy_n(seq.ptr(), H, first.ptr());
-    Tensor p = tm_.model().pooler(first);
+    Tensor p = tm_.model().pooler(first, ctx);
     std::copy_n(p.ptr(), H, v.ptr());
   } else if (options_.pooling == "cls") {
     std::copy_n(seq.ptr(), H, v.ptr());

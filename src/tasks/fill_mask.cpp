@@ -40,12 +40,12 @@ std::unique_ptr<Item> FillMaskTask::prepare(const InputRecord& in, const RunOpti
   return item;
 }
 
-Tensor FillMaskTask::head(const Tensor& seq, const EncoderRow& row) const {
+Tensor FillMaskTask::head(const Tensor& seq, const EncoderRow& row, const ThreadingContext& ctx) const {
   const std::vector<int64_t> pos = mask_positions(row.input_ids, tm_.tokenizer().mask_id());
   const int64_t H = seq.dim(2), m = static_cast<int64_t>(pos.size());
   Tensor at_masks(Shape{1, m, H});
   for (int64_t i = 0; i < m; ++i) std::copy_n(seq.ptr() + pos[static_cast<size_t>(i)] * H, H, at_masks.ptr() + i * H);
-  Tensor logits = tm_.model().mlm_logits(at_masks);  // [1, m, V]
+  Tensor logits = tm_.model().mlm_logits(at_masks, ctx);  // [1, m, V]
   logits.shape = Shape{m, logits.dim(2)};
   return logits;
 }

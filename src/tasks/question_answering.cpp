@@ -147,8 +147,8 @@ std::unique_ptr<Item> QaTask::prepare(const InputRecord& in, const RunOptions& o
   return item;
 }
 
-Tensor QaTask::head(const Tensor& seq, const EncoderRow& row) const {
-  Tensor logits = tm_.model().qa_logits(seq);  // [1, L, labels]
+Tensor QaTask::head(const Tensor& seq, const EncoderRow& row, const ThreadingContext& ctx) const {
+  Tensor logits = tm_.model().qa_logits(seq, ctx);  // [1, L, labels]
   const int64_t L = logits.dim(1), nl = logits.dim(2);
   BB_CHECK(nl >= 2, "question answering head has ", nl, " outputs, expected 2");
   int64_t qlen = 1;

@@ -1,6 +1,5 @@
 #include "tasks/summarize.h"
 
-#include <omp.h>
 
 #include <algorithm>
 #include <chrono>
@@ -147,7 +146,7 @@ GenerationResult Summarizer::generate(const SummaryInput& in, const SummarizeOpt
   fo.attention = opt.attention;
   fo.plan_source = opt.plan_source;
   fo.seed = opt.seed;
-  const PegasusEncoderOutput enc = model_->encode(ei, fo);
+  const PegasusEncoderOutput enc = model_->encode(ei, fo, opt.threading);
 
   // pegasus_generate (pegasus_generate.h) with a default prompt, its decoding steps counted.
   const GenerationConfig& g = opt.generation;
@@ -156,7 +155,7 @@ GenerationResult Summarizer::generate(const SummaryInput& in, const SummarizeOpt
   validate_generation(g, V, 1);
   const int64_t max_length = resolved_max_length(g, 1);
   const int64_t capacity = std::max<int64_t>(max_length - 1, 1);
-  ScoreFn raw = pegasus_logits_fn(*model_, enc, g.num_beams, capacity, g.use_cache);
+  ScoreFn raw = pegasus_logits_fn(*model_, enc, g.num_beams, capacity, g.use_cache, opt.threading);
   if (on_token)
     raw = [inner = std::move(raw), &on_token](const SearchState& st, float* logits) {
       inner(st, logits);
@@ -189,8 +188,8 @@ void summarize_jobs(const Summarizer& s, const std::vector<SummaryJob*>& jobs, c
   std::stable_sort(order.begin(), order.end(), [](const SummaryJob* a, const SummaryJob* b) {
     return a->input.input_ids.size() < b->input.input_ids.size();
   });
-  auto run_job = [&](SummaryJob* j) {
-    const GenerationResult r = s.generate(j->input, opt, on_token);
+  auto run_job = [&](SummaryJob* j, const SummarizeOptions& o) {
+    const GenerationResult r = s.generate(j->input, o, on_token);
     j->answer = s.answer(r, opt);
     j->warnings = r.warnings;
     if (on_done) on_done();
@@ -198,22 +197,14 @@ void summarize_jobs(const Summarizer& s, const std::vector<SummaryJob*>& jobs, c
   const size_t bs = static_cast<size_t>(std::max(1, opt.batch_size));
   for (size_t b0 = 0; b0 < order.size(); b0 += bs) {
     const size_t n = std::min(bs, order.size() - b0);
-    if (n == 1 || omp_get_max_threads() == 1) {
-      for (size_t i = 0; i < n; ++i) run_job(order[b0 + i]);  // all threads inside the input
+    if (n == 1 || opt.threading.threads() == 1) {
+      for (size_t i = 0; i < n; ++i) run_job(order[b0 + i], opt);  // all threads inside the input
       continue;
     }
     // One input per thread, the kernels inside single-threaded: the calls the input makes alone.
-    std::vector<std::exception_ptr> errors(n);
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t i = 0; i < static_cast<int64_t>(n); ++i) {
-      try {
-        run_job(order[b0 + static_cast<size_t>(i)]);
-      } catch (...) {
-        errors[static_cast<size_t>(i)] = std::current_exception();
-      }
-    }
-    for (auto& e : errors)
-      if (e) std::rethrow_exception(e);
+    SummarizeOptions one = opt;
+    one.threading = ThreadingContext::serial();
+    parallel_for(opt.threading, static_cast<int64_t>(n), [&](int64_t i) { run_job(order[b0 + static_cast<size_t>(i)], one); });
   }
 }
 

@@ -87,8 +87,8 @@ std::unique_ptr<Item> TagTask::prepare(const InputRecord& in, const RunOptions& 
   return item;
 }
 
-Tensor TagTask::head(const Tensor& seq, const EncoderRow&) const {
-  Tensor logits = tm_.model().token_classification_logits(seq);  // [1, L, n]
+Tensor TagTask::head(const Tensor& seq, const EncoderRow&, const ThreadingContext& ctx) const {
+  Tensor logits = tm_.model().token_classification_logits(seq, ctx);  // [1, L, n]
   logits.shape = Shape{logits.dim(1), logits.dim(2)};
   return logits;
 }

@@ -1,6 +1,5 @@
 #include "tasks/task.h"
 
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -130,7 +129,7 @@ void run_items(const Task& task, const std::vector<Item*>& items, const RunOptio
   fo.attention = opt.attention;
   fo.plan_source = opt.plan_source;
   fo.seed = opt.seed;
-  auto run_row = [&](const Ref& ref) {
+  auto run_row = [&](const Ref& ref, const ThreadingContext& ctx) {
     const EncoderRow& row = ref.item->rows[ref.row];
     const int64_t L = static_cast<int64_t>(row.input_ids.size());
     EncoderInput in;
@@ -144,8 +143,8 @@ void run_items(const Task& task, const std::vector<Item*>& items, const RunOptio
       in.attention_mask = TensorI64(Shape{1, L});
       std::copy(row.attention_mask.begin(), row.attention_mask.end(), in.attention_mask.data.begin());
     }
-    EncoderOutput eo = model.encode(in, fo);
-    ref.item->outputs[ref.row] = task.head(eo.sequence_output, row);
+    EncoderOutput eo = model.encode(in, fo, ctx);
+    ref.item->outputs[ref.row] = task.head(eo.sequence_output, row, ctx);
   };
   const size_t bs = static_cast<size_t>(std::max(1, opt.batch_size));
   for (size_t b0 = 0; b0 < refs.size(); b0 += bs) {
@@ -153,24 +152,15 @@ void run_items(const Task& task, const std::vector<Item*>& items, const RunOptio
     const auto report = [&] {
       if (on_progress) on_progress(static_cast<double>(b0 + n) / static_cast<double>(refs.size()));
     };
-    if (n == 1 || omp_get_max_threads() == 1) {
-      for (size_t i = 0; i < n; ++i) run_row(refs[b0 + i]);  // all threads inside the row
-      report();
-      continue;
+    if (n == 1 || opt.threading.threads() == 1) {
+      for (size_t i = 0; i < n; ++i) run_row(refs[b0 + i], opt.threading);  // all threads inside the row
+    } else {
+      // One row per thread (the kernels inside run single-threaded): the same calls, in the same
+      // order, as for the row alone, so the same bits.
+      const ThreadingContext serial = ThreadingContext::serial();
+      parallel_for(opt.threading, static_cast<int64_t>(n),
+                   [&](int64_t i) { run_row(refs[b0 + static_cast<size_t>(i)], serial); });
     }
-    // One row per thread (the kernels inside run single-threaded): the same calls, in the same
-    // order, as for the row alone, so the same bits.
-    std::vector<std::exception_ptr> errors(n);
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t i = 0; i < static_cast<int64_t>(n); ++i) {
-      try {
-        run_row(refs[b0 + static_cast<size_t>(i)]);
-      } catch (...) {
-        errors[static_cast<size_t>(i)] = std::current_exception();
-      }
-    }
-    for (auto& e : errors)
-      if (e) std::rethrow_exception(e);
     report();
   }
 }

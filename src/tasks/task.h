@@ -66,6 +66,7 @@ struct RunOptions {
   PlanSource plan_source = PlanSource::HF;  // HF 4.27's random blocks, as its pipelines use
   uint64_t seed = 0;                        // for PlanSource::Seeded
   std::optional<AttentionType> attention;   // overrides config.attention_type
+  ThreadingContext threading;               // the threads of the run (--threads)
 };
 
 // A checkpoint and its tokenizer, checked to belong together.
@@ -120,7 +121,7 @@ class Task {
   // Tokenizes and checks one input; throws InputError on a bad one.
   virtual std::unique_ptr<Item> prepare(const InputRecord& in, const RunOptions& opt) const = 0;
   // The head's output for one row; `sequence_output` is [1, L, H].
-  virtual Tensor head(const Tensor& sequence_output, const EncoderRow& row) const = 0;
+  virtual Tensor head(const Tensor& sequence_output, const EncoderRow& row, const ThreadingContext& ctx) const = 0;
   // The answer, in the shape of the HF pipeline's output.
   virtual json finish(const Item& item) const = 0;
 

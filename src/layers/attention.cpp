@@ -1,4 +1,4 @@
-#include "models/encoder_attention.h"
+#include "layers/attention.h"
 
 #include <string>
 
@@ -16,7 +16,7 @@ RandomPlan choose_layer_plan(const ForwardOptions& opt, int layer, int heads, in
   return seeded_random_plan(opt.seed, layer, n_blocks, r, heads);
 }
 
-void encoder_attention(const EncoderAttentionArgs& a, const BlockLayout* layout, bool reference,
+void encoder_attention(const Compute& c, const EncoderAttentionArgs& a, const BlockLayout* layout,
                        AttentionWorkspace* ws) {
   for (int64_t bi = 0; bi < a.batch; ++bi) {
     AttentionInput ai;
@@ -32,11 +32,11 @@ void encoder_attention(const EncoderAttentionArgs& a, const BlockLayout* layout,
     ai.d = a.d;
     ai.mask = a.mask + bi * a.Lp;
     if (layout) {
-      if (reference) block_sparse_attention_ref(ai, *layout);
-      else block_sparse_attention(ai, *layout, ws);
+      if (c.reference()) block_sparse_attention_ref(ai, *layout);
+      else block_sparse_attention(c.ctx, ai, *layout, ws);
     } else {
-      if (reference) full_attention_ref(ai);
-      else full_attention(ai, ws);
+      if (c.reference()) full_attention_ref(ai);
+      else full_attention(c.ctx, ai, ws);
     }
   }
 }

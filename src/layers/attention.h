@@ -1,12 +1,11 @@
-// The attention step of one encoder layer, shared by the BigBird and BigBird-Pegasus encoders:
-// the layer's random plan (injected > hf > seeded), its ITC layout, and the block-sparse or full
-// kernel over every row of a batch of padded sequences.
+// The attention step of one encoder layer, shared by every encoder: the layer's random plan
+// (injected > hf > seeded), and the block-sparse or full kernel over every row of a batch of
+// padded sequences.
 #pragma once
 #include <cstdint>
-#include <optional>
 
 #include "kernels/attention.h"
-#include "models/bigbird_model.h"
+#include "layers/types.h"
 #include "sparse/layout.h"
 #include "sparse/plan.h"
 
@@ -29,9 +28,9 @@ struct EncoderAttentionArgs {
   const float* mask = nullptr;  // [batch, Lp] of 0/1
 };
 
-// Runs attention for every row: block-sparse over `layout` when given, else HF's full attention.
-// `reference` selects the scalar reference kernels (tests).
-void encoder_attention(const EncoderAttentionArgs& a, const BlockLayout* layout, bool reference,
+// Runs attention for every row: block-sparse over `layout` when given, else HF's full attention;
+// the scalar reference kernels when c.reference().
+void encoder_attention(const Compute& c, const EncoderAttentionArgs& a, const BlockLayout* layout,
                        AttentionWorkspace* ws);
 
 }  // namespace bigbird

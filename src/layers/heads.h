@@ -1,0 +1,29 @@
+// Task heads on top of an encoder's sequence output [b, L, H], as free functions over their
+// weights (BigBird's pooler, MLM, classification and QA heads; HF 4.27's maths).
+#pragma once
+#include "core/tensor.h"
+#include "kernels/activations.h"
+#include "layers/linear.h"
+#include "layers/types.h"
+
+namespace bigbird {
+
+// [b, L, H] -> [b, H]: each sequence's first token.
+Tensor first_tokens(const Tensor& seq);
+
+// tanh(dense(first token)) -> [b, H].
+Tensor pooler_head(const Compute& c, const Linear& dense, const Tensor& seq);
+
+// decoder(LN(act(transform(x)))) -> [b, L, V] (the decoder tied to the word embeddings).
+Tensor mlm_head(const Compute& c, const Linear& transform, const NormW& ln, const Linear& decoder, Activation act,
+                float eps, const Tensor& seq);
+
+// out_proj(act(dense(first token))) -> [b, num_labels].
+Tensor classification_head(const Compute& c, const Linear& dense, const Linear& out_proj, Activation act,
+                           const Tensor& seq);
+
+// qa_outputs(LN(x + output(act(intermediate(x))))) -> [b, L, 2] (before HF's question mask).
+Tensor qa_head(const Compute& c, const Linear& intermediate, const Linear& output, const NormW& ln,
+               const Linear& qa_outputs, Activation act, float eps, const Tensor& seq);
+
+}  // namespace bigbird

@@ -1,0 +1,63 @@
+#include "layers/linear.h"
+
+#include <mutex>
+#include <vector>
+
+#include "core/error.h"
+#include "kernels/gemm_bf16.h"
+#include "kernels/linear.h"
+
+namespace bigbird {
+
+struct Linear::Bf16Cache {
+  std::once_flag once;
+  PackedWeightBf16 packed;
+};
+
+Linear::Linear(ConstView w, ConstView b, FewRows few_rows)
+    : w_(w), b_(b), few_rows_(few_rows), bf16_(std::make_shared<Bf16Cache>()) {}
+
+const PackedWeightBf16& Linear::packed_bf16(const ThreadingContext& ctx) const {
+  std::call_once(bf16_->once, [&] { bf16_->packed = pack_weight_bf16(ctx, w_.data, out(), in()); });
+  return bf16_->packed;
+}
+
+void Linear::prepare_bf16(const ThreadingContext& ctx) const { packed_bf16(ctx); }
+
+void Linear::run(const Compute& c, const float* x, int64_t rows, float* y, const float* bias, bool acc) const {
+  switch (c.matmul) {
+    case MatMul::Reference: {
+      if (!acc) return linear_ref(x, rows, in(), w_.data, bias, out(), y);
+      std::vector<float> t(static_cast<size_t>(rows * out()));
+      linear_ref(x, rows, in(), w_.data, bias, out(), t.data());
+      for (size_t i = 0; i < t.size(); ++i) y[i] += t[i];
+      return;
+    }
+    case MatMul::BF16: return linear_bf16(c.ctx, x, rows, packed_bf16(c.ctx), bias, y, acc);
+    case MatMul::F32:
+      if (few_rows_ == FewRows::MatVec && rows <= 2)
+        return linear_matvec(c.ctx, x, rows, in(), w_.data, bias, out(), y, acc);
+      if (acc) return linear_accumulate(c.ctx, x, rows, in(), w_.data, bias, out(), y);
+      return linear(c.ctx, x, rows, in(), w_.data, bias, out(), y);
+  }
+}
+
+void Linear::forward(const Compute& c, const float* x, int64_t rows, float* y, Bias bias) const {
+  run(c, x, rows, y, bias == Bias::Add ? b_.data : nullptr, false);
+}
+
+void Linear::accumulate(const Compute& c, const float* x, int64_t rows, float* y) const {
+  run(c, x, rows, y, b_.data, true);
+}
+
+Tensor Linear::operator()(const Compute& c, const Tensor& x) const {
+  BB_CHECK(!x.shape.empty() && x.shape.back() == in(), "linear layer of input width ", in(), " applied to ",
+           to_string(x.shape));
+  Shape s = x.shape;
+  s.back() = out();
+  Tensor y(s);
+  forward(c, x.ptr(), x.size() / in(), y.ptr());
+  return y;
+}
+
+}  // namespace bigbird

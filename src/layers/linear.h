@@ -1,0 +1,52 @@
+// A fully connected layer, y = x·Wᵀ + b (W [out, in], PyTorch's convention), and the one place
+// that decides how it is computed: float32 BLAS, bf16 (weights packed once, on first use), the
+// scalar reference, or one matrix-vector product per row for the one or two rows of a decoder step.
+#pragma once
+#include <cstdint>
+#include <memory>
+
+#include "core/tensor.h"
+#include "layers/types.h"
+
+namespace bigbird {
+
+struct PackedWeightBf16;
+
+class Linear {
+ public:
+  // When a call has few rows (one or two: a decoder step), `few_rows` says how to multiply.
+  enum class FewRows {
+    Gemm,    // as any other call (the encoders: their bits do not depend on the row count)
+    MatVec,  // one sgemv per row (decoders: sgemm would pack all of W for every step)
+  };
+
+  Linear() = default;
+  Linear(ConstView w, ConstView b, FewRows few_rows = FewRows::Gemm);
+
+  int64_t out() const { return w_.dim(0); }
+  int64_t in() const { return w_.dim(1); }
+  const ConstView& weight() const { return w_; }
+  const ConstView& bias() const { return b_; }  // empty when the layer has none
+
+  enum class Bias { Add, Skip };  // Skip: the caller fuses the bias into a later op
+  // y = x·Wᵀ (+ b); x [rows, in], y [rows, out].
+  void forward(const Compute& c, const float* x, int64_t rows, float* y, Bias bias = Bias::Add) const;
+  // y += x·Wᵀ + b (a residual connection).
+  void accumulate(const Compute& c, const float* x, int64_t rows, float* y) const;
+  // The layer over the last dimension of x: [..., in] -> [..., out].
+  Tensor operator()(const Compute& c, const Tensor& x) const;
+
+  // Packs the bf16 weights now rather than on first use (e.g. before timing). Thread-safe.
+  void prepare_bf16(const ThreadingContext& ctx) const;
+
+ private:
+  void run(const Compute& c, const float* x, int64_t rows, float* y, const float* bias, bool accumulate) const;
+  const PackedWeightBf16& packed_bf16(const ThreadingContext& ctx) const;
+
+  ConstView w_, b_;
+  FewRows few_rows_ = FewRows::Gemm;
+  struct Bf16Cache;
+  std::shared_ptr<Bf16Cache> bf16_;  // shared by copies of this layer
+};
+
+}  // namespace bigbird

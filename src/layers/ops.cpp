@@ -1,0 +1,23 @@
+#include "layers/ops.h"
+
+#include "kernels/layernorm.h"
+
+namespace bigbird {
+
+void layer_norm(const Compute& c, const float* x, const float* res, const float* bias, float* y, int64_t rows,
+                int64_t dim, const NormW& norm, float eps) {
+  if (c.reference()) layernorm_ref(x, res, bias, y, rows, dim, norm.g.data, norm.b.data, eps);
+  else layernorm_fused(c.ctx, x, res, bias, y, rows, dim, norm.g.data, norm.b.data, eps);
+}
+
+void bias_activation(const Compute& c, Activation act, float* x, int64_t rows, int64_t cols, const float* bias) {
+  if (!c.reference()) return bias_activate_inplace(c.ctx, act, x, rows, cols, bias);
+  for (int64_t i = 0; i < rows * cols; ++i) x[i] = activate(act, x[i] + (bias ? bias[i % cols] : 0.0f));
+}
+
+void activation(const Compute& c, Activation act, float* x, int64_t n) {
+  if (!c.reference()) return activate_inplace(c.ctx, act, x, n);
+  for (int64_t i = 0; i < n; ++i) x[i] = activate(act, x[i]);
+}
+
+}  // namespace bigbird

@@ -1,0 +1,21 @@
+// Element-wise steps of a layer on the fast kernels or, for Compute::reference(), on the scalar
+// references (double accumulation): one switch here instead of one per model.
+#pragma once
+#include <cstdint>
+
+#include "kernels/activations.h"
+#include "layers/types.h"
+
+namespace bigbird {
+
+// y = LayerNorm(x + res + bias) per row of width dim (res, bias may be null; y may alias x or res).
+void layer_norm(const Compute& c, const float* x, const float* res, const float* bias, float* y, int64_t rows,
+                int64_t dim, const NormW& norm, float eps);
+
+// x[r, c] = act(x[r, c] + bias[c]) over rows x cols (bias may be null).
+void bias_activation(const Compute& c, Activation act, float* x, int64_t rows, int64_t cols, const float* bias);
+
+// x[i] = act(x[i]) over n values.
+void activation(const Compute& c, Activation act, float* x, int64_t n);
+
+}  // namespace bigbird

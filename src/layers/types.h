@@ -1,0 +1,75 @@
+// What every model shares: the encoder's input and output, the options of a forward pass and
+// how its products are computed. Models add their own weights and heads on top.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "core/threading.h"
+#include "sparse/plan.h"
+
+namespace bigbird {
+
+enum class AttentionType { BlockSparse, OriginalFull };
+AttentionType parse_attention_type(const std::string& s);  // "block_sparse" | "original_full"
+const char* attention_type_name(AttentionType t);
+
+// Which random plan each block-sparse layer uses.
+enum class PlanSource { Seeded, HF };
+
+// LayerNorm weights.
+struct NormW {
+  ConstView g, b;
+};
+
+struct EncoderInput {
+  TensorI64 input_ids;       // [batch, L]
+  TensorI64 attention_mask;  // [batch, L] of 0/1, or empty (all ones)
+  TensorI64 token_type_ids;  // [batch, L], or empty (zeros); ignored by models without token types
+};
+
+struct ForwardOptions {
+  std::optional<AttentionType> attention;  // overrides config.attention_type
+  PlanSource plan_source = PlanSource::Seeded;
+  uint64_t seed = 0;
+  std::map<int, RandomPlan> injected_plans;  // layer -> plan (pins that layer)
+  bool keep_hidden_states = false;
+  // Run the scalar reference kernels (double accumulation) instead of the fast ones: slow, for
+  // tests that hold the fast path to the reference on arbitrary shapes.
+  bool reference_kernels = false;
+  // Opt-in bf16 products (AVX512-BF16, float32 accumulation) for every projection; attention,
+  // norms and activations stay float32. Weights are packed once, on first use. Throws on a CPU
+  // without AVX512-BF16. Error against float32: tests/test_encoder_parity.cpp, test_pegasus.cpp.
+  bool bf16 = false;
+};
+
+struct EncoderOutput {
+  int64_t input_len = 0;   // L_in
+  int64_t padded_len = 0;  // Lp (block multiple under block_sparse)
+  AttentionType attention_used = AttentionType::BlockSparse;
+  bool fell_back = false;             // block_sparse requested, full attention used (short input)
+  Tensor embedding_output;            // [b, Lp, H] (only with keep_hidden_states)
+  std::vector<Tensor> hidden_states;  // per layer [b, Lp, H] (only with keep_hidden_states)
+  Tensor sequence_output;             // [b, L_in, H]
+  std::vector<RandomPlan> plans;      // per layer, when block_sparse ran
+};
+
+// How a forward pass computes: on which threads, and with which products.
+enum class MatMul {
+  F32,        // float32 BLAS (the default, exact path)
+  BF16,       // bf16 inputs, float32 accumulation (opt-in)
+  Reference,  // scalar reference kernels, double accumulation (tests)
+};
+struct Compute {
+  const ThreadingContext& ctx;
+  MatMul matmul = MatMul::F32;
+  bool reference() const { return matmul == MatMul::Reference; }
+};
+// The Compute a ForwardOptions asks for (throws when it asks for bf16 and reference together,
+// or for bf16 on a CPU without AVX512-BF16).
+Compute compute_for(const ForwardOptions& opt, const ThreadingContext& ctx);
+
+}  // namespace bigbird
