@@ -2,7 +2,7 @@
 // registers a case generator, its fast call, a scalar/double reference and a tolerance, and one
 // parameterised test (test_kernels.cpp) runs every registered kernel on every SimdPath:
 //
-//   Kernels/MatchesReference.Run/<kernel>_<path>
+//   AllPaths/Kernels.MatchReferenceOnEveryCase/<kernel>_<path>
 //
 // Per case the harness
 //   1. computes the reference and runs the fast kernel on the path (2 threads);
@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -110,7 +111,8 @@ struct KernelSpec {
   std::function<std::string(const Case&)> describe;
   std::function<std::vector<float>(const Case&)> reference;
   std::function<std::vector<float>(const Case&, const KernelRun&)> fast;
-  // Allowed |fast_i - ref_i| for output element i; 0: the same value. State how it is derived.
+  // Allowed |fast_i - ref_i| for output element i; 0: the same value (±0 equal). State how it is
+  // derived in a comment beside the registration.
   std::function<double(const Case&, size_t i, double ref)> tolerance;
   std::vector<std::pair<std::string, std::function<std::vector<float>(const Case&, const KernelRun&)>>> same_bits;
   std::function<void(const Case&, const std::vector<float>& fast)> check;
@@ -127,15 +129,15 @@ inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) 
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
+// Runs f on `path` with a context of `threads` threads (and as many OpenMP threads).
 template <class Case>
-std::vector<float> run_fast(const KernelSpec<Case>& spec, const Case& c, SimdPath path, int threads,
+std::vector<float> run_fast(const Case& c, SimdPath path, int threads,
                             const std::function<std::vector<float>(const Case&, const KernelRun&)>& f) {
   const ThreadingContext ctx(threads);
   const int saved = omp_get_max_threads();
   omp_set_num_threads(threads);
   std::vector<float> out = f(c, KernelRun{path, ctx});
   omp_set_num_threads(saved);
-  (void)spec;
   return out;
 }
 
@@ -150,7 +152,7 @@ void run_cases(const KernelSpec<Case>& spec, SimdPath path) {
     const std::string what = spec.name + " on " + simd_path_name(path) + ", case " + std::to_string(ci) + " (" +
                              spec.describe(c) + ")";
     const std::vector<float> ref = spec.reference(c);
-    const std::vector<float> out = run_fast(spec, c, path, 2, spec.fast);
+    const std::vector<float> out = run_fast(c, path, 2, spec.fast);
     ASSERT_EQ(out.size(), ref.size()) << what;
     int bad = 0;
     for (size_t i = 0; i < out.size(); ++i) {
@@ -170,10 +172,10 @@ void run_cases(const KernelSpec<Case>& spec, SimdPath path) {
       continue;
     }
     for (int threads : {1, 3})
-      EXPECT_TRUE(same_bits(run_fast(spec, c, path, threads, spec.fast), out))
+      EXPECT_TRUE(same_bits(run_fast(c, path, threads, spec.fast), out))
           << what << ": other bits at " << threads << " threads than at 2";
     for (const auto& [vname, variant] : spec.same_bits)
-      EXPECT_TRUE(same_bits(run_fast(spec, c, path, 2, variant), out)) << what << ": " << vname << " gives other bits";
+      EXPECT_TRUE(same_bits(run_fast(c, path, 2, variant), out)) << what << ": " << vname << " gives other bits";
     if (spec.check) spec.check(c, out);
     if (::testing::Test::HasFailure()) ++failures;
   }
