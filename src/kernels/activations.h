@@ -30,7 +30,7 @@ void activate_inplace(const ThreadingContext& ctx, Activation a, float* x, int64
 //   gelu, gelu_python, gelu_10 (erf form): x·erfc(-x/√2)/2 with Numerical Recipes' erfc
 //   gelu_new, gelu_pytorch_tanh, gelu_accurate, gelu_fast (tanh form): x / (1 + e^(-2u))
 // Both stay within kGeluAbsTol + kGeluRelTol·|gelu(x)| of the exact value on every SIMD path:
-// tests/test_ops.cpp sweeps [-20, 20] in steps of 1e-4 plus tiny, huge and infinite-range
+// tests/test_kernels.cpp sweeps [-20, 20] in steps of 1e-4 plus tiny, huge and infinite-range
 // inputs; the worst case seen is 0.31 of that bound. The other activations evaluate `activate`
 // element by element.
 void bias_activate_inplace(const ThreadingContext& ctx, Activation a, float* x, int64_t rows, int64_t cols, const float* bias,

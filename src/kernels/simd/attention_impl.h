@@ -1,5 +1,5 @@
 // The fused attention kernel, written once over a vector type `Vec` (vec_*.h) and compiled for
-// each instruction set by kernels_{scalar,avx2,avx512}.cpp. Included inside a per-ISA namespace.
+// each instruction set through kernel_table_impl.h. Included inside a per-ISA namespace.
 //
 // One job is up to kTileRows query rows of one head against a list of key pieces. The key list
 // is processed in chunks of at most kChunkCols columns; per chunk:

@@ -1,6 +1,6 @@
 // Run-time SIMD dispatch: one binary carries a portable path, an AVX2+FMA path and an AVX-512
-// path of every fast kernel (kernels_*.cpp, each compiled for its instruction set with
-// `#pragma GCC target`), and picks the widest one the CPU supports.
+// path of every fast kernel (kernel_table_impl.h, compiled once per instruction set by
+// kernels_*.cpp with `#pragma GCC target`), and picks the widest one the CPU supports.
 //
 // Every public kernel takes a SimdPath (default Auto) so that tests can force each path and
 // hold it to the scalar reference. BIGBIRD_SIMD=scalar|avx2|avx512 in the environment caps
@@ -77,7 +77,7 @@ struct KernelTable {
 
 const KernelTable& kernels(SimdPath p);  // p resolved (not Auto)
 
-// Per-path tables, defined in kernels_{scalar,avx2,avx512}.cpp.
+// Per-path tables: kernel_table_impl.h compiled by kernels_{scalar,avx2,avx512}.cpp.
 extern const KernelTable kScalarTable;
 extern const KernelTable kAvx2Table;
 extern const KernelTable kAvx512Table;

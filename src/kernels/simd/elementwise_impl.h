@@ -1,6 +1,6 @@
 // LayerNorm (with the residual and bias adds fused in), GELU (erf and tanh forms, with the bias
 // add fused in) and bias adds, written once over `Vec` (vec_*.h). Included inside a per-ISA
-// namespace by kernels_{scalar,avx2,avx512}.cpp. Row by row; callers split rows across threads.
+// namespace through kernel_table_impl.h. Row by row; callers split rows across threads.
 
 inline void layernorm_rows_impl(const float* x, const float* res, const float* bias, float* y, int64_t rows,
                                 int64_t dim, const float* gamma, const float* beta, float eps) {
