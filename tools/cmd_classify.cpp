@@ -16,9 +16,8 @@ Runner add_classify(CLI::App& app) {
                  "softmax | sigmoid | none (default: HF's rule from num_labels and problem_type)")
       ->check(CLI::IsMember({"softmax", "sigmoid", "none"}));
   return [a, o, top_k] {
-    apply_threads(a->threads);
     if (*top_k > 0) o->top_k = *top_k;
-    auto tm = tasks::TaskModel::load(a->model, a->tokenizer);
+    auto tm = load_task_model(*a);
     tasks::ClassifyTask task(*tm, *o);
     return run_task(*a, task, [&] { return single_text_input(*a); });
   };

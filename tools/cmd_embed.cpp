@@ -15,11 +15,10 @@ Runner add_embed(CLI::App& app) {
   app.add_option("--format", *format, "json | npy (default: npy when --output ends in .npy, else json)")
       ->check(CLI::IsMember({"json", "npy"}));
   return [a, o, format] {
-    apply_threads(a->threads);
     const bool npy = *format == "npy" || (format->empty() && a->output.size() > 4 &&
                                           a->output.compare(a->output.size() - 4, 4, ".npy") == 0);
     BB_CHECK(!npy || !a->output.empty(), "--format npy needs --output FILE.npy");
-    auto tm = tasks::TaskModel::load(a->model, a->tokenizer);
+    auto tm = load_task_model(*a);
     tasks::EmbedTask task(*tm, *o);
     WriterFactory writer;
     if (npy) writer = [&](std::ostream& out) { return std::make_unique<tasks::NpyWriter>(out, task.dim()); };

@@ -31,7 +31,6 @@ Runner add_qa(CLI::App& app) {
   app.add_flag("--handle-impossible-answer", o->handle_impossible_answer,
                "also consider the empty answer (score of [CLS]), as HF's handle_impossible_answer=True");
   return [a, o, question, context] {
-    apply_threads(a->threads);
     auto single = [&] {
       if (!question->empty() || !context->empty()) {
         BB_CHECK(!question->empty() && !context->empty(), "give both --question and --context FILE");
@@ -52,7 +51,7 @@ Runner add_qa(CLI::App& app) {
     };
     BB_CHECK(a->input.empty() || (question->empty() && context->empty()),
              "give either --question/--context or --input FILE.jsonl, not both");
-    auto tm = tasks::TaskModel::load(a->model, a->tokenizer);
+    auto tm = load_task_model(*a);
     tasks::QaTask task(*tm, *o);
     return run_task(*a, task, single);
   };

@@ -17,12 +17,11 @@ Runner add_tag(CLI::App& app) {
       ->check(CLI::IsMember({"none", "simple", "first", "average", "max"}));
   app.add_option("--ignore-labels", *ignore, "comma-separated labels to drop (default O; '' keeps all)");
   return [a, o, ignore] {
-    apply_threads(a->threads);
     o->ignore_labels.clear();
     std::stringstream ss(*ignore);
     for (std::string l; std::getline(ss, l, ',');)
       if (!l.empty()) o->ignore_labels.push_back(l);
-    auto tm = tasks::TaskModel::load(a->model, a->tokenizer);
+    auto tm = load_task_model(*a);
     tasks::TagTask task(*tm, *o);
     return run_task(*a, task, [&] { return single_text_input(*a); });
   };

@@ -15,7 +15,6 @@ Runner add_tokenize(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   app.add_flag("--no-special-tokens", *no_special, "do not add [CLS]/[SEP] (add_special_tokens=False)");
   return [a, o, no_special] {
-    apply_threads(a->threads);
     o->add_special_tokens = !*no_special;
     auto tm = tasks::TaskModel::load(a->model, a->tokenizer, /*with_weights=*/false);
     tasks::TokenizeTask task(*tm, *o);
