@@ -1,5 +1,6 @@
 #include "common_options.h"
 
+#include <exception>
 #include <sstream>
 #include <vector>
 
@@ -21,12 +22,13 @@ std::vector<std::string> split_list(const std::string& s) {
 
 bool given(const CLI::Option* o) { return o && o->count() > 0; }
 
-// The flags that choose random blocks, as the user gave them (for messages).
+// The flags that choose random blocks, as the user gave them, with their verb (for messages).
 std::string plan_flags(const CommonOptions& o) {
-  std::string s;
-  if (given(o.random_plan_opt)) s = "--random-plan";
-  if (given(o.seed_opt)) s += s.empty() ? "--seed" : " and --seed";
-  return s;
+  const bool plan = given(o.random_plan_opt), seed = given(o.seed_opt);
+  if (plan && seed) return "--random-plan and --seed have";
+  if (plan) return "--random-plan has";
+  if (seed) return "--seed has";
+  return "";
 }
 
 }  // namespace
@@ -35,7 +37,17 @@ void add_common_options(CLI::App& app, CommonOptions& o, const CommonOptionsSpec
   o.command = app.get_name();
   o.no_bf16 = spec.no_bf16;
   o.attention_list = spec.attention_list;
-  app.add_option("--threads", o.threads, "threads (default 0: all cores)")->check(CLI::NonNegativeNumber);
+  app.add_option("--threads", o.threads, "threads (default 0: all cores)")
+      ->check(CLI::Validator(
+          [](std::string& s) -> std::string {
+            try {
+              size_t pos = 0;
+              if (std::stoi(s, &pos) >= 0 && pos == s.size()) return {};
+            } catch (const std::exception&) {
+            }
+            return "'" + s + "' is not a thread count (0 = all cores, or N >= 1)";
+          },
+          "NONNEGATIVE"));
   if (spec.attention_list) {
     app.add_option("--attention", o.attention,
                    "block_sparse or original_full (default: the model's config.attention_type); "
@@ -74,7 +86,7 @@ std::optional<AttentionType> CommonOptions::attention_type() const {
 }
 
 void CommonOptions::refuse_bf16(const std::string& what) const {
-  if (bf16()) fail("--dtype bf16: ", what, " has no bf16 path yet; use --dtype f32");
+  if (bf16()) fail("--dtype bf16: no bf16 path yet in ", what, "; use --dtype f32");
 }
 
 void CommonOptions::apply() const {
@@ -91,7 +103,7 @@ void CommonOptions::apply() const {
   if (!attention.empty() && !plan_flags(*this).empty()) {
     bool sparse = false;
     for (const auto& t : split_list(attention)) sparse = sparse || t == "block_sparse";
-    BB_CHECK(sparse, plan_flags(*this), " has no effect with --attention ", attention,
+    BB_CHECK(sparse, plan_flags(*this), " no effect with --attention ", attention,
              " (full attention has no random blocks)");
   }
   // MERGE: the one spot that applies --threads. Replace by the ThreadingContext (threading())
@@ -102,7 +114,7 @@ void CommonOptions::apply() const {
 void CommonOptions::check_model(AttentionType config_attention) const {
   if (!attention.empty() || plan_flags(*this).empty()) return;  // apply() checked an explicit --attention
   BB_CHECK(config_attention == AttentionType::BlockSparse, plan_flags(*this),
-           " has no effect: the model's config.attention_type is ", attention_type_name(config_attention),
+           " no effect: the model's config.attention_type is ", attention_type_name(config_attention),
            " (no random blocks); drop it or give --attention block_sparse");
 }
 

@@ -49,7 +49,7 @@ struct CommonOptions {
   // attention, plan_source, seed (the task commands have no bf16 path: apply() refuses it).
   tasks::RunOptions run_options() const;
 
-  // Throws `--dtype bf16: <what> has no bf16 path yet` when bf16 was asked for: for a path that
+  // Throws `--dtype bf16: no bf16 path yet in <what>` when bf16 was asked for: for a path that
   // only runs float32 and is only known after registration (e.g. forward on a Pegasus checkpoint).
   void refuse_bf16(const std::string& what) const;
   // Once the model is loaded: refuses an explicit --random-plan/--seed when no --attention was
