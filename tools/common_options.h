@@ -39,7 +39,9 @@ struct CommonOptions {
   // (threading()) and hand it down instead.
   void apply() const;
 
-  // What the library takes.
+  // What the library takes. threading() is for the merge and not called yet: constructing a
+  // ThreadingContext pins OpenBLAS to one thread, which the global-threads path (apply_threads:
+  // BLAS runs multi-threaded) does not expect.
   ThreadingContext threading() const { return ThreadingContext(threads); }
   std::optional<AttentionType> attention_type() const;  // nullopt: config.attention_type
   PlanSource plan_source() const { return random_plan == "seeded" ? PlanSource::Seeded : PlanSource::HF; }
