@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "common_options.h"
 #include "self_exec.h"
 #include "core/error.h"
 #include "kernels/linear.h"
@@ -28,9 +29,10 @@ namespace bigbird::cli {
 namespace {
 
 struct BenchArgs {
-  std::string model, shape = "base", seq_len = "4096", attention = "block_sparse", dtype = "f32", mixed;
+  std::string model, shape = "base", seq_len = "4096", mixed;
   int64_t batch = 1, layers = 0;
-  int repeats = 3, threads = 0;
+  int repeats = 3;
+  CommonOptions common;  // --attention may be a comma list here
   bool json = false;
 };
 
@@ -105,14 +107,23 @@ double median_of(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// The attention of one run: `attention` ("" = the model's config.attention_type).
+std::string attention_of(const BigBirdConfig& c, const std::string& attention) {
+  return attention.empty() ? attention_type_name(c.attention_type) : attention;
+}
+
+ForwardOptions bench_options(const BenchArgs& a, const std::string& attention) {
+  CommonOptions one = a.common;
+  one.attention = attention;
+  return one.forward_options();
+}
+
 nlohmann::json run_one(const BenchArgs& a, int64_t L, const std::string& attention) {
-  const ThreadingContext ctx(a.threads);
+  const ThreadingContext ctx = a.common.threading();
   std::unique_ptr<BigBirdModel> model = make_model(a, L);
   const BigBirdConfig& c = model->config();
   EncoderInput in = random_input(c, a.batch, L, 42);
-  ForwardOptions opt;
-  opt.attention = parse_attention_type(attention);
-  opt.bf16 = a.dtype == "bf16";
+  const ForwardOptions opt = bench_options(a, attention);
   if (opt.bf16) model->prepare_bf16(ctx);  // weight conversion is not part of the timed runs
   EncoderOutput out;
   std::vector<double> times = time_runs(a.repeats, [&] { out = model->encode(in, opt, ctx); });
@@ -124,13 +135,14 @@ nlohmann::json run_one(const BenchArgs& a, int64_t L, const std::string& attenti
   const double flops = nominal_flops(c, out.padded_len, out.attention_used) * static_cast<double>(a.batch);
   return {{"seq_len", L},
           {"batch", a.batch},
-          {"attention", attention},
+          {"attention", attention_of(c, attention)},
           {"attention_used", attention_type_name(out.attention_used)},
           {"shape", a.model.empty() ? a.shape : a.model},
           {"layers", c.num_hidden_layers},
           {"hidden", c.hidden_size},
-          {"threads", a.threads},
-          {"dtype", a.dtype},
+          {"threads", a.common.threads},
+          {"dtype", a.common.dtype},
+          {"random_plan", a.common.random_plan},
           {"repeats", a.repeats},
           {"times_s", times},
           {"median_s", median},
@@ -146,15 +158,13 @@ nlohmann::json run_one(const BenchArgs& a, int64_t L, const std::string& attenti
 // A batch of sequences of mixed lengths in one encode_batch call (no padding to the longest),
 // against the sum of encoding each alone (medians over the repeats).
 nlohmann::json run_mixed(const BenchArgs& a, const std::vector<int64_t>& lens, const std::string& attention) {
-  const ThreadingContext ctx(a.threads);
+  const ThreadingContext ctx = a.common.threading();
   const int64_t max_len = *std::max_element(lens.begin(), lens.end());
   std::unique_ptr<BigBirdModel> model = make_model(a, max_len);
   const BigBirdConfig& c = model->config();
   std::vector<EncoderInput> ins;
   for (size_t i = 0; i < lens.size(); ++i) ins.push_back(random_input(c, 1, lens[i], 42 + i));
-  ForwardOptions opt;
-  opt.attention = parse_attention_type(attention);
-  opt.bf16 = a.dtype == "bf16";
+  const ForwardOptions opt = bench_options(a, attention);
   if (opt.bf16) model->prepare_bf16(ctx);
   std::vector<EncoderOutput> outs;
   std::vector<double> times = time_runs(a.repeats, [&] { outs = model->encode_batch(ins, opt, ctx); });
@@ -172,10 +182,11 @@ nlohmann::json run_mixed(const BenchArgs& a, const std::vector<int64_t>& lens, c
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   return {{"mixed_lengths", lens},
-          {"attention", attention},
+          {"attention", attention_of(c, attention)},
           {"shape", a.model.empty() ? a.shape : a.model},
           {"layers", c.num_hidden_layers},
-          {"threads", a.threads},
+          {"threads", a.common.threads},
+          {"dtype", a.common.dtype},
           {"repeats", a.repeats},
           {"times_s", times},
           {"median_s", median},
@@ -194,14 +205,16 @@ nlohmann::json run_mixed(const BenchArgs& a, const std::vector<int64_t>& lens, c
 // Runs this binary on one configuration and parses its JSON line.
 nlohmann::json run_child(const BenchArgs& a, int64_t L, const std::string& attention) {
   std::vector<std::string> args = {"bench", "--json", "--seq-len", std::to_string(L),
-                                   "--attention", attention, "--batch", std::to_string(a.batch),
-                                   "--repeats", std::to_string(a.repeats), "--threads", std::to_string(a.threads),
-                                   "--dtype", a.dtype};
+                                   "--batch", std::to_string(a.batch), "--repeats", std::to_string(a.repeats),
+                                   "--threads", std::to_string(a.common.threads), "--dtype", a.common.dtype};
+  if (!attention.empty()) args.insert(args.end(), {"--attention", attention});
+  args.insert(args.end(), {"--random-plan", a.common.random_plan});
+  if (a.common.seed_opt->count() > 0) args.insert(args.end(), {"--seed", std::to_string(a.common.seed)});
   if (!a.model.empty()) args.insert(args.end(), {"--model", a.model});
   else args.insert(args.end(), {"--shape", a.shape});
   if (a.layers > 0) args.insert(args.end(), {"--layers", std::to_string(a.layers)});
   const ChildResult r = run_self(args);
-  if (!r.ok) return {{"seq_len", L}, {"attention", attention}, {"error", r.why}};
+  if (!r.ok) return {{"seq_len", L}, {"attention", attention.empty() ? "config" : attention}, {"error", r.why}};
   return nlohmann::json::parse(r.output);
 }
 
@@ -248,22 +261,19 @@ Runner add_bench(CLI::App& app) {
   app.add_option("--seq-len", a->seq_len, "tokens per sequence; a comma list sweeps (one process per run)");
   app.add_option("--batch", a->batch, "sequences per call")->check(CLI::PositiveNumber);
   app.add_option("--repeats", a->repeats, "timed runs (median reported)")->check(CLI::PositiveNumber);
-  app.add_option("--threads", a->threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);
-  app.add_option("--attention", a->attention, "block_sparse, original_full, or a comma list of both");
-  app.add_option("--dtype", a->dtype,
-                 "f32 (default, exact) or bf16 (opt-in: bf16 products with float32 accumulation, AVX512-BF16)")
-      ->check(CLI::IsMember({"f32", "bf16"}));
+  add_common_options(app, a->common, {/*attention_list=*/true});
   app.add_option("--layers", a->layers, "override the number of layers of a random shape")->check(CLI::PositiveNumber);
   app.add_option("--mixed", a->mixed,
                  "comma list of lengths encoded together in one call (no padding to the longest), timed against "
                  "the sum of encoding each alone");
   app.add_flag("--json", a->json, "print one JSON object per run");
   return [a] {
+    a->common.check();
     if (!a->mixed.empty()) {
       std::vector<int64_t> mixed;
       for (auto& s : split(a->mixed)) mixed.push_back(parse_len(s));
       BB_CHECK(!mixed.empty(), "--mixed needs at least one length");
-      nlohmann::json r = run_mixed(*a, mixed, a->attention);
+      nlohmann::json r = run_mixed(*a, mixed, a->common.attention);
       if (a->json) {
         std::printf("%s\n", r.dump().c_str());
       } else {
@@ -276,9 +286,9 @@ Runner add_bench(CLI::App& app) {
     }
     std::vector<int64_t> lens;
     for (auto& s : split(a->seq_len)) lens.push_back(parse_len(s));
-    auto atts = split(a->attention);
-    BB_CHECK(!lens.empty() && !atts.empty(), "--seq-len and --attention need at least one value");
-    for (auto& t : atts) parse_attention_type(t);
+    auto atts = split(a->common.attention);
+    if (atts.empty()) atts.push_back("");  // the model's config.attention_type
+    BB_CHECK(!lens.empty(), "--seq-len needs at least one value");
     if (lens.size() == 1 && atts.size() == 1) {
       nlohmann::json r = run_one(*a, lens[0], atts[0]);
       if (a->json) std::printf("%s\n", r.dump().c_str());

@@ -26,6 +26,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "common_options.h"
 #include "self_exec.h"
 #include "core/error.h"
 #include "models/logits_process.h"
@@ -39,8 +40,9 @@ namespace {
 struct BenchDecodeArgs {
   std::string model, shape = "large", enc_len = "1024", num_beams = "1,4", table;
   int64_t new_tokens = 64, batch = 1, encoder_layers = 0, decoder_layers = 0;
-  int repeats = 3, threads = 0;
+  int repeats = 3;
   bool json = false, no_cache = false;
+  CommonOptions common;
 };
 
 constexpr int64_t kWindow = 8;  // steps in the early and late windows
@@ -115,7 +117,6 @@ double user_cpu_s() {
 }
 
 nlohmann::json run_one(const BenchDecodeArgs& a, int64_t L, int64_t beams) {
-  const ThreadingContext ctx(a.threads);
   std::unique_ptr<PegasusModel> model;
   const auto t_model = std::chrono::steady_clock::now();
   if (!a.model.empty()) model = PegasusModel::load(a.model);
@@ -124,6 +125,8 @@ nlohmann::json run_one(const BenchDecodeArgs& a, int64_t L, int64_t beams) {
   const BigBirdPegasusConfig& c = model->config();
   BB_CHECK(L <= c.max_position_embeddings, "--enc-len ", L, " is longer than max_position_embeddings ",
            c.max_position_embeddings, " of the model");
+  const ForwardOptions opt = a.common.forward_options();
+  const ThreadingContext ctx = a.common.threading();
 
   EncoderInput in{TensorI64({a.batch, L}), TensorI64({a.batch, L}, 1), {}};
   std::mt19937_64 rng(42);
@@ -149,7 +152,7 @@ nlohmann::json run_one(const BenchDecodeArgs& a, int64_t L, int64_t beams) {
   for (int rep = 0; rep < a.repeats; ++rep) {
     double u0 = user_cpu_s();
     auto t0 = std::chrono::steady_clock::now();
-    const PegasusEncoderOutput enc = model->encode(in, ForwardOptions{}, ctx);
+    const PegasusEncoderOutput enc = model->encode(in, opt, ctx);
     enc_s.push_back(seconds_since(t0));
     enc_user.push_back(user_cpu_s() - u0);
     attention_used = attention_type_name(enc.attention_used);
@@ -259,7 +262,10 @@ nlohmann::json run_child(const BenchDecodeArgs& a, int64_t L, int64_t beams) {
   std::vector<std::string> args = {"bench-decode", "--json", "--enc-len", std::to_string(L),
                                    "--num-beams", std::to_string(beams), "--new-tokens", std::to_string(a.new_tokens),
                                    "--batch", std::to_string(a.batch), "--repeats", std::to_string(a.repeats),
-                                   "--threads", std::to_string(a.threads)};
+                                   "--threads", std::to_string(a.common.threads), "--dtype", a.common.dtype};
+  if (!a.common.attention.empty()) args.insert(args.end(), {"--attention", a.common.attention});
+  args.insert(args.end(), {"--random-plan", a.common.random_plan});
+  if (a.common.seed_opt->count() > 0) args.insert(args.end(), {"--seed", std::to_string(a.common.seed)});
   if (!a.model.empty()) args.insert(args.end(), {"--model", a.model});
   else args.insert(args.end(), {"--shape", a.shape});
   if (a.encoder_layers > 0) args.insert(args.end(), {"--encoder-layers", std::to_string(a.encoder_layers)});
@@ -322,7 +328,7 @@ Runner add_bench_decode(CLI::App& app) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   app.add_option("--batch", a->batch, "inputs per call")->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
   app.add_option("--repeats", a->repeats, "timed runs (medians reported)")->check(CLI::Range(1, 1000));
-  app.add_option("--threads", a->threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  add_common_options(app, a->common);
   app.add_option("--encoder-layers", a->encoder_layers, "encoder layers of a random shape (default 2)")
       ->check(CLI::Range(int64_t{1}, int64_t{1000}))
       ->excludes(model);
@@ -349,6 +355,7 @@ Runner add_bench_decode(CLI::App& app) {
       print_table(rows);
       return 0;
     }
+    a->common.check();
     const std::vector<int64_t> lens = parse_list("enc-len", a->enc_len);
     const std::vector<int64_t> beams = parse_list("num-beams", a->num_beams);
     if (lens.size() == 1 && beams.size() == 1) {

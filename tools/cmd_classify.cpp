@@ -17,7 +17,7 @@ Runner add_classify(CLI::App& app) {
       ->check(CLI::IsMember({"softmax", "sigmoid", "none"}));
   return [a, o, top_k] {
     if (*top_k > 0) o->top_k = *top_k;
-    auto tm = tasks::TaskModel::load(a->model, a->tokenizer);
+    auto tm = load_task_model(*a);
     tasks::ClassifyTask task(*tm, *o);
     return run_task(*a, task, [&] { return single_text_input(*a); });
   };

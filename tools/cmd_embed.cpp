@@ -18,7 +18,7 @@ Runner add_embed(CLI::App& app) {
     const bool npy = *format == "npy" || (format->empty() && a->output.size() > 4 &&
                                           a->output.compare(a->output.size() - 4, 4, ".npy") == 0);
     BB_CHECK(!npy || !a->output.empty(), "--format npy needs --output FILE.npy");
-    auto tm = tasks::TaskModel::load(a->model, a->tokenizer);
+    auto tm = load_task_model(*a);
     tasks::EmbedTask task(*tm, *o);
     WriterFactory writer;
     if (npy) writer = [&](std::ostream& out) { return std::make_unique<tasks::NpyWriter>(out, task.dim()); };

@@ -11,7 +11,7 @@ Runner add_fill_mask(CLI::App& app) {
   add_task_options(app, *a, tasks::InputKind::Text);
   app.add_option("--top-k", o->top_k, "candidates per [MASK], best first (default 5)");
   return [a, o] {
-    auto tm = tasks::TaskModel::load(a->model, a->tokenizer);
+    auto tm = load_task_model(*a);
     tasks::FillMaskTask task(*tm, *o);
     return run_task(*a, task, [&] { return single_text_input(*a); });
   };

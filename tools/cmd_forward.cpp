@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "common_options.h"
 #include "core/error.h"
 #include "core/json_file.h"
 #include "core/safetensors.h"
@@ -16,9 +17,8 @@ namespace bigbird::cli {
 namespace {
 
 struct ForwardArgs {
-  std::string model, inputs, outputs, attention, random_plan = "seeded", dtype = "f32";
-  uint64_t seed = 0;
-  int threads = 0;
+  std::string model, inputs, outputs;
+  CommonOptions common;
   int generate = 0;
 };
 
@@ -41,11 +41,7 @@ std::vector<OutTensor> forward_encoder(const ForwardArgs& a, const SafeTensors& 
   EncoderInput ei{in.read_i64("input_ids"), read_optional_i64(in, "attention_mask"),
                   read_optional_i64(in, "token_type_ids")};
   BB_CHECK(ei.input_ids.shape.size() == 2, "input_ids must be [batch, length], got ", to_string(ei.input_ids.shape));
-  ForwardOptions opt;
-  if (!a.attention.empty()) opt.attention = parse_attention_type(a.attention);
-  opt.plan_source = a.random_plan == "hf" ? PlanSource::HF : PlanSource::Seeded;
-  opt.seed = a.seed;
-  opt.bf16 = a.dtype == "bf16";
+  ForwardOptions opt = a.common.forward_options();
   opt.injected_plans = plans_from_safetensors(in);
   for (const auto& [layer, p] : opt.injected_plans)
     BB_CHECK(layer < c.num_hidden_layers, "'", a.inputs, "': rand_attn.layer", layer, " but the model has ",
@@ -123,26 +119,18 @@ Runner add_forward(CLI::App& app) {
   app.add_option("--inputs", a->inputs, "input tensors: input_ids, optional attention_mask, token_type_ids, rand_attn.layer{L}")
       ->required();
   app.add_option("--outputs", a->outputs, "where to write the output tensors (safetensors)")->required();
-  app.add_option("--attention", a->attention, "override config.attention_type")
-      ->check(CLI::IsMember({"block_sparse", "original_full"}));
-  app.add_option("--random-plan", a->random_plan, "random blocks: seeded (default) or hf (HF 4.27's numpy draw)")
-      ->check(CLI::IsMember({"seeded", "hf"}));
-  app.add_option("--seed", a->seed, "seed of the seeded random plan (default 0)");
-  app.add_option("--threads", a->threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  add_common_options(app, a->common);
   app.add_option("--generate", a->generate, "bigbird_pegasus: also N greedy decoding steps (greedy.tokens)")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--dtype", a->dtype, "f32 (default, exact) or bf16 (opt-in bf16 products, AVX512-BF16)")
-      ->check(CLI::IsMember({"f32", "bf16"}));
   return [a] {
-    const ThreadingContext ctx(a->threads);
+    a->common.check();
+    const ThreadingContext ctx = a->common.threading();
     SafeTensors in = SafeTensors::open(a->inputs);
     const std::string type = model_type_of(a->model);
     std::vector<OutTensor> out;
     if (type == "big_bird" && a->generate == 0) out = forward_encoder(*a, in, ctx);
     else if (type == "bigbird_pegasus")
-      out = forward_pegasus(a->model, in, a->attention.empty() ? std::nullopt : std::optional(parse_attention_type(a->attention)),
-                            a->random_plan == "hf" ? PlanSource::HF : PlanSource::Seeded, a->seed, a->generate,
-                            a->dtype == "bf16", ctx);
+      out = forward_pegasus(a->model, in, a->common.forward_options(), a->generate, ctx);
     else fail("model_type '", type, "' is not supported by forward", type == "big_bird" ? " --generate" : "",
               " (supported: big_bird, bigbird_pegasus)");
     write_safetensors(a->outputs, out);

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "commands.h"
+#include "common_options.h"
 #include "generation_flags.h"
 #include "core/error.h"
 #include "models/pegasus_generate.h"
@@ -20,14 +21,14 @@ namespace bigbird::cli {
 namespace {
 
 struct GenerateArgs {
-  std::string model, inputs, outputs, attention, random_plan = "seeded";
-  uint64_t seed = 0;
-  int threads = 0;
+  std::string model, inputs, outputs;
+  CommonOptions common;
   GenerationFlags gen;  // generation settings as given on the command line
 };
 
 int run(const GenerateArgs& a) {
-  const ThreadingContext ctx(a.threads);
+  a.common.check();
+  const ThreadingContext ctx = a.common.threading();
   SafeTensors in = SafeTensors::open(a.inputs);
   auto model = PegasusModel::load(a.model);
   const BigBirdPegasusConfig& c = model->config();
@@ -35,10 +36,7 @@ int run(const GenerateArgs& a) {
 
   BB_CHECK(in.has("input_ids"), "'", a.inputs, "' has no input_ids tensor");
   EncoderInput ei{in.read_i64("input_ids"), in.has("attention_mask") ? in.read_i64("attention_mask") : TensorI64{}, {}};
-  ForwardOptions opt;
-  if (!a.attention.empty()) opt.attention = parse_attention_type(a.attention);
-  opt.plan_source = a.random_plan == "hf" ? PlanSource::HF : PlanSource::Seeded;
-  opt.seed = a.seed;
+  ForwardOptions opt = a.common.forward_options();
   opt.injected_plans = plans_from_safetensors(in);
   for (const auto& [layer, p] : opt.injected_plans)
     BB_CHECK(layer < c.encoder_layers, "'", a.inputs, "': rand_attn.layer", layer, " but the encoder has ",
@@ -82,12 +80,7 @@ Runner add_generate(CLI::App& app) {
       ->required();
   app.add_option("--outputs", a->outputs, "where to write sequences (+ sequences_scores, beam_indices)")->required();
   add_generation_flags(app, a->gen);
-  app.add_option("--attention", a->attention, "override config.attention_type of the encoder")
-      ->check(CLI::IsMember({"block_sparse", "original_full"}));
-  app.add_option("--random-plan", a->random_plan, "random blocks: seeded (default) or hf (HF 4.27's numpy draw)")
-      ->check(CLI::IsMember({"seeded", "hf"}));
-  app.add_option("--seed", a->seed, "seed of the seeded random plan (default 0)");
-  app.add_option("--threads", a->threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  add_common_options(app, a->common);
   return [a] { return run(*a); };
 }
 

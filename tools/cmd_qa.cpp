@@ -51,7 +51,7 @@ Runner add_qa(CLI::App& app) {
     };
     BB_CHECK(a->input.empty() || (question->empty() && context->empty()),
              "give either --question/--context or --input FILE.jsonl, not both");
-    auto tm = tasks::TaskModel::load(a->model, a->tokenizer);
+    auto tm = load_task_model(*a);
     tasks::QaTask task(*tm, *o);
     return run_task(*a, task, single);
   };

@@ -23,7 +23,6 @@ namespace {
 struct SummarizeArgs {
   TaskArgs task;
   GenerationFlags gen;
-  uint64_t seed = 0;
   std::string truncation = "true";
   std::string clean_up = "false";
 };
@@ -47,6 +46,7 @@ int run(const SummarizeArgs& sa) {
   if (batch)
     BB_CHECK(!a.text_given() && a.file.empty(),
              "give either a single input (TEXT, --file) or --input FILE.jsonl, not both");
+  a.common.check();
   auto s = tasks::Summarizer::load(a.model, a.tokenizer);
 
   tasks::SummarizeOptions o;
@@ -55,10 +55,11 @@ int run(const SummarizeArgs& sa) {
   o.truncation = parse_bool("truncation", sa.truncation);
   o.clean_up_tokenization_spaces = parse_bool("clean-up-tokenization-spaces", sa.clean_up);
   o.batch_size = a.batch_size;
-  o.threading = ThreadingContext(a.threads);
-  o.plan_source = a.random_plan == "seeded" ? PlanSource::Seeded : PlanSource::HF;
-  o.seed = sa.seed;
-  if (!a.attention.empty()) o.attention = parse_attention_type(a.attention);
+  o.plan_source = a.common.plan_source();
+  o.seed = a.common.seed;
+  o.attention = a.common.attention_type();
+  o.bf16 = a.common.bf16();
+  o.threading = a.common.threading();
   const bool progress = !a.no_progress && ::isatty(STDERR_FILENO);
 
   tasks::SummaryInput one;
@@ -106,10 +107,9 @@ int run(const SummarizeArgs& sa) {
 
 Runner add_summarize(CLI::App& app) {
   auto sa = std::make_shared<SummarizeArgs>();
-  add_task_options(app, sa->task, tasks::InputKind::Text);
+  add_task_options(app, sa->task, tasks::InputKind::Text, true);
   sa->task.text_option->description("the text to summarize ('-': stdin; default: --file, or stdin)");
   add_generation_flags(app, sa->gen);
-  app.add_option("--seed", sa->seed, "seed of --random-plan seeded (default 0)");
   app.add_option("--truncation", sa->truncation,
                  "true (default): cut inputs longer than the model takes, as the tokenizer's truncation=True; "
                  "false: such an input is an error");

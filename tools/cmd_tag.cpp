@@ -21,7 +21,7 @@ Runner add_tag(CLI::App& app) {
     std::stringstream ss(*ignore);
     for (std::string l; std::getline(ss, l, ',');)
       if (!l.empty()) o->ignore_labels.push_back(l);
-    auto tm = tasks::TaskModel::load(a->model, a->tokenizer);
+    auto tm = load_task_model(*a);
     tasks::TagTask task(*tm, *o);
     return run_task(*a, task, [&] { return single_text_input(*a); });
   };

@@ -32,19 +32,14 @@ std::string layer_name(const char* part, size_t i) { return std::string(part) + 
 }  // namespace
 
 std::vector<OutTensor> forward_pegasus(const std::string& model_dir, const SafeTensors& in,
-                                       std::optional<AttentionType> attention, PlanSource plans, uint64_t seed,
-                                       int generate_steps, bool bf16, const ThreadingContext& ctx) {
+                                       const ForwardOptions& options, int generate_steps, const ThreadingContext& ctx) {
   BB_CHECK(generate_steps >= 0, "--generate must be >= 0, got ", generate_steps);
   auto model = PegasusModel::load(model_dir);
   const BigBirdPegasusConfig& c = model->config();
   BB_CHECK(in.has("input_ids"), "'", in.path(), "' has no input_ids tensor");
   EncoderInput ei{in.read_i64("input_ids"), in.has("attention_mask") ? in.read_i64("attention_mask") : TensorI64{}, {}};
   BB_CHECK(ei.input_ids.shape.size() == 2, "input_ids must be [batch, length], got ", to_string(ei.input_ids.shape));
-  ForwardOptions opt;
-  opt.attention = attention;
-  opt.plan_source = plans;
-  opt.seed = seed;
-  opt.bf16 = bf16;
+  ForwardOptions opt = options;  // attention, plan source, seed, bf16
   opt.injected_plans = plans_from_safetensors(in);
   for (const auto& [layer, p] : opt.injected_plans)
     BB_CHECK(layer < c.encoder_layers, "'", in.path(), "': rand_attn.layer", layer, " but the encoder has ",

@@ -15,12 +15,14 @@
 namespace bigbird::cli {
 
 tasks::RunOptions TaskArgs::run_options() const {
-  tasks::RunOptions o;
+  tasks::RunOptions o = common.run_options();
   o.batch_size = batch_size;
-  o.threading = ThreadingContext(threads);
-  o.plan_source = random_plan == "seeded" ? PlanSource::Seeded : PlanSource::HF;
-  if (!attention.empty()) o.attention = parse_attention_type(attention);
   return o;
+}
+
+std::unique_ptr<tasks::TaskModel> load_task_model(const TaskArgs& a) {
+  a.common.check();
+  return tasks::TaskModel::load(a.model, a.tokenizer);
 }
 
 void add_task_options(CLI::App& app, TaskArgs& a, tasks::InputKind kind, bool needs_weights) {
@@ -41,17 +43,10 @@ void add_task_options(CLI::App& app, TaskArgs& a, tasks::InputKind kind, bool ne
   app.add_option("--output", a.output, "write the answers here (atomically) instead of stdout");
   app.add_option("--batch-size", a.batch_size, "inputs run side by side, one thread each (default 16)")
       ->check(CLI::PositiveNumber);
-  app.add_option("--threads", a.threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);
   app.add_flag("--skip-bad-lines", a.skip_bad_lines,
                "batch mode: answer a bad line with {\"error\": ...} and go on instead of stopping");
   app.add_flag("--no-progress", a.no_progress, "no progress bar on stderr");
-  if (needs_weights) {
-    app.add_option("--random-plan", a.random_plan,
-                   "random attention blocks: hf (default, as HF 4.27 draws them) or seeded")
-        ->check(CLI::IsMember({"hf", "seeded"}));
-    app.add_option("--attention", a.attention, "override config.attention_type")
-        ->check(CLI::IsMember({"block_sparse", "original_full"}));
-  }
+  if (needs_weights) add_common_options(app, a.common);
 }
 
 std::string read_stdin_input(const char* usage) {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "common_options.h"
 #include "tasks/jsonl.h"
 #include "tasks/task.h"
 
@@ -16,11 +17,9 @@ struct TaskArgs {
   std::string text, text_pair, file;  // single mode
   std::string input, output;          // batch mode / where answers go
   int batch_size = 16;
-  int threads = 0;
   bool skip_bad_lines = false;
   bool no_progress = false;
-  std::string random_plan = "hf";
-  std::string attention;
+  CommonOptions common;  // --threads, --attention, --random-plan, --seed, --dtype (not tokenize)
   CLI::Option* text_option = nullptr;  // TEXT (or QA's JSON): given, even if empty?
   bool text_given() const { return text_option && text_option->count() > 0; }
 
@@ -29,8 +28,12 @@ struct TaskArgs {
 
 // Registers the shared options. `kind` decides the single-mode inputs: TEXT and --file for text
 // tasks, plus --text-pair for pair tasks; QA registers its own (--question, --context, JSON).
-// `needs_weights` = false: --model may hold only the tokenizer files.
+// `needs_weights` = false: --model may hold only the tokenizer files, and no model runs, so the
+// common options (common_options.h) are not registered; otherwise they are, with `common`.
 void add_task_options(CLI::App& app, TaskArgs& a, tasks::InputKind kind, bool needs_weights = true);
+
+// The checkpoint and tokenizer of a task command, after the common options are checked.
+std::unique_ptr<tasks::TaskModel> load_task_model(const TaskArgs& a);
 
 // The single-mode input of a text task: TEXT, else --file FILE, else stdin (not a terminal).
 tasks::InputRecord single_text_input(const TaskArgs& a);

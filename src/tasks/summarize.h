@@ -46,6 +46,7 @@ struct SummarizeOptions {
   PlanSource plan_source = PlanSource::HF;    // HF 4.27's random blocks
   uint64_t seed = 0;                          // for PlanSource::Seeded
   std::optional<AttentionType> attention;     // overrides config.attention_type
+  bool bf16 = false;                          // bf16 encoder projections (ForwardOptions::bf16)
   ThreadingContext threading;                 // the threads of the run (--threads)
 };
 

@@ -66,6 +66,7 @@ struct RunOptions {
   PlanSource plan_source = PlanSource::HF;  // HF 4.27's random blocks, as its pipelines use
   uint64_t seed = 0;                        // for PlanSource::Seeded
   std::optional<AttentionType> attention;   // overrides config.attention_type
+  bool bf16 = false;                        // bf16 projections (ForwardOptions::bf16)
   ThreadingContext threading;               // the threads of the run (--threads)
 };
 

@@ -1,0 +1,107 @@
+#include "common_options.h"
+
+#include <exception>
+#include <sstream>
+#include <vector>
+
+#include "core/error.h"
+#include "kernels/gemm_bf16.h"
+
+namespace bigbird::cli {
+
+namespace {
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+bool given(const CLI::Option* o) { return o && o->count() > 0; }
+
+}  // namespace
+
+void add_common_options(CLI::App& app, CommonOptions& o, const CommonOptionsSpec& spec) {
+  o.command = app.get_name();
+  o.attention_list = spec.attention_list;
+  app.add_option("--threads", o.threads, "threads (default 0: all cores)")
+      ->check(CLI::Validator(
+          [](std::string& s) -> std::string {
+            try {
+              size_t pos = 0;
+              if (std::stoi(s, &pos) >= 0 && pos == s.size()) return {};
+            } catch (const std::exception&) {
+            }
+            return "'" + s + "' is not a thread count (0 = all cores, or N >= 1)";
+          },
+          "NONNEGATIVE"));
+  if (spec.attention_list) {
+    app.add_option("--attention", o.attention,
+                   "block_sparse or original_full (default: the model's config.attention_type); "
+                   "a comma list runs each")
+        ->check(CLI::Validator(
+            [](std::string& s) -> std::string {
+              const auto v = split_list(s);
+              if (v.empty()) return "needs at least one of block_sparse, original_full";
+              for (const auto& t : v)
+                if (t != "block_sparse" && t != "original_full")
+                  return "'" + t + "' is not block_sparse or original_full";
+              return {};
+            },
+            "block_sparse|original_full[,...]"));
+  } else {
+    app.add_option("--attention", o.attention,
+                   "block_sparse or original_full (default: the model's config.attention_type)")
+        ->check(CLI::IsMember({"block_sparse", "original_full"}));
+  }
+  app.add_option("--random-plan", o.random_plan,
+                                     "random attention blocks: hf (default: HF 4.27's numpy draw, as HF's models "
+                                     "and pipelines) or seeded (our own draw, from --seed)")
+      ->check(CLI::IsMember({"hf", "seeded"}));
+  o.seed_opt = app.add_option("--seed", o.seed,
+                              "seed of --random-plan seeded (default 0); refused without it (it would change nothing)");
+  app.add_option("--dtype", o.dtype,
+                 "f32 (default, exact) or bf16 (opt-in: bf16 products with float32 accumulation, needs "
+                 "AVX512-BF16)")
+      ->check(CLI::IsMember({"f32", "bf16"}));
+}
+
+std::optional<AttentionType> CommonOptions::attention_type() const {
+  if (attention.empty()) return std::nullopt;
+  BB_CHECK(attention.find(',') == std::string::npos, "--attention: one value expected, got '", attention, "'");
+  return parse_attention_type(attention);
+}
+
+
+void CommonOptions::check() const {
+  BB_CHECK(dtype == "f32" || dtype == "bf16", "--dtype: '", dtype, "' is not f32 or bf16");
+  BB_CHECK(threads >= 0, "--threads: ", threads, " is negative (0 = all cores)");
+  BB_CHECK(!bf16() || bf16_supported(),
+           "--dtype bf16 needs a CPU with AVX512-BF16 (e.g. AMD Zen 4, Intel Cooper Lake or later); "
+           "this one has none: use --dtype f32");
+  BB_CHECK(!given(seed_opt) || random_plan == "seeded", "--seed has no effect with --random-plan ", random_plan,
+           " (it seeds --random-plan seeded only)");
+}
+
+ForwardOptions CommonOptions::forward_options() const {
+  ForwardOptions opt;
+  opt.attention = attention_type();
+  opt.plan_source = plan_source();
+  opt.seed = seed;
+  opt.bf16 = bf16();
+  return opt;
+}
+
+tasks::RunOptions CommonOptions::run_options() const {
+  tasks::RunOptions o;
+  o.attention = attention_type();
+  o.plan_source = plan_source();
+  o.seed = seed;
+  o.bf16 = bf16();
+  o.threading = threading();
+  return o;
+}
+
+}  // namespace bigbird::cli

@@ -1,0 +1,62 @@
+// The options every model-running subcommand takes (forward, bench, generate, bench-decode,
+// summarize, fill-mask, classify, qa, tag, embed), registered by one function with the same
+// names, help text, validation and defaults everywhere:
+//
+//   --threads N                          0 (default): all cores
+//   --attention block_sparse|original_full   default: the checkpoint's config.attention_type
+//   --random-plan hf|seeded              hf (default): HF 4.27's numpy draw of the random blocks
+//   --seed N                             seed of --random-plan seeded (default 0)
+//   --dtype f32|bf16                     f32 (default, exact); bf16 opt-in (AVX512-BF16)
+//
+// An option a model or a command cannot honour is refused with one `error: ...` line (exit
+// status 1), never ignored: --dtype bf16 on a CPU without AVX512-BF16; --seed without
+// --random-plan seeded (it would change nothing). A random plan with full attention is accepted
+// (there are no random blocks to draw; HF's models take the same settings). tokenize and compare
+// run no model and take none of these.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/threading.h"
+#include "models/bigbird_model.h"
+#include "tasks/task.h"
+
+namespace bigbird::cli {
+
+struct CommonOptions {
+  int threads = 0;                 // 0: all cores
+  std::string attention;           // "" = config.attention_type; bench: a comma list
+  std::string random_plan = "hf";  // hf | seeded
+  std::string dtype = "f32";       // f32 | bf16
+  uint64_t seed = 0;               // for --random-plan seeded
+
+  // Checks the options against each other and this CPU (see the top of this file). Every
+  // model-running command calls it first, before any work.
+  void check() const;
+
+  // What the library takes: the threads of the run (made once per command, passed down), the
+  // forward options, the task commands' run options.
+  ThreadingContext threading() const { return ThreadingContext(threads); }
+  std::optional<AttentionType> attention_type() const;  // nullopt: config.attention_type
+  PlanSource plan_source() const { return random_plan == "seeded" ? PlanSource::Seeded : PlanSource::HF; }
+  bool bf16() const { return dtype == "bf16"; }
+  ForwardOptions forward_options() const;  // attention, plan_source, seed, bf16
+  tasks::RunOptions run_options() const;   // the same, and the threads
+
+  // Set by add_common_options.
+  std::string command;          // the subcommand's name, for messages
+  bool attention_list = false;  // --attention takes a comma list (bench sweeps)
+  const CLI::Option* seed_opt = nullptr;
+};
+
+struct CommonOptionsSpec {
+  // --attention takes a comma list of values (bench runs one configuration per value).
+  bool attention_list = false;
+};
+
+// Registers --threads, --attention, --random-plan, --seed and --dtype on `app`.
+void add_common_options(CLI::App& app, CommonOptions& o, const CommonOptionsSpec& spec = {});
+
+}  // namespace bigbird::cli
