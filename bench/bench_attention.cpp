@@ -50,7 +50,8 @@ void BM_BlockSparseAttention(benchmark::State& st) {
   set_threads(threads);
   const int64_t L = 4096, H = 768, heads = H / d;
   const int n = static_cast<int>(L / B);
-  BlockLayout layout = itc_layout(n, B, static_cast<int>(heads), seeded_random_plan(1, 0, n, 3, static_cast<int>(heads)));
+  BlockLayout layout =
+      itc_layout(n, B, static_cast<int>(heads), seeded_random_plan(1, 0, n, 3, static_cast<int>(heads)));
   auto q = random_floats(static_cast<size_t>(L * H), 1), k = random_floats(q.size(), 2), v = random_floats(q.size(), 3);
   std::vector<float> out(q.size()), mask(static_cast<size_t>(L), 1.0f);
   AttentionInput a{q.data(), k.data(), v.data(), H, out.data(), H, L, static_cast<int>(heads), d, mask.data()};
@@ -99,7 +100,8 @@ void BM_SgemmBlasThreads(benchmark::State& st) {
   std::vector<float> y(static_cast<size_t>(M * N));
   for (auto _ : st)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K),
-                1.0f, x.data(), static_cast<int>(K), w.data(), static_cast<int>(K), 0.0f, y.data(), static_cast<int>(N));
+                1.0f, x.data(), static_cast<int>(K), w.data(), static_cast<int>(K), 0.0f, y.data(),
+                static_cast<int>(N));
   st.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
@@ -139,7 +141,8 @@ void BM_LayerNorm(benchmark::State& st) {
   }
   set_threads(1);
   auto x = random_floats(4096 * 768, 1), r = random_floats(4096 * 768, 2), g = random_floats(768, 3);
-  for (auto _ : st) layernorm_fused(g_ctx, x.data(), r.data(), g.data(), x.data(), 4096, 768, g.data(), g.data(), 1e-12f, path);
+  for (auto _ : st)
+    layernorm_fused(g_ctx, x.data(), r.data(), g.data(), x.data(), 4096, 768, g.data(), g.data(), 1e-12f, path);
   st.SetLabel(simd_path_name(path));
   st.counters["GB/s"] = benchmark::Counter(3.0 * 4096 * 768 * 4 / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }

@@ -86,16 +86,19 @@ inline void write_checkpoint(const std::string& dir, const CheckpointSpec& s, ui
     }
     const size_t shard = i++ % shards.size();
     const std::string file = s.shards == 1 ? "model.safetensors"
-                                           : "model-0000" + std::to_string(shard + 1) + "-of-0000" + std::to_string(s.shards) + ".safetensors";
+                                           : "model-0000" + std::to_string(shard + 1) + "-of-0000" +
+                                                 std::to_string(s.shards) + ".safetensors";
     weight_map[name] = file;
     shards[shard].push_back(std::move(t));
   }
   for (size_t k = 0; k < shards.size(); ++k) {
-    const std::string file = s.shards == 1 ? "model.safetensors"
-                                           : "model-0000" + std::to_string(k + 1) + "-of-0000" + std::to_string(s.shards) + ".safetensors";
+    const std::string file =
+        s.shards == 1 ? "model.safetensors"
+                      : "model-0000" + std::to_string(k + 1) + "-of-0000" + std::to_string(s.shards) + ".safetensors";
     write_safetensors(dir + "/" + file, shards[k], {{"format", "pt"}});
   }
-  if (s.shards > 1) std::ofstream(dir + "/model.safetensors.index.json") << nlohmann::json{{"weight_map", weight_map}}.dump();
+  if (s.shards > 1)
+    std::ofstream(dir + "/model.safetensors.index.json") << nlohmann::json{{"weight_map", weight_map}}.dump();
 }
 
 }  // namespace bigbird::test

@@ -142,9 +142,10 @@ void run_cases(const KernelSpec<Case>& spec, SimdPath path) {
   int failures = 0;
   for (int ci = 0; ci < n_cases && failures < 20; ++ci) {
     CaseRng rng{std::mt19937_64(name_seed(spec.name) + static_cast<uint64_t>(ci))};
-    const Case c = ci < static_cast<int>(spec.fixed.size()) ? spec.fixed[static_cast<size_t>(ci)] : spec.make_random(rng);
-    const std::string what = spec.name + " on " + simd_path_name(path) + ", case " + std::to_string(ci) + " (" +
-                             spec.describe(c) + ")";
+    const Case c =
+        ci < static_cast<int>(spec.fixed.size()) ? spec.fixed[static_cast<size_t>(ci)] : spec.make_random(rng);
+    const std::string what =
+        spec.name + " on " + simd_path_name(path) + ", case " + std::to_string(ci) + " (" + spec.describe(c) + ")";
     const std::vector<float> ref = spec.reference(c);
     const std::vector<float> out = run_fast(c, path, 2, spec.fast);
     ASSERT_EQ(out.size(), ref.size()) << what;
@@ -155,8 +156,8 @@ void run_cases(const KernelSpec<Case>& spec, SimdPath path) {
       const bool ok = tol == 0 ? std::memcmp(&out[i], &ref[i], sizeof(float)) == 0 || (out[i] == ref[i]) : err <= tol;
       if (!ok) {
         if (bad++ < 5)
-          ADD_FAILURE() << what << ": element " << i << " is " << out[i] << ", reference " << ref[i] << ", error " << err
-                        << " > tolerance " << tol;
+          ADD_FAILURE() << what << ": element " << i << " is " << out[i] << ", reference " << ref[i] << ", error "
+                        << err << " > tolerance " << tol;
         continue;
       }
       if (tol > 0) worst = std::max(worst, err / tol);

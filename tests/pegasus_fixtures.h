@@ -44,7 +44,8 @@ inline bigbird::PegasusEncoderOutput encode_case(const bigbird::SafeTensors& st,
   opt.injected_plans = bigbird::plans_from_safetensors(st);
   opt.keep_hidden_states = keep_hidden;
   const auto ov = meta_json(st, "config_overrides");
-  if (ov.contains("attention_type")) opt.attention = bigbird::parse_attention_type(ov["attention_type"].get<std::string>());
+  if (ov.contains("attention_type"))
+    opt.attention = bigbird::parse_attention_type(ov["attention_type"].get<std::string>());
   return model().encode(in, opt, bigbird::test::ctx());
 }
 

@@ -48,7 +48,8 @@ Problem make_problem(int64_t L, int64_t heads, int64_t d, int64_t extra_cols, in
 // Compares only the heads*d columns that the kernels write.
 double diff_cols(const Problem& p, const std::vector<float>& a, const std::vector<float>& b) {
   double m = 0;
-  for (int64_t t = 0; t < p.L; ++t) m = std::max(m, max_abs_diff(a.data() + t * p.ld, b.data() + t * p.ld, static_cast<size_t>(p.heads * p.d)));
+  for (int64_t t = 0; t < p.L; ++t)
+    m = std::max(m, max_abs_diff(a.data() + t * p.ld, b.data() + t * p.ld, static_cast<size_t>(p.heads * p.d)));
   return m;
 }
 }  // namespace

@@ -25,11 +25,35 @@ std::vector<nlohmann::json> json_lines(const std::string& out) {
 }
 
 void expect_sane(const nlohmann::json& r, int64_t enc_len, int64_t beams, int64_t new_tokens) {
-  for (const char* f : {"enc_len", "num_beams", "new_tokens", "steps", "output_len", "encoder_s", "encoder_user_s",
-                        "cross_kv_s", "cross_kv_user_s", "decode_s", "decode_user_s", "tokens_per_s",
-                        "row_tokens_per_s", "ms_per_token", "step_ms_early", "step_ms_late", "late_early_ratio",
-                        "step_ms_slope_per_100", "step_ms", "step_ms_min", "step_cpu_ms", "late_early_ratio_min",
-                        "late_early_ratio_cpu", "peak_rss_bytes", "attention_used", "d_model", "encoder_layers", "decoder_layers", "vocab"})
+  for (const char* f : {"enc_len",
+                        "num_beams",
+                        "new_tokens",
+                        "steps",
+                        "output_len",
+                        "encoder_s",
+                        "encoder_user_s",
+                        "cross_kv_s",
+                        "cross_kv_user_s",
+                        "decode_s",
+                        "decode_user_s",
+                        "tokens_per_s",
+                        "row_tokens_per_s",
+                        "ms_per_token",
+                        "step_ms_early",
+                        "step_ms_late",
+                        "late_early_ratio",
+                        "step_ms_slope_per_100",
+                        "step_ms",
+                        "step_ms_min",
+                        "step_cpu_ms",
+                        "late_early_ratio_min",
+                        "late_early_ratio_cpu",
+                        "peak_rss_bytes",
+                        "attention_used",
+                        "d_model",
+                        "encoder_layers",
+                        "decoder_layers",
+                        "vocab"})
     EXPECT_TRUE(r.contains(f)) << f << " missing in " << r.dump();
   EXPECT_EQ(r["enc_len"].get<int64_t>(), enc_len);
   EXPECT_EQ(r["num_beams"].get<int64_t>(), beams);

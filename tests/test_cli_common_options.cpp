@@ -137,7 +137,8 @@ TEST(CliCommonOptions, Bf16RunsEverywhereOrIsRefusedOnThisCpu) {
   const std::string pin = data_path("pegasus-tiny/case_enc250_dec12.safetensors");
   const std::string pf32 = dir.file("p32.st"), pbf = dir.file("pbf.st");
   const std::string pfwd = "forward --model " + kPegasus + " --inputs " + pin + " --random-plan hf --outputs ";
-  const std::string fill = "fill-mask --model " + data_path("../../models/tiny-mlm") + " \"Paris is the [MASK].\" --dtype bf16";
+  const std::string fill =
+      "fill-mask --model " + data_path("../../models/tiny-mlm") + " \"Paris is the [MASK].\" --dtype bf16";
   if (!bf16_supported()) {
     expect_refused(pfwd + pbf + " --dtype bf16", "--dtype bf16 needs a CPU with AVX512-BF16", 1);
     expect_refused(fill, "--dtype bf16 needs a CPU with AVX512-BF16", 1);
@@ -149,7 +150,8 @@ TEST(CliCommonOptions, Bf16RunsEverywhereOrIsRefusedOnThisCpu) {
   ASSERT_EQ(r.status, 0) << r.output;
   // bf16 products change the encoder output (not silently float32), within bf16's error: inputs
   // rounded to 8 bits of mantissa (relative 2^-9 each), through 2 tiny layers and a LayerNorm.
-  const Tensor a = SafeTensors::open(pf32).read_f32("encoder.output"), b = SafeTensors::open(pbf).read_f32("encoder.output");
+  const Tensor a = SafeTensors::open(pf32).read_f32("encoder.output"),
+               b = SafeTensors::open(pbf).read_f32("encoder.output");
   ASSERT_EQ(a.shape, b.shape);
   double worst = 0;
   for (size_t i = 0; i < a.data.size(); ++i) worst = std::max(worst, std::fabs(double(a.data[i]) - b.data[i]));
@@ -185,15 +187,18 @@ TEST(CliCommonOptions, ForwardDefaultsToHfPlans) {
     auto r = run_cli(base + dir.file(name + ".st") + flags);
     ASSERT_EQ(r.status, 0) << r.output;
   }
-  auto plan = [&](const std::string& name) { return SafeTensors::open(dir.file(name + ".st")).read_i64("rand_attn.layer0").data; };
+  auto plan = [&](const std::string& name) {
+    return SafeTensors::open(dir.file(name + ".st")).read_i64("rand_attn.layer0").data;
+  };
   EXPECT_EQ(plan("default"), plan("hf"));
   EXPECT_EQ(plan("default"), ref.read_i64("rand_attn.layer0").data);
   EXPECT_NE(plan("default"), plan("seeded"));
 }
 
 TEST(CliCommonOptions, BenchSweepPassesThePlanFlags) {
-  auto r = run_cli("bench --shape small --layers 1 --seq-len 512 --attention block_sparse,original_full "
-                   "--random-plan seeded --seed 5 --repeats 1 --threads 1 --json");
+  auto r = run_cli(
+      "bench --shape small --layers 1 --seq-len 512 --attention block_sparse,original_full "
+      "--random-plan seeded --seed 5 --repeats 1 --threads 1 --json");
   ASSERT_EQ(r.status, 0) << r.output;
   std::istringstream in(r.output);
   std::vector<std::string> atts;

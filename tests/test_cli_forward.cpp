@@ -23,7 +23,8 @@ double max_diff(const SafeTensors& a, const SafeTensors& b, const std::string& n
   Tensor x = a.read_f32(name), y = b.read_f32(name);
   EXPECT_EQ(x.shape, y.shape) << name;
   double m = 0;
-  for (size_t i = 0; i < std::min(x.data.size(), y.data.size()); ++i) m = std::max(m, std::fabs(double(x.data[i]) - y.data[i]));
+  for (size_t i = 0; i < std::min(x.data.size(), y.data.size()); ++i)
+    m = std::max(m, std::fabs(double(x.data[i]) - y.data[i]));
   return m;
 }
 
@@ -47,7 +48,8 @@ TEST(CliForward, PretrainingOutputsMatchHfWithHfPlans) {
                    " --random-plan hf --threads 1");
   ASSERT_EQ(r.status, 0) << r.output;
   SafeTensors got = SafeTensors::open(out);
-  for (const char* n : {"embedding_output", "hidden_state.layer0", "hidden_state.layer1", "sequence_output", "pooler_output"})
+  for (const char* n :
+       {"embedding_output", "hidden_state.layer0", "hidden_state.layer1", "sequence_output", "pooler_output"})
     EXPECT_LT(max_diff(got, ref, n), 1e-4) << n;
   EXPECT_LT(max_diff(got, ref, "mlm_logits"), 1e-3);
   EXPECT_LT(max_diff(got, ref, "nsp_logits"), 1e-3);
@@ -70,7 +72,8 @@ TEST(CliForward, QaWithoutTokenTypesDerivesThemLikeHf) {
     in.push_back(OutTensor::i32(p, t.shape, v.data()));
   }
   write_safetensors(dir.file("in.safetensors"), in);
-  auto r = run_cli("forward --model " + kQa + " --inputs " + dir.file("in.safetensors") + " --outputs " + dir.file("o.safetensors"));
+  auto r = run_cli("forward --model " + kQa + " --inputs " + dir.file("in.safetensors") + " --outputs " +
+                   dir.file("o.safetensors"));
   ASSERT_EQ(r.status, 0) << r.output;
   SafeTensors got = SafeTensors::open(dir.file("o.safetensors"));
   EXPECT_EQ(got.read_i64("qa.token_type_ids_used").data, ref.read_i64("qa_derived_tt.token_type_ids_used").data);
@@ -85,8 +88,10 @@ TEST(CliForward, QaWithoutTokenTypesDerivesThemLikeHf) {
 
 TEST(CliForward, ThreadCountDoesNotChangeResults) {
   TempDir dir;
-  auto r1 = run_cli("forward --model " + kPre + " --inputs " + kCase + " --outputs " + dir.file("a.st") + " --threads 1");
-  auto r2 = run_cli("forward --model " + kPre + " --inputs " + kCase + " --outputs " + dir.file("b.st") + " --threads 2");
+  auto r1 =
+      run_cli("forward --model " + kPre + " --inputs " + kCase + " --outputs " + dir.file("a.st") + " --threads 1");
+  auto r2 =
+      run_cli("forward --model " + kPre + " --inputs " + kCase + " --outputs " + dir.file("b.st") + " --threads 2");
   ASSERT_EQ(r1.status, 0) << r1.output;
   ASSERT_EQ(r2.status, 0) << r2.output;
   SafeTensors a = SafeTensors::open(dir.file("a.st")), b = SafeTensors::open(dir.file("b.st"));
@@ -115,19 +120,23 @@ TEST(CliForward, UserErrorsAreClearAndLeaveNoOutput) {
   TensorI64 ids({1, 300}, 7);
   ids.data[12] = 9999;
   write_inputs(dir.file("oor.st"), ids);
-  expect_error("forward --model " + kPre + " --inputs " + dir.file("oor.st") + io, "input_ids[0, 12] = 9999 is out of range");
+  expect_error("forward --model " + kPre + " --inputs " + dir.file("oor.st") + io,
+               "input_ids[0, 12] = 9999 is out of range");
   TensorI64 longer({1, 1100}, 7);
   write_inputs(dir.file("long.st"), longer);
-  expect_error("forward --model " + kPre + " --inputs " + dir.file("long.st") + io, "longer than max_position_embeddings 1024");
+  expect_error("forward --model " + kPre + " --inputs " + dir.file("long.st") + io,
+               "longer than max_position_embeddings 1024");
   TensorI64 ok({1, 300}, 7), badmask({1, 300}, 3);
   write_inputs(dir.file("mask.st"), ok, &badmask);
   expect_error("forward --model " + kPre + " --inputs " + dir.file("mask.st") + io, "must be 0 or 1");
   write_safetensors(dir.file("noids.st"), {OutTensor::i64("attention_mask", ok)});
   expect_error("forward --model " + kPre + " --inputs " + dir.file("noids.st") + io, "no input_ids");
   std::vector<int32_t> plan(4 * 3 * 3, 1);
-  write_safetensors(dir.file("plan.st"), {OutTensor::i64("input_ids", ok), OutTensor::i32("rand_attn.layer0", {4, 3, 3}, plan.data())});
+  write_safetensors(dir.file("plan.st"),
+                    {OutTensor::i64("input_ids", ok), OutTensor::i32("rand_attn.layer0", {4, 3, 3}, plan.data())});
   expect_error("forward --model " + kPre + " --inputs " + dir.file("plan.st") + io, "rand_attn.layer0");
-  write_safetensors(dir.file("plan9.st"), {OutTensor::i64("input_ids", ok), OutTensor::i32("rand_attn.layer9", {4, 3, 3}, plan.data())});
+  write_safetensors(dir.file("plan9.st"),
+                    {OutTensor::i64("input_ids", ok), OutTensor::i32("rand_attn.layer9", {4, 3, 3}, plan.data())});
   expect_error("forward --model " + kPre + " --inputs " + dir.file("plan9.st") + io, "the model has 2 layers");
   std::vector<float> fl(300, 1.0f);
   write_safetensors(dir.file("float_ids.st"), {OutTensor::f32("input_ids", {1, 300}, fl.data())});
@@ -145,7 +154,8 @@ TEST(CliBench, PrintsOneJsonObjectWithTheRequiredFields) {
   auto r = run_cli("bench --model " + kPre + " --seq-len 300 --repeats 2 --threads 1 --json");
   ASSERT_EQ(r.status, 0) << r.output;
   auto j = nlohmann::json::parse(r.output);
-  for (const char* k : {"median_s", "min_s", "max_s", "tokens_per_s", "gflops", "peak_rss_bytes"}) EXPECT_TRUE(j.contains(k)) << k;
+  for (const char* k : {"median_s", "min_s", "max_s", "tokens_per_s", "gflops", "peak_rss_bytes"})
+    EXPECT_TRUE(j.contains(k)) << k;
   EXPECT_LE(j["min_s"].get<double>(), j["median_s"].get<double>());
   EXPECT_LE(j["median_s"].get<double>(), j["max_s"].get<double>());
   EXPECT_GT(j["peak_rss_bytes"].get<int64_t>(), 0);

@@ -73,8 +73,9 @@ TEST_P(EncoderParity, AllHeadsMatchHf) {
   }
 
   auto cls = BigBirdModel::load(data_path("roberta-tiny/seqcls"));
-  expect_close(cls->sequence_classification_logits(cls->encode(inputs_of(ref), opt, test::ctx()).sequence_output, test::ctx()), ref,
-               "seqcls.logits", 1e-3);
+  expect_close(
+      cls->sequence_classification_logits(cls->encode(inputs_of(ref), opt, test::ctx()).sequence_output, test::ctx()),
+      ref, "seqcls.logits", 1e-3);
 
   auto qa = BigBirdModel::load(data_path("roberta-tiny/qa"));
   EncoderInput in = inputs_of(ref);

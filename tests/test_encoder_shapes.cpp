@@ -100,10 +100,14 @@ TEST(EncoderShapes, FastEqualsReferenceOnOtherShapes) {
     EXPECT_LT(max_abs_diff(a.sequence_output.data, b.sequence_output.data), 1e-4);
     for (size_t l = 0; l < a.hidden_states.size(); ++l)
       EXPECT_LT(max_abs_diff(a.hidden_states[l].data, b.hidden_states[l].data), 1e-4);
-    EXPECT_LT(max_abs_diff(m->mlm_logits(a.sequence_output, test::ctx()).data, m->mlm_logits(b.sequence_output, test::ctx()).data), 1e-3);
+    EXPECT_LT(max_abs_diff(m->mlm_logits(a.sequence_output, test::ctx()).data,
+                           m->mlm_logits(b.sequence_output, test::ctx()).data),
+              1e-3);
     // Full attention on the same model and input.
     fast.attention = ref.attention = AttentionType::OriginalFull;
-    EXPECT_LT(max_abs_diff(m->encode(in, fast, test::ctx()).sequence_output.data, m->encode(in, ref, test::ctx()).sequence_output.data), 1e-4);
+    EXPECT_LT(max_abs_diff(m->encode(in, fast, test::ctx()).sequence_output.data,
+                           m->encode(in, ref, test::ctx()).sequence_output.data),
+              1e-4);
   }
 }
 
@@ -121,8 +125,10 @@ TEST(EncoderShapes, FallBackToFullAttentionIsDecidedPerCall) {
   EXPECT_EQ(above.attention_used, AttentionType::BlockSparse);
   EXPECT_EQ(above.padded_len, 80);
   // Not sticky: a short call then a long call on the same model object.
-  EXPECT_EQ(m->encode(random_input(1, 20, s.vocab, 20, 1), opt, test::ctx()).attention_used, AttentionType::OriginalFull);
-  EXPECT_EQ(m->encode(random_input(1, 200, s.vocab, 200, 1), opt, test::ctx()).attention_used, AttentionType::BlockSparse);
+  EXPECT_EQ(m->encode(random_input(1, 20, s.vocab, 20, 1), opt, test::ctx()).attention_used,
+            AttentionType::OriginalFull);
+  EXPECT_EQ(m->encode(random_input(1, 200, s.vocab, 200, 1), opt, test::ctx()).attention_used,
+            AttentionType::BlockSparse);
 }
 
 TEST(EncoderShapes, InternalPaddingEqualsExplicitPadding) {
@@ -219,8 +225,9 @@ TEST(EncoderShapes, BadConfigsAndCheckpointsGiveClearErrors) {
             std::string::npos);
   EXPECT_NE(config_error([](auto& j) { j["attention_type"] = "sparse"; }).find("unknown attention_type 'sparse'"),
             std::string::npos);
-  EXPECT_NE(config_error([](auto& j) { j["position_embedding_type"] = "relative_key"; }).find("position_embedding_type"),
-            std::string::npos);
+  EXPECT_NE(
+      config_error([](auto& j) { j["position_embedding_type"] = "relative_key"; }).find("position_embedding_type"),
+      std::string::npos);
   EXPECT_NE(config_error([](auto& j) { j["num_attention_heads"] = 5; }).find("not a multiple"), std::string::npos);
   EXPECT_NE(config_error([](auto& j) { j["hidden_size"] = "big"; }).find("wrong type"), std::string::npos);
   EXPECT_NE(config_error([](auto& j) { j["architectures"] = {"BigBirdForWhatever"}; }).find("unsupported architecture"),
@@ -232,7 +239,8 @@ TEST(EncoderShapes, BadConfigsAndCheckpointsGiveClearErrors) {
       << shape_msg;
 
   TempDir empty;
-  EXPECT_NE(error_of([&] { BigBirdModel::load(empty.path.string()); }).find("cannot open model config"), std::string::npos);
+  EXPECT_NE(error_of([&] { BigBirdModel::load(empty.path.string()); }).find("cannot open model config"),
+            std::string::npos);
   EXPECT_NE(error_of([&] { BigBirdModel::load(empty.file("nope")); }).find("does not exist"), std::string::npos);
   TempDir broken;
   CheckpointSpec s;
@@ -242,7 +250,8 @@ TEST(EncoderShapes, BadConfigsAndCheckpointsGiveClearErrors) {
   TempDir noweights;
   write_checkpoint(noweights.path.string(), s);
   std::filesystem::remove(noweights.file("model.safetensors"));
-  EXPECT_NE(error_of([&] { BigBirdModel::load(noweights.path.string()); }).find("no model.safetensors"), std::string::npos);
+  EXPECT_NE(error_of([&] { BigBirdModel::load(noweights.path.string()); }).find("no model.safetensors"),
+            std::string::npos);
 }
 
 TEST(EncoderShapes, BadInputsGiveClearErrors) {
@@ -253,7 +262,8 @@ TEST(EncoderShapes, BadInputsGiveClearErrors) {
   ForwardOptions opt;
   EncoderInput in = random_input(1, 100, s.vocab, 100, 1);
   in.input_ids.data[7] = s.vocab;
-  EXPECT_NE(error_of([&] { m->encode(in, opt, test::ctx()); }).find("input_ids[0, 7] = 97 is out of range"), std::string::npos);
+  EXPECT_NE(error_of([&] { m->encode(in, opt, test::ctx()); }).find("input_ids[0, 7] = 97 is out of range"),
+            std::string::npos);
   in.input_ids.data[7] = -1;
   EXPECT_NE(error_of([&] { m->encode(in, opt, test::ctx()); }).find("out of range"), std::string::npos);
   in = random_input(1, 100, s.vocab, 100, 1);
@@ -262,7 +272,9 @@ TEST(EncoderShapes, BadInputsGiveClearErrors) {
   in = random_input(1, 100, s.vocab, 100, 1);
   in.token_type_ids.data[3] = 2;
   EXPECT_NE(error_of([&] { m->encode(in, opt, test::ctx()); }).find("type_vocab_size"), std::string::npos);
-  EXPECT_NE(error_of([&] { m->encode(random_input(1, 513, s.vocab, 513, 1), opt, test::ctx()); }).find("longer than max_position_embeddings 512"),
+  EXPECT_NE(error_of([&] {
+              m->encode(random_input(1, 513, s.vocab, 513, 1), opt, test::ctx());
+            }).find("longer than max_position_embeddings 512"),
             std::string::npos);
   // 509 tokens pad to 512 under block_sparse: fits; 510..512 too. 505 with block 8 -> 512.
   EXPECT_NO_THROW(m->encode(random_input(1, 509, s.vocab, 509, 1), opt, test::ctx()));
@@ -270,7 +282,9 @@ TEST(EncoderShapes, BadInputsGiveClearErrors) {
   in.attention_mask = TensorI64({1, 99}, 1);
   EXPECT_NE(error_of([&] { m->encode(in, opt, test::ctx()); }).find("does not match input_ids"), std::string::npos);
   opt.injected_plans[0] = seeded_random_plan(0, 0, 10, 2, 3);  // 100 tokens -> 13 blocks, not 10
-  EXPECT_NE(error_of([&] { m->encode(random_input(1, 100, s.vocab, 100, 1), opt, test::ctx()); }).find("injected rand_attn.layer0"),
+  EXPECT_NE(error_of([&] {
+              m->encode(random_input(1, 100, s.vocab, 100, 1), opt, test::ctx());
+            }).find("injected rand_attn.layer0"),
             std::string::npos);
 }
 

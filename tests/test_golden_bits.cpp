@@ -50,20 +50,44 @@ std::vector<Case> cases() {
   const std::string rt = data_path("roberta-tiny"), pg = data_path("pegasus-tiny");
   const std::string fwd = "forward --model ";
   std::vector<Case> c = {
-      {"pretraining_case_i_hf", fwd + rt + "/pretraining --inputs " + rt + "/case_i_b2_s256_padrow1.safetensors --outputs {out} --random-plan hf"},
-      {"pretraining_case_i_seeded", fwd + rt + "/pretraining --inputs " + rt + "/case_i_b2_s256_padrow1.safetensors --outputs {out} --random-plan seeded --seed 7"},
-      {"pretraining_case_ii_inject", fwd + rt + "/pretraining --inputs " + rt + "/case_ii_b1_s250.safetensors --outputs {out} --random-plan hf"},
-      {"pretraining_case_iii_fallback", fwd + rt + "/pretraining --inputs " + rt + "/case_iii_b1_s96_fallback.safetensors --outputs {out} --random-plan hf"},
-      {"pretraining_case_iv_full", fwd + rt + "/pretraining --inputs " + rt + "/case_iv_b2_s256_original_full.safetensors --outputs {out} --attention original_full"},
-      {"qa_case_i", fwd + rt + "/qa --inputs " + rt + "/case_i_b2_s256_padrow1.safetensors --outputs {out} --random-plan hf"},
-      {"seqcls_case_ii", fwd + rt + "/seqcls --inputs " + rt + "/case_ii_b1_s250.safetensors --outputs {out} --random-plan hf"},
-      {"pretraining_case_i_bf16", fwd + rt + "/pretraining --inputs " + rt + "/case_i_b2_s256_padrow1.safetensors --outputs {out} --random-plan hf --dtype bf16", true, true},
-      {"pegasus_enc256", fwd + pg + "/model --inputs " + pg + "/case_enc256_dec12.safetensors --outputs {out} --random-plan hf --generate 4"},
-      {"pegasus_enc250", fwd + pg + "/model --inputs " + pg + "/case_enc250_dec12.safetensors --outputs {out} --random-plan hf"},
-      {"pegasus_enc100_fallback", fwd + pg + "/model --inputs " + pg + "/case_enc100_b2_padrow1_fallback.safetensors --outputs {out} --random-plan hf"},
-      {"pegasus_generate_beam", "generate --model " + pg + "/model --inputs " + pg + "/generate_enc300_b2_beam4_ret2_lp06.safetensors --outputs {out} --num-beams 4 --num-return-sequences 2 --length-penalty 0.6 --max-length 20 --random-plan hf"},
-      {"fill_mask", "fill-mask --model " + data_path("../../models/tiny-mlm") + " --top-k 5 --random-plan hf \"Paris is the [MASK] of France, and [MASK] is long.\"", false},
-      {"embed", "embed --model " + data_path("../../models/tiny-mlm") + " --random-plan hf \"A long text about nothing in particular, repeated. A long text about nothing in particular.\"", false},
+      {"pretraining_case_i_hf", fwd + rt + "/pretraining --inputs " + rt +
+                                    "/case_i_b2_s256_padrow1.safetensors --outputs {out} --random-plan hf"},
+      {"pretraining_case_i_seeded",
+       fwd + rt + "/pretraining --inputs " + rt +
+           "/case_i_b2_s256_padrow1.safetensors --outputs {out} --random-plan seeded --seed 7"},
+      {"pretraining_case_ii_inject",
+       fwd + rt + "/pretraining --inputs " + rt + "/case_ii_b1_s250.safetensors --outputs {out} --random-plan hf"},
+      {"pretraining_case_iii_fallback", fwd + rt + "/pretraining --inputs " + rt +
+                                            "/case_iii_b1_s96_fallback.safetensors --outputs {out} --random-plan hf"},
+      {"pretraining_case_iv_full",
+       fwd + rt + "/pretraining --inputs " + rt +
+           "/case_iv_b2_s256_original_full.safetensors --outputs {out} --attention original_full"},
+      {"qa_case_i",
+       fwd + rt + "/qa --inputs " + rt + "/case_i_b2_s256_padrow1.safetensors --outputs {out} --random-plan hf"},
+      {"seqcls_case_ii",
+       fwd + rt + "/seqcls --inputs " + rt + "/case_ii_b1_s250.safetensors --outputs {out} --random-plan hf"},
+      {"pretraining_case_i_bf16",
+       fwd + rt + "/pretraining --inputs " + rt +
+           "/case_i_b2_s256_padrow1.safetensors --outputs {out} --random-plan hf --dtype bf16",
+       true, true},
+      {"pegasus_enc256", fwd + pg + "/model --inputs " + pg +
+                             "/case_enc256_dec12.safetensors --outputs {out} --random-plan hf --generate 4"},
+      {"pegasus_enc250",
+       fwd + pg + "/model --inputs " + pg + "/case_enc250_dec12.safetensors --outputs {out} --random-plan hf"},
+      {"pegasus_enc100_fallback", fwd + pg + "/model --inputs " + pg +
+                                      "/case_enc100_b2_padrow1_fallback.safetensors --outputs {out} --random-plan hf"},
+      {"pegasus_generate_beam", "generate --model " + pg + "/model --inputs " + pg +
+                                    "/generate_enc300_b2_beam4_ret2_lp06.safetensors --outputs {out} --num-beams 4 "
+                                    "--num-return-sequences 2 --length-penalty 0.6 --max-length 20 --random-plan hf"},
+      {"fill_mask",
+       "fill-mask --model " + data_path("../../models/tiny-mlm") +
+           " --top-k 5 --random-plan hf \"Paris is the [MASK] of France, and [MASK] is long.\"",
+       false},
+      {"embed",
+       "embed --model " + data_path("../../models/tiny-mlm") +
+           " --random-plan hf \"A long text about nothing in particular, repeated. A long text about nothing in "
+           "particular.\"",
+       false},
   };
   return c;
 }
@@ -103,10 +127,11 @@ TEST(GoldenBits, FixtureOutputsBitIdenticalAcrossThreadsAndBeforeTheRefactor) {
     golden = nlohmann::json::parse(f);
     compare_recorded = golden["simd"] == simd && golden["blas_core"] == core;
     if (!compare_recorded)
-      std::printf("[  SKIPPED ] recorded hashes are from simd=%s blas_core=%s; this machine runs simd=%s blas_core=%s: "
-                  "only the 1-vs-2-thread identity is checked\n",
-                  golden["simd"].get<std::string>().c_str(), golden["blas_core"].get<std::string>().c_str(),
-                  simd.c_str(), core.c_str());
+      std::printf(
+          "[  SKIPPED ] recorded hashes are from simd=%s blas_core=%s; this machine runs simd=%s blas_core=%s: "
+          "only the 1-vs-2-thread identity is checked\n",
+          golden["simd"].get<std::string>().c_str(), golden["blas_core"].get<std::string>().c_str(), simd.c_str(),
+          core.c_str());
   }
   nlohmann::json recorded = {{"simd", simd}, {"blas_core", core}, {"cases", nlohmann::json::object()}};
   TempDir dir;

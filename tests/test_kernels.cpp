@@ -52,9 +52,9 @@ INSTANTIATE_TEST_SUITE_P(AllPaths, Kernels,
 TEST(Kernels, RegistryCoversEveryKernel) {
   // A registration lost in a refactor would otherwise pass unnoticed.
   std::vector<std::string> n = kernel_names();
-  for (const char* want : {"block_sparse_attention_vs_ref", "block_sparse_attention_vs_dense", "full_attention",
-                           "layernorm", "layernorm_fused", "bias_gelu", "bias_gelu_new", "bias_gelu_10",
-                           "add_bias_rows", "pack_kt"})
+  for (const char* want :
+       {"block_sparse_attention_vs_ref", "block_sparse_attention_vs_dense", "full_attention", "layernorm",
+        "layernorm_fused", "bias_gelu", "bias_gelu_new", "bias_gelu_10", "add_bias_rows", "pack_kt"})
     EXPECT_NE(std::find(n.begin(), n.end(), want), n.end()) << want;
 }
 
@@ -70,8 +70,8 @@ TEST(Kernels, RegistryCoversEveryKernel) {
 
 struct LnCase {
   int64_t rows = 0, dim = 0;
-  Buffer x, res;                             // res empty: no residual
-  Buffer bias, gamma, beta;                  // empty: null
+  Buffer x, res;             // res empty: no residual
+  Buffer bias, gamma, beta;  // empty: null
   size_t y_offset = 0;
   float eps = 1e-12f;
 };
@@ -151,8 +151,7 @@ LnCase ln_random(CaseRng& rng, bool fused) {
 void run_layernorm(const LnCase& c, const KernelRun& run, const float* x, const float* res, float* y, bool fused) {
   if (fused)
     layernorm_fused(run.ctx, x, res, ptr(c.bias), y, c.rows, c.dim, ptr(c.gamma), ptr(c.beta), c.eps, run.path);
-  else
-    layernorm(run.ctx, x, y, c.rows, c.dim, ptr(c.gamma), ptr(c.beta), c.eps, run.path);
+  else layernorm(run.ctx, x, y, c.rows, c.dim, ptr(c.gamma), ptr(c.beta), c.eps, run.path);
 }
 
 KernelSpec<LnCase> layernorm_spec(bool fused) {
@@ -253,15 +252,13 @@ bool register_activation(const std::string& name, Activation a) {
   return register_kernel(std::move(s));
 }
 
-[[maybe_unused]] const bool kActivations = register_activation("gelu", Activation::Gelu) &&
-                          register_activation("gelu_new", Activation::GeluNew) &&
-                          register_activation("gelu_fast", Activation::GeluFast) &&
-                          register_activation("gelu_pytorch_tanh", Activation::GeluPytorchTanh) &&
-                          register_activation("gelu_accurate", Activation::GeluAccurate) &&
-                          register_activation("gelu_python", Activation::GeluPython) &&
-                          register_activation("gelu_10", Activation::Gelu10) &&
-                          register_activation("relu", Activation::Relu) &&
-                          register_activation("silu", Activation::Silu);
+[[maybe_unused]] const bool kActivations =
+    register_activation("gelu", Activation::Gelu) && register_activation("gelu_new", Activation::GeluNew) &&
+    register_activation("gelu_fast", Activation::GeluFast) &&
+    register_activation("gelu_pytorch_tanh", Activation::GeluPytorchTanh) &&
+    register_activation("gelu_accurate", Activation::GeluAccurate) &&
+    register_activation("gelu_python", Activation::GeluPython) && register_activation("gelu_10", Activation::Gelu10) &&
+    register_activation("relu", Activation::Relu) && register_activation("silu", Activation::Silu);
 
 // ---------------------------------------------------------------------------------------------
 // add_bias_rows (the bias add after a packed GEMM): x[r*ldx + c] += bias[c] for c < cols.
@@ -349,7 +346,8 @@ KernelSpec<PackCase> pack_kt_spec() {
   s.reference = [](const PackCase& c) {
     std::vector<float> kt(static_cast<size_t>(c.rows * c.ldkt), 0.0f);
     for (int64_t r = 0; r < c.rows; ++r)
-      for (int64_t j = 0; j < c.L; ++j) kt[static_cast<size_t>(r * c.ldkt + j)] = c.k[static_cast<size_t>(j * c.ld + r)];
+      for (int64_t j = 0; j < c.L; ++j)
+        kt[static_cast<size_t>(r * c.ldkt + j)] = c.k[static_cast<size_t>(j * c.ld + r)];
     return kt;
   };
   s.tolerance = [](const PackCase&, size_t, double) { return 0.0; };

@@ -73,7 +73,8 @@ AttnCase make_case(int64_t L, int64_t heads, int64_t d, int64_t extra, int64_t p
 
 std::string describe(const AttnCase& c) {
   std::string s = "L=" + std::to_string(c.L) + " heads=" + std::to_string(c.heads) + " d=" + std::to_string(c.d) +
-                  " ld=" + std::to_string(c.ld) + (c.with_mask ? " pad_from=" + std::to_string(c.pad_from) : " no mask") +
+                  " ld=" + std::to_string(c.ld) +
+                  (c.with_mask ? " pad_from=" + std::to_string(c.pad_from) : " no mask") +
                   " offset=" + std::to_string(c.q.offset());
   if (c.layout) s += " block=" + std::to_string(c.layout->block);
   return s;
@@ -81,10 +82,8 @@ std::string describe(const AttnCase& c) {
 
 // The one call of each attention kernel under test.
 void run_attention(const AttnCase& c, const KernelRun& run, const AttentionInput& a, AttentionWorkspace* ws) {
-  if (c.layout)
-    block_sparse_attention(run.ctx, a, *c.layout, ws, run.path);
-  else
-    full_attention(run.ctx, a, ws, run.path);
+  if (c.layout) block_sparse_attention(run.ctx, a, *c.layout, ws, run.path);
+  else full_attention(run.ctx, a, ws, run.path);
 }
 
 std::vector<float> fast(const AttnCase& c, const KernelRun& run) {
@@ -101,7 +100,8 @@ std::vector<float> fast_in_place(const AttnCase& c, const KernelRun& run) {
   run_attention(c, run, a, nullptr);
   std::vector<float> out = c.zeros();
   for (int64_t t = 0; t < c.L; ++t)
-    for (int64_t i = 0; i < c.heads * c.d; ++i) out[static_cast<size_t>(t * c.ld + i)] = qo[static_cast<size_t>(t * c.ld + i)];
+    for (int64_t i = 0; i < c.heads * c.d; ++i)
+      out[static_cast<size_t>(t * c.ld + i)] = qo[static_cast<size_t>(t * c.ld + i)];
   return out;
 }
 
@@ -117,7 +117,7 @@ std::function<std::vector<float>(const AttnCase&, const KernelRun&)> fast_shared
 
 double tolerance(const AttnCase& c, size_t i, double) {
   const int64_t t = static_cast<int64_t>(i) / c.ld, col = static_cast<int64_t>(i) % c.ld;
-  if (col >= c.heads * c.d) return 0;  // never written
+  if (col >= c.heads * c.d) return 0;                                               // never written
   if (c.layout && c.with_mask && c.mask[static_cast<size_t>(t)] == 0.0f) return 0;  // zeroed padded query rows
   return kTol;
 }
@@ -174,9 +174,9 @@ std::vector<AttnCase> sparse_fixed() {
   struct Shape {
     int B, d, heads, n, r, extra;
   };
-  const Shape shapes[] = {{16, 32, 2, 40, 3, 1}, {16, 37, 1, 12, 2, 3}, {32, 64, 2, 20, 3, 0}, {48, 33, 2, 14, 1, 5},
-                          {64, 64, 2, 12, 3, 1}, {64, 128, 1, 10, 2, 7}, {96, 80, 1, 9, 1, 2}, {128, 32, 1, 8, 1, 0},
-                          {128, 127, 1, 6, 0, 1}, {20, 50, 2, 11, 2, 3}, {7, 17, 2, 13, 3, 1}};
+  const Shape shapes[] = {{16, 32, 2, 40, 3, 1},  {16, 37, 1, 12, 2, 3},  {32, 64, 2, 20, 3, 0}, {48, 33, 2, 14, 1, 5},
+                          {64, 64, 2, 12, 3, 1},  {64, 128, 1, 10, 2, 7}, {96, 80, 1, 9, 1, 2},  {128, 32, 1, 8, 1, 0},
+                          {128, 127, 1, 6, 0, 1}, {20, 50, 2, 11, 2, 3},  {7, 17, 2, 13, 3, 1}};
   uint64_t seed = 500;
   for (const Shape& sh : shapes) {
     const int64_t L = static_cast<int64_t>(sh.n) * sh.B;
@@ -216,9 +216,8 @@ std::vector<AttnCase> dense_fixed() {
 }
 
 KernelSpec<AttnCase> sparse_vs_ref() {
-  auto s = attention_spec("block_sparse_attention_vs_ref", [](const AttnCase& c, const AttentionInput& a) {
-    block_sparse_attention_ref(a, *c.layout);
-  });
+  auto s = attention_spec("block_sparse_attention_vs_ref",
+                          [](const AttnCase& c, const AttentionInput& a) { block_sparse_attention_ref(a, *c.layout); });
   s.fixed = sparse_fixed();
   s.random = 10;
   s.make_random = [](CaseRng& rng) { return random_sparse(rng, 1200); };

@@ -54,7 +54,8 @@ TEST(LayerNorm, MatchesDefinition) {
     var /= dim;
     for (int64_t i = 0; i < dim; ++i) {
       const size_t k = static_cast<size_t>(r * dim + i);
-      EXPECT_NEAR(y[k], (x[k] - mean) / std::sqrt(var + 1e-12) * g[static_cast<size_t>(i)] + b[static_cast<size_t>(i)], 2e-5);
+      EXPECT_NEAR(y[k], (x[k] - mean) / std::sqrt(var + 1e-12) * g[static_cast<size_t>(i)] + b[static_cast<size_t>(i)],
+                  2e-5);
     }
   }
   // In place gives the same result.
@@ -83,9 +84,9 @@ TEST(Activations, KnownValues) {
 }
 
 TEST(Activations, NamesParseAndUnknownFails) {
-  for (const char* n : {"gelu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh", "relu", "silu", "swish", "tanh",
-                        "quick_gelu", "mish", "linear", "gelu_10", "gelu_accurate", "gelu_python", "relu2", "relu6",
-                        "sigmoid", "laplace"})
+  for (const char* n :
+       {"gelu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh", "relu", "silu", "swish", "tanh", "quick_gelu", "mish",
+        "linear", "gelu_10", "gelu_accurate", "gelu_python", "relu2", "relu6", "sigmoid", "laplace"})
     EXPECT_TRUE(is_known_activation(n)) << n;
   EXPECT_THROW(parse_activation("gelu_newest"), Error);
   std::vector<float> v = {-1.0f, 0.5f, 2.0f};
@@ -135,10 +136,10 @@ TEST(LinearBf16, EqualsBf16ReferenceOnRandomShapes) {
 
 TEST(LinearBf16, RoundingAndErrorAgainstFloat32) {
   EXPECT_EQ(to_bf16(1.0f), 0x3f80);
-  EXPECT_EQ(from_bf16(to_bf16(1.00390625f)), 1.0f);        // halfway: to even
-  EXPECT_EQ(from_bf16(to_bf16(1.01171875f)), 1.015625f);   // halfway: to even (up)
+  EXPECT_EQ(from_bf16(to_bf16(1.00390625f)), 1.0f);       // halfway: to even
+  EXPECT_EQ(from_bf16(to_bf16(1.01171875f)), 1.015625f);  // halfway: to even (up)
   EXPECT_EQ(from_bf16(to_bf16(-3.0f)), -3.0f);
-  EXPECT_EQ(from_bf16(to_bf16(1e-40f)), 0.0f);             // subnormal → 0
+  EXPECT_EQ(from_bf16(to_bf16(1e-40f)), 0.0f);  // subnormal → 0
   EXPECT_TRUE(std::isnan(from_bf16(to_bf16(NAN))));
   EXPECT_EQ(from_bf16(to_bf16(INFINITY)), INFINITY);
   if (!bf16_supported()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";

@@ -62,13 +62,26 @@ void expect_error(const std::function<void()>& f, const std::string& needle) {
 }  // namespace
 
 TEST(PegasusConfig, BadConfigsGiveClearErrors) {
-  expect_error([] { load_pegasus_config(patched_model("act", {{"activation_function", "swishy"}})); },
-               "unknown activation_function 'swishy'");
-  expect_error([] { load_pegasus_config(patched_model("att", {{"attention_type", "sparse"}})); },
-               "unknown attention_type 'sparse'");
-  expect_error([] { load_pegasus_config(patched_model("heads", {{"encoder_attention_heads", 5}})); },
-               "not a multiple of encoder_attention_heads");
-  expect_error([] { load_pegasus_config(patched_model("type", {{"d_model", "big"}})); }, "'d_model' has the wrong type");
+  expect_error(
+      [] {
+        load_pegasus_config(patched_model("act", {{"activation_function", "swishy"}}));
+      },
+      "unknown activation_function 'swishy'");
+  expect_error(
+      [] {
+        load_pegasus_config(patched_model("att", {{"attention_type", "sparse"}}));
+      },
+      "unknown attention_type 'sparse'");
+  expect_error(
+      [] {
+        load_pegasus_config(patched_model("heads", {{"encoder_attention_heads", 5}}));
+      },
+      "not a multiple of encoder_attention_heads");
+  expect_error(
+      [] {
+        load_pegasus_config(patched_model("type", {{"d_model", "big"}}));
+      },
+      "'d_model' has the wrong type");
   expect_error([] { PegasusModel::load(patched_model("mt", {{"model_type", "big_bird"}})); }, "not BigBirdPegasus");
   expect_error([] { PegasusModel::load(patched_model("shape", {{"decoder_ffn_dim", 96}})); }, "fc1.weight");
   expect_error([] { load_pegasus_config("/nonexistent/dir"); }, "cannot open");
@@ -78,7 +91,8 @@ TEST(PegasusConfig, BadConfigsGiveClearErrors) {
 
 TEST(PegasusConfig, GenerationConfigJsonWins) {
   const std::string dir = patched_model("genconf", {{"num_beams", 3}});
-  std::ofstream(dir + "/generation_config.json") << R"({"num_beams": 5, "early_stopping": "never", "eos_token_id": [7, 8]})";
+  std::ofstream(dir + "/generation_config.json")
+      << R"({"num_beams": 5, "early_stopping": "never", "eos_token_id": [7, 8]})";
   const BigBirdPegasusConfig c = load_pegasus_config(dir);
   EXPECT_EQ(c.generation.num_beams, 5);
   EXPECT_EQ(c.generation.early_stopping, EarlyStopping::Never);
@@ -120,7 +134,8 @@ TEST_P(PegasusParity, MatchesHF) {
   const TensorI64 dec_ids = in.read_i64("decoder_input_ids");
   std::vector<int64_t> items(static_cast<size_t>(dec_ids.dim(0)));
   for (size_t i = 0; i < items.size(); ++i) items[i] = static_cast<int64_t>(i);
-  const PegasusDecoderOutput dec = model().decode(model().cross_attention_cache(enc, test::ctx()), dec_ids, items, true, test::ctx());
+  const PegasusDecoderOutput dec =
+      model().decode(model().cross_attention_cache(enc, test::ctx()), dec_ids, items, true, test::ctx());
   check("decoder.embedding_output", dec.embedding_output, 1e-4);
   for (size_t l = 0; l < 2; ++l) check("decoder.layer" + std::to_string(l) + ".output", dec.layer_outputs[l], 1e-4);
   check("decoder.output", dec.output, 1e-4);
@@ -141,7 +156,8 @@ TEST_P(PegasusParity, MatchesHF) {
 
 INSTANTIATE_TEST_SUITE_P(
     Fixtures, PegasusParity,
-    ::testing::Values(ParityCase{"case_enc256_dec12", "case_enc256_dec12"}, ParityCase{"case_enc250_dec12", "case_enc250_dec12"},
+    ::testing::Values(ParityCase{"case_enc256_dec12", "case_enc256_dec12"},
+                      ParityCase{"case_enc250_dec12", "case_enc250_dec12"},
                       ParityCase{"case_enc100_b2_padrow1_original_full", "case_enc100_b2_padrow1_original_full"},
                       // HF 4.27.1 drops the padding mask after its fall-back; we keep it.
                       ParityCase{"case_enc100_b2_padrow1_fallback", "case_enc100_b2_padrow1_original_full"}),
@@ -159,7 +175,8 @@ TEST(PegasusEncoder, FallbackIsDecidedPerCallAndKeepsTheMask) {
   const PegasusEncoderOutput b = model().encode(in, ForwardOptions{}, test::ctx());
   for (int64_t t = 0; t < 80; ++t)
     for (int64_t j = 0; j < 64; ++j)
-      ASSERT_NEAR(a.sequence_output.data[static_cast<size_t>((100 + t) * 64 + j)], b.sequence_output.data[static_cast<size_t>((100 + t) * 64 + j)], 1e-5);
+      ASSERT_NEAR(a.sequence_output.data[static_cast<size_t>((100 + t) * 64 + j)],
+                  b.sequence_output.data[static_cast<size_t>((100 + t) * 64 + j)], 1e-5);
   // The same model object runs block_sparse again on a long input (HF's switch would be sticky).
   const PegasusEncoderOutput c = encode_case(SafeTensors::open(fixture("case_enc250_dec12")), false);
   EXPECT_FALSE(c.fell_back);
@@ -204,7 +221,8 @@ TEST(PegasusDecoder, CachedStepsEqualTheFullDecoder) {
   const PegasusEncoderOutput enc = encode_case(st, false);
   const TensorI64 ids = st.read_i64("decoder_input_ids");  // [2, 8]
   const int64_t T = ids.dim(1), V = 512;
-  const PegasusDecoderOutput full = model().decode(model().cross_attention_cache(enc, test::ctx()), ids, {0, 1}, false, test::ctx());
+  const PegasusDecoderOutput full =
+      model().decode(model().cross_attention_cache(enc, test::ctx()), ids, {0, 1}, false, test::ctx());
 
   // Token by token.
   DecoderSession s(model(), enc, 1, T, test::ctx());
@@ -214,7 +232,8 @@ TEST(PegasusDecoder, CachedStepsEqualTheFullDecoder) {
     s.append(tok, 1, {}, logits.data());
     for (int64_t r = 0; r < 2; ++r)
       for (int64_t v = 0; v < V; ++v)
-        ASSERT_NEAR(logits[static_cast<size_t>(r * V + v)], full.logits.data[static_cast<size_t>((r * T + t) * V + v)], 2e-5);
+        ASSERT_NEAR(logits[static_cast<size_t>(r * V + v)], full.logits.data[static_cast<size_t>((r * T + t) * V + v)],
+                    2e-5);
   }
   EXPECT_EQ(s.length(), T);
 
@@ -232,7 +251,8 @@ TEST(PegasusDecoder, CachedStepsEqualTheFullDecoder) {
   p.append(last.data(), 1, {}, out.data());
   for (int64_t r = 0; r < 4; ++r)
     for (int64_t v = 0; v < V; ++v)
-      ASSERT_NEAR(out[static_cast<size_t>(r * V + v)], full.logits.data[static_cast<size_t>(((r / 2) * T + T - 1) * V + v)], 2e-5);
+      ASSERT_NEAR(out[static_cast<size_t>(r * V + v)],
+                  full.logits.data[static_cast<size_t>(((r / 2) * T + T - 1) * V + v)], 2e-5);
 
   // A row left out of a step cannot be extended later; the cache has a fixed capacity.
   DecoderSession q(model(), enc, 1, 2, test::ctx());
@@ -301,7 +321,8 @@ TEST(PegasusCli, ForwardErrors) {
   r = run_cli(base);
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("rand_attn.layer5 but the encoder has 2 layers"), std::string::npos) << r.err;
-  write_safetensors(in, {OutTensor::i64("input_ids", ids), OutTensor::i64("decoder_input_ids", TensorI64(Shape{2, 3}, 2))});
+  write_safetensors(in,
+                    {OutTensor::i64("input_ids", ids), OutTensor::i64("decoder_input_ids", TensorI64(Shape{2, 3}, 2))});
   r = run_cli(base);
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("decoder_input_ids must be [1, length >= 1]"), std::string::npos) << r.err;

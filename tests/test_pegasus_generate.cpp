@@ -15,18 +15,25 @@ using namespace pegasus_test;
 
 namespace {
 
-const char* kGenerateCases[] = {
-    "generate_enc256_greedy",        "generate_enc256_beam4_lp08_early",         "generate_enc256_beam4_ngram3_min10",
-    "generate_enc256_beam4_ret2_lp06", "generate_enc256_beam4_ret4_lp05_noforced", "generate_enc300_b2_greedy",
-    "generate_enc300_b2_beam4_lp08_early", "generate_enc300_b2_beam4_ngram3_min10", "generate_enc300_b2_beam4_ret2_lp06",
-    "generate_enc300_b2_beam4_ret4_lp05_noforced"};
+const char* kGenerateCases[] = {"generate_enc256_greedy",
+                                "generate_enc256_beam4_lp08_early",
+                                "generate_enc256_beam4_ngram3_min10",
+                                "generate_enc256_beam4_ret2_lp06",
+                                "generate_enc256_beam4_ret4_lp05_noforced",
+                                "generate_enc300_b2_greedy",
+                                "generate_enc300_b2_beam4_lp08_early",
+                                "generate_enc300_b2_beam4_ngram3_min10",
+                                "generate_enc300_b2_beam4_ret2_lp06",
+                                "generate_enc300_b2_beam4_ret4_lp05_noforced"};
 
 // HF keyword arguments onto a GenerationConfig (null = unset).
 void apply_kwargs(GenerationConfig& g, const nlohmann::json& kw) {
   for (auto it = kw.begin(); it != kw.end(); ++it) {
     const std::string& k = it.key();
     const nlohmann::json& v = it.value();
-    auto opt = [&](std::optional<int64_t>& o) { o = v.is_null() ? std::nullopt : std::optional<int64_t>(v.get<int64_t>()); };
+    auto opt = [&](std::optional<int64_t>& o) {
+      o = v.is_null() ? std::nullopt : std::optional<int64_t>(v.get<int64_t>());
+    };
     if (k == "num_beams") g.num_beams = v.get<int64_t>();
     else if (k == "num_return_sequences") g.num_return_sequences = v.get<int64_t>();
     else if (k == "length_penalty") g.length_penalty = v.get<double>();
@@ -174,10 +181,10 @@ TEST(PegasusGenerate, BeamEosAtTheFirstStepBecomesAHypothesis) {
 
 TEST(PegasusGenerate, GreedyRowsFinishAtDifferentSteps) {
   TableScorer t{5, {}, std::vector<float>(5, -30.0f), {}};
-  t.table[{2}] = {0, 1, 0, 0.5f, 0};      // -> eos
-  t.table[{3}] = {0, 0, 0, 0, 1};         // -> 4
-  t.table[{3, 4}] = {0, 0, 2, 0, 0};      // -> 2
-  t.table[{3, 4, 2}] = {0, 3, 0, 0, 0};   // -> eos
+  t.table[{2}] = {0, 1, 0, 0.5f, 0};     // -> eos
+  t.table[{3}] = {0, 0, 0, 0, 1};        // -> 4
+  t.table[{3, 4}] = {0, 0, 2, 0, 0};     // -> 2
+  t.table[{3, 4, 2}] = {0, 3, 0, 0, 0};  // -> eos
   GenerationConfig g;
   g.max_length = 10;
   g.eos_token_id = {1};

@@ -153,7 +153,8 @@ TEST(HfRandomPlan, WithHeadPathDrawsFromTheFirstSegmentOnly) {
       }
   }
   // Different layers are different seeds.
-  EXPECT_NE(bigbird::hf_random_plan(0, 640, 16, 3, 4, 1024).blocks, bigbird::hf_random_plan(1, 640, 16, 3, 4, 1024).blocks);
+  EXPECT_NE(bigbird::hf_random_plan(0, 640, 16, 3, 4, 1024).blocks,
+            bigbird::hf_random_plan(1, 640, 16, 3, 4, 1024).blocks);
 }
 
 TEST(HfRandomPlan, PaperPathQuirks) {

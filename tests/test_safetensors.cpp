@@ -34,8 +34,9 @@ TEST(SafeTensors, RoundTripKeepsNamesShapesDataAndMetadata) {
   std::vector<float> f = {1.5f, -2.0f, 3.25f, 0.0f, 7.0f, 8.0f};
   std::vector<int64_t> i = {1, -2, 1ll << 40};
   std::vector<int32_t> j = {4, 5};
-  write_safetensors(path, {OutTensor::f32("a", {2, 3}, f.data()), OutTensor::i64("b", {3}, i.data()),
-                           OutTensor::i32("c", {1, 2}, j.data())},
+  write_safetensors(path,
+                    {OutTensor::f32("a", {2, 3}, f.data()), OutTensor::i64("b", {3}, i.data()),
+                     OutTensor::i32("c", {1, 2}, j.data())},
                     {{"k", "v"}});
   SafeTensors st = SafeTensors::open(path);
   EXPECT_EQ(st.names().size(), 3u);
@@ -60,9 +61,10 @@ TEST(SafeTensors, ConvertsF16AndBF16) {
   const uint16_t b[] = {0x3f80, 0xbe20};
   std::string data(reinterpret_cast<const char*>(h), 8);
   data.append(reinterpret_cast<const char*>(b), 4);
-  write_raw(path,
-            R"({"h":{"dtype":"F16","shape":[4],"data_offsets":[0,8]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[8,12]}})",
-            data);
+  write_raw(
+      path,
+      R"({"h":{"dtype":"F16","shape":[4],"data_offsets":[0,8]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[8,12]}})",
+      data);
   SafeTensors st = SafeTensors::open(path);
   EXPECT_EQ(st.read_f32("h").data, (std::vector<float>{1.0f, -2.5f, 65504.0f, std::ldexp(1.0f, -24)}));
   EXPECT_EQ(st.read_f32("b").data, (std::vector<float>{1.0f, -0.15625f}));
@@ -82,13 +84,20 @@ TEST(SafeTensors, RejectsBadFilesWithClearMessages) {
   const std::string ok = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
   expect_error("not_json.st", "{not json", "", "not valid JSON");
   expect_error("array.st", "[1,2]", "", "not a JSON object");
-  expect_error("bad_dtype.st", R"({"a":{"dtype":"Q7","shape":[2],"data_offsets":[0,8]}})", std::string(8, '\0'), "unsupported dtype");
-  expect_error("neg_dim.st", R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", std::string(8, '\0'), "bad dimension");
-  expect_error("oob.st", R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,800]}})", std::string(8, '\0'), "out of bounds");
-  expect_error("reversed.st", R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", std::string(8, '\0'), "out of bounds");
-  expect_error("size_mismatch.st", R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", std::string(8, '\0'), "needs 12");
+  expect_error("bad_dtype.st", R"({"a":{"dtype":"Q7","shape":[2],"data_offsets":[0,8]}})", std::string(8, '\0'),
+               "unsupported dtype");
+  expect_error("neg_dim.st", R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", std::string(8, '\0'),
+               "bad dimension");
+  expect_error("oob.st", R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,800]}})", std::string(8, '\0'),
+               "out of bounds");
+  expect_error("reversed.st", R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", std::string(8, '\0'),
+               "out of bounds");
+  expect_error("size_mismatch.st", R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", std::string(8, '\0'),
+               "needs 12");
   expect_error("missing_field.st", R"({"a":{"dtype":"F32","shape":[2]}})", "", "data_offsets");
-  expect_error("huge_shape.st", R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,8]}})", std::string(8, '\0'), "too large");
+  expect_error("huge_shape.st",
+               R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,8]}})",
+               std::string(8, '\0'), "too large");
   // Truncated data section: header fine, data cut short.
   expect_error("truncated.st", ok, std::string(4, '\0'), "out of bounds");
 

@@ -21,7 +21,8 @@ const std::string kModel = std::string(BIGBIRD_TEST_DATA) + "/../../models/tiny-
 const std::string kBareModel = data_path("pegasus-tiny/model");  // weights only, no tokenizer files
 const std::string kPegTok = data_path("tokenizer-hf/pegasus");
 
-const std::string kShort = "The licenses for most software are designed to take away your freedom to share and change it.";
+const std::string kShort =
+    "The licenses for most software are designed to take away your freedom to share and change it.";
 
 std::string repeat(const std::string& s, int n) {
   std::string out;
@@ -153,7 +154,8 @@ TEST(SummarizeCli, BadInputsAreClearErrors) {
   expect_error(summarize("--file " + dir.file("empty.txt")), "the text is empty");
   expect_error(summarize("\"$(printf 'abc\\377')\""), "not valid UTF-8");
   // JSONL: the bad line's number; nothing is written.
-  write_file(dir.file("in.jsonl"), json{{"text", kShort}}.dump() + "\n{\"text\": \n" + json{{"text", ""}}.dump() + "\n");
+  write_file(dir.file("in.jsonl"),
+             json{{"text", kShort}}.dump() + "\n{\"text\": \n" + json{{"text", ""}}.dump() + "\n");
   const RunResult r = run_cli(summarize("--input " + dir.file("in.jsonl") + " --output " + dir.file("out.jsonl")));
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find(dir.file("in.jsonl") + ":2: not valid JSON"), std::string::npos) << r.output;
@@ -161,8 +163,8 @@ TEST(SummarizeCli, BadInputsAreClearErrors) {
   write_file(dir.file("bad.jsonl"), "{\"text\": \"abc\xff\"}\n");
   expect_error(summarize("--input " + dir.file("bad.jsonl")), "bad.jsonl:1: not valid UTF-8");
   // --skip-bad-lines: an error line in place of each bad input.
-  const RunResult s = run_cli(summarize("--input " + dir.file("in.jsonl") + " --skip-bad-lines --output " +
-                                        dir.file("out.jsonl")));
+  const RunResult s =
+      run_cli(summarize("--input " + dir.file("in.jsonl") + " --skip-bad-lines --output " + dir.file("out.jsonl")));
   ASSERT_EQ(s.status, 0) << s.output;
   const std::vector<json> lines = read_jsonl(dir.file("out.jsonl"));
   ASSERT_EQ(lines.size(), 3u);
@@ -190,7 +192,8 @@ TEST(SummarizeCli, BadModelsAreClearErrors) {
   // An encoder-only BigBird checkpoint, and a BigBird tokenizer on the Pegasus model.
   expect_error("summarize --model " + std::string(BIGBIRD_TEST_DATA) + "/../../models/tiny-mlm " + sh(kShort),
                "summarize needs a BigBird-Pegasus checkpoint");
-  expect_error("summarize --model " + kBareModel + " --tokenizer " + kTok + " " + sh(kShort), "does not match the model");
+  expect_error("summarize --model " + kBareModel + " --tokenizer " + kTok + " " + sh(kShort),
+               "does not match the model");
 }
 
 // ------------------------------------------------------------------------- library

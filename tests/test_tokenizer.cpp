@@ -63,8 +63,7 @@ void expect_call(const json& expected, const Encoding& e) {
   static const std::set<std::string> kKnown = {
       "input_ids", "token_type_ids", "special_tokens_mask",       "attention_mask",
       "hf_log",    "decode",         "decode_skip_special_tokens"};
-  for (const auto& [key, value] : expected.items())
-    EXPECT_TRUE(kKnown.count(key)) << "unchecked field " << key;
+  for (const auto& [key, value] : expected.items()) EXPECT_TRUE(kKnown.count(key)) << "unchecked field " << key;
   EXPECT_EQ(e.input_ids, vec<int64_t>(expected.at("input_ids")));
   EXPECT_EQ(e.attention_mask, vec<int64_t>(expected.at("attention_mask")));
   if (expected.contains("token_type_ids")) {
@@ -143,8 +142,7 @@ TEST_P(HfFamily, TokenizerProperties) {
   EXPECT_EQ(tok.model_max_length(), t.at("model_max_length").get<int64_t>());
   EXPECT_EQ(tok.all_special_tokens(), vec<std::string>(t.at("all_special_tokens")));
   EXPECT_EQ(tok.all_special_ids(), vec<int64_t>(t.at("all_special_ids")));
-  EXPECT_EQ(tok.num_special_tokens_to_add(false),
-            t.at("num_special_tokens_to_add").at("single").get<int64_t>());
+  EXPECT_EQ(tok.num_special_tokens_to_add(false), t.at("num_special_tokens_to_add").at("single").get<int64_t>());
   EXPECT_EQ(tok.num_special_tokens_to_add(true), t.at("num_special_tokens_to_add").at("pair").get<int64_t>());
   for (const auto& [role, v] : t.at("special_tokens").items()) {
     SCOPED_TRACE(role);
@@ -322,8 +320,7 @@ std::string substr_chars(const std::string& text, int64_t b, int64_t e) {
 // Each token of the text covers the text it came from: spans in order, inside the text, and
 // (with the identity normaliser, or on ASCII text) the span is the piece with "▁" for the
 // (collapsed) whitespace, or the piece's own text for an unknown piece and a special token.
-void check_offsets(const Tokenizer& tok, const std::string& text, const Encoding& e, int seq,
-                   bool exact_surfaces) {
+void check_offsets(const Tokenizer& tok, const std::string& text, const Encoding& e, int seq, bool exact_surfaces) {
   const std::u32string chars = bigbird::utf8::to_u32(text);
   const auto pieces = tok.tokenize(text);
   std::vector<bool> covered(chars.size(), false);
@@ -451,9 +448,8 @@ TEST(Tokenizer, RulesBeyondTheFixtures) {
   ASSERT_EQ(full.size(), 12u);  // [CLS] + 10 + [SEP]
   const Encoding e = tok.encode("Hello world", max_length(2));
   EXPECT_EQ(e.input_ids, full.input_ids);
-  EXPECT_EQ(e.warnings,
-            std::vector<std::string>{"ERROR: We need to remove 10 to truncate the input but the first "
-                                     "sequence has a length 10. "});
+  EXPECT_EQ(e.warnings, std::vector<std::string>{"ERROR: We need to remove 10 to truncate the input but the first "
+                                                 "sequence has a length 10. "});
   EXPECT_EQ(tok.encode("Hello world", max_length(3)).size(), 3u);  // len(A) = 10 > 9: cut
   // only_second without a pair, do_not_truncate: nothing happens.
   EXPECT_EQ(tok.encode("Hello world", max_length(4, Truncation::OnlySecond)).input_ids, full.input_ids);
@@ -509,9 +505,7 @@ TEST(TokenizerErrors, InvalidUtf8) {
   for (const auto& text : bad) {
     EXPECT_NE(error_of([&] { tok.encode(text); }).find("not valid UTF-8"), std::string::npos);
     EXPECT_NE(error_of([&] { tok.tokenize(text); }).find("not valid UTF-8"), std::string::npos);
-    EXPECT_NE(error_of([&] {
-                tokenizer("pegasus").encode("fine", std::string_view(text));
-              }).find("not valid UTF-8"),
+    EXPECT_NE(error_of([&] { tokenizer("pegasus").encode("fine", std::string_view(text)); }).find("not valid UTF-8"),
               std::string::npos);
     EXPECT_NE(error_of([&] { tok.sentencepiece().encode(text); }).find("not valid UTF-8"), std::string::npos);
   }
@@ -543,9 +537,8 @@ class TempDir {
 TEST(TokenizerErrors, MissingOrBadFiles) {
   EXPECT_NE(error_of([] { Tokenizer::load("/nonexistent/bigbird-dir"); }).find("/nonexistent/bigbird-dir"),
             std::string::npos);
-  EXPECT_NE(
-      error_of([] { bigbird::SentencePieceModel("/nonexistent/x.model"); }).find("/nonexistent/x.model"),
-      std::string::npos);
+  EXPECT_NE(error_of([] { bigbird::SentencePieceModel("/nonexistent/x.model"); }).find("/nonexistent/x.model"),
+            std::string::npos);
   {
     TempDir d;  // config but no spiece.model
     d.copy_from(hf_dir("bigbird"), "tokenizer_config.json");
@@ -605,9 +598,8 @@ TEST(TokenizerLoad, ClassFromModelTypeAndDefaults) {
   s.write("special_tokens_map.json", R"({"sep_token": "[SEP]"})");
   const auto plain = Tokenizer::load(s.str())->tokenize("tab\t[SEP]\tx");
   EXPECT_EQ(plain, (std::vector<std::string>{"\xE2\x96\x81", "t", "a", "b", "[SEP]", "\xE2\x96\x81", "x"}));
-  EXPECT_EQ(
-      tokenizer("bigbird").tokenize("tab\t[SEP]\tx"),
-      (std::vector<std::string>{"\xE2\x96\x81", "t", "a", "b", "\t", "[SEP]", "\xE2\x96\x81", "\t", "x"}));
+  EXPECT_EQ(tokenizer("bigbird").tokenize("tab\t[SEP]\tx"),
+            (std::vector<std::string>{"\xE2\x96\x81", "t", "a", "b", "\t", "[SEP]", "\xE2\x96\x81", "\t", "x"}));
 
   TempDir p;
   p.copy_from(hf_dir("pegasus"), "spiece.model");

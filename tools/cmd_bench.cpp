@@ -48,14 +48,6 @@ BigBirdConfig shape_config(const std::string& shape) {
   return c;
 }
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 int64_t parse_len(const std::string& s) {
   try {
     size_t pos = 0;
@@ -204,9 +196,12 @@ nlohmann::json run_mixed(const BenchArgs& a, const std::vector<int64_t>& lens, c
 
 // Runs this binary on one configuration and parses its JSON line.
 nlohmann::json run_child(const BenchArgs& a, int64_t L, const std::string& attention) {
-  std::vector<std::string> args = {"bench", "--json", "--seq-len", std::to_string(L),
-                                   "--batch", std::to_string(a.batch), "--repeats", std::to_string(a.repeats),
-                                   "--threads", std::to_string(a.common.threads), "--dtype", a.common.dtype};
+  std::vector<std::string> args = {"bench",     "--json",
+                                   "--seq-len", std::to_string(L),
+                                   "--batch",   std::to_string(a.batch),
+                                   "--repeats", std::to_string(a.repeats),
+                                   "--threads", std::to_string(a.common.threads),
+                                   "--dtype",   a.common.dtype};
   if (!attention.empty()) args.insert(args.end(), {"--attention", attention});
   args.insert(args.end(), {"--random-plan", a.common.random_plan});
   if (a.common.seed_opt->count() > 0) args.insert(args.end(), {"--seed", std::to_string(a.common.seed)});
@@ -246,8 +241,10 @@ void print_table(const std::vector<nlohmann::json>& rows) {
     const double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
     const double icpt = (sy - slope * sx) / n;
     const double fit16 = (16.0 * (1ull << 30) - icpt) / slope;
-    std::printf("%s: peak memory %.0f MiB + %.1f KiB per token (least squares over %zu runs); fits about %.0fk tokens in 16 GiB\n",
-                att.c_str(), icpt / (1 << 20), slope / 1024, p.size(), fit16 / 1000);
+    std::printf(
+        "%s: peak memory %.0f MiB + %.1f KiB per token (least squares over %zu runs); fits about %.0fk tokens in 16 "
+        "GiB\n",
+        att.c_str(), icpt / (1 << 20), slope / 1024, p.size(), fit16 / 1000);
   }
 }
 
@@ -271,22 +268,23 @@ Runner add_bench(CLI::App& app) {
     a->common.check();
     if (!a->mixed.empty()) {
       std::vector<int64_t> mixed;
-      for (auto& s : split(a->mixed)) mixed.push_back(parse_len(s));
+      for (auto& s : split_list(a->mixed)) mixed.push_back(parse_len(s));
       BB_CHECK(!mixed.empty(), "--mixed needs at least one length");
       nlohmann::json r = run_mixed(*a, mixed, a->common.attention);
       if (a->json) {
         std::printf("%s\n", r.dump().c_str());
       } else {
-        std::printf("%zu sequences (%s tokens) in one call: %.3f s (median of %d); each alone: %.3f s in all; "
-                    "ratio %.3f\n",
-                    mixed.size(), a->mixed.c_str(), r["median_s"].get<double>(), a->repeats,
-                    r["sum_of_singles_s"].get<double>(), r["batch_over_singles"].get<double>());
+        std::printf(
+            "%zu sequences (%s tokens) in one call: %.3f s (median of %d); each alone: %.3f s in all; "
+            "ratio %.3f\n",
+            mixed.size(), a->mixed.c_str(), r["median_s"].get<double>(), a->repeats,
+            r["sum_of_singles_s"].get<double>(), r["batch_over_singles"].get<double>());
       }
       return 0;
     }
     std::vector<int64_t> lens;
-    for (auto& s : split(a->seq_len)) lens.push_back(parse_len(s));
-    auto atts = split(a->common.attention);
+    for (auto& s : split_list(a->seq_len)) lens.push_back(parse_len(s));
+    auto atts = split_list(a->common.attention);
     if (atts.empty()) atts.push_back("");  // the model's config.attention_type
     BB_CHECK(!lens.empty(), "--seq-len needs at least one value");
     if (lens.size() == 1 && atts.size() == 1) {

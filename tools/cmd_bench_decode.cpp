@@ -66,17 +66,9 @@ BigBirdPegasusConfig decode_shape_config(const BenchDecodeArgs& a, int64_t enc_l
   return c;
 }
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 std::vector<int64_t> parse_list(const char* flag, const std::string& s) {
   std::vector<int64_t> out;
-  for (const auto& item : split(s)) {
+  for (const auto& item : split_list(s)) {
     int64_t v = 0;
     bool ok = false;
     try {
@@ -259,10 +251,14 @@ nlohmann::json run_one(const BenchDecodeArgs& a, int64_t L, int64_t beams) {
 
 // Runs this binary on one configuration and parses its JSON line.
 nlohmann::json run_child(const BenchDecodeArgs& a, int64_t L, int64_t beams) {
-  std::vector<std::string> args = {"bench-decode", "--json", "--enc-len", std::to_string(L),
-                                   "--num-beams", std::to_string(beams), "--new-tokens", std::to_string(a.new_tokens),
-                                   "--batch", std::to_string(a.batch), "--repeats", std::to_string(a.repeats),
-                                   "--threads", std::to_string(a.common.threads), "--dtype", a.common.dtype};
+  std::vector<std::string> args = {"bench-decode", "--json",
+                                   "--enc-len",    std::to_string(L),
+                                   "--num-beams",  std::to_string(beams),
+                                   "--new-tokens", std::to_string(a.new_tokens),
+                                   "--batch",      std::to_string(a.batch),
+                                   "--repeats",    std::to_string(a.repeats),
+                                   "--threads",    std::to_string(a.common.threads),
+                                   "--dtype",      a.common.dtype};
   if (!a.common.attention.empty()) args.insert(args.end(), {"--attention", a.common.attention});
   args.insert(args.end(), {"--random-plan", a.common.random_plan});
   if (a.common.seed_opt->count() > 0) args.insert(args.end(), {"--seed", std::to_string(a.common.seed)});
@@ -279,20 +275,20 @@ nlohmann::json run_child(const BenchDecodeArgs& a, int64_t L, int64_t beams) {
 void print_table(const std::vector<nlohmann::json>& rows) {
   for (const auto& r : rows)
     if (!r.contains("error")) {
-      std::printf("%s: d_model %lld, %lld heads, ffn %lld, vocab %lld, %lld encoder + %lld decoder layers; "
-                  "%lld new tokens per input (eos banned), batch %lld, %lld repeats (medians), threads %lld\n\n",
-                  r["shape"].get<std::string>().c_str(), static_cast<long long>(r["d_model"].get<int64_t>()),
-                  static_cast<long long>(r["heads"].get<int64_t>()), static_cast<long long>(r["ffn"].get<int64_t>()),
-                  static_cast<long long>(r["vocab"].get<int64_t>()),
-                  static_cast<long long>(r["encoder_layers"].get<int64_t>()),
-                  static_cast<long long>(r["decoder_layers"].get<int64_t>()),
-                  static_cast<long long>(r["new_tokens"].get<int64_t>()),
-                  static_cast<long long>(r["batch"].get<int64_t>()), static_cast<long long>(r["repeats"].get<int64_t>()),
-                  static_cast<long long>(r["threads"].get<int64_t>()));
+      std::printf(
+          "%s: d_model %lld, %lld heads, ffn %lld, vocab %lld, %lld encoder + %lld decoder layers; "
+          "%lld new tokens per input (eos banned), batch %lld, %lld repeats (medians), threads %lld\n\n",
+          r["shape"].get<std::string>().c_str(), static_cast<long long>(r["d_model"].get<int64_t>()),
+          static_cast<long long>(r["heads"].get<int64_t>()), static_cast<long long>(r["ffn"].get<int64_t>()),
+          static_cast<long long>(r["vocab"].get<int64_t>()), static_cast<long long>(r["encoder_layers"].get<int64_t>()),
+          static_cast<long long>(r["decoder_layers"].get<int64_t>()),
+          static_cast<long long>(r["new_tokens"].get<int64_t>()), static_cast<long long>(r["batch"].get<int64_t>()),
+          static_cast<long long>(r["repeats"].get<int64_t>()), static_cast<long long>(r["threads"].get<int64_t>()));
       break;
     }
-  std::printf("| enc len | beams | encoder s (user) | cross K/V s | decode s (user) | tokens/s | step ms, first 8 "
-              "| step ms, last 8 | late/early | late/early, fastest | late/early, CPU | peak RSS MiB |\n");
+  std::printf(
+      "| enc len | beams | encoder s (user) | cross K/V s | decode s (user) | tokens/s | step ms, first 8 "
+      "| step ms, last 8 | late/early | late/early, fastest | late/early, CPU | peak RSS MiB |\n");
   std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const auto& r : rows) {
     if (r.contains("error")) {
@@ -301,14 +297,14 @@ void print_table(const std::vector<nlohmann::json>& rows) {
       continue;
     }
     // A run without the KV cache (every step re-runs the whole prefix) is marked in the beams column.
-    std::printf("| %lld | %lld%s | %.2f (%.2f) | %.3f | %.2f (%.2f) | %.2f | %.1f | %.1f | %.2f | %.2f | %.2f | %.0f |\n",
-                static_cast<long long>(r["enc_len"].get<int64_t>()), static_cast<long long>(r["num_beams"].get<int64_t>()),
-                r.value("use_cache", true) ? "" : ", no cache",
-                r["encoder_s"].get<double>(), r["encoder_user_s"].get<double>(), r["cross_kv_s"].get<double>(),
-                r["decode_s"].get<double>(), r["decode_user_s"].get<double>(), r["tokens_per_s"].get<double>(),
-                r["step_ms_early"].get<double>(), r["step_ms_late"].get<double>(), r["late_early_ratio"].get<double>(),
-                r["late_early_ratio_min"].get<double>(), r["late_early_ratio_cpu"].get<double>(),
-                r["peak_rss_bytes"].get<double>() / (1 << 20));
+    std::printf(
+        "| %lld | %lld%s | %.2f (%.2f) | %.3f | %.2f (%.2f) | %.2f | %.1f | %.1f | %.2f | %.2f | %.2f | %.0f |\n",
+        static_cast<long long>(r["enc_len"].get<int64_t>()), static_cast<long long>(r["num_beams"].get<int64_t>()),
+        r.value("use_cache", true) ? "" : ", no cache", r["encoder_s"].get<double>(), r["encoder_user_s"].get<double>(),
+        r["cross_kv_s"].get<double>(), r["decode_s"].get<double>(), r["decode_user_s"].get<double>(),
+        r["tokens_per_s"].get<double>(), r["step_ms_early"].get<double>(), r["step_ms_late"].get<double>(),
+        r["late_early_ratio"].get<double>(), r["late_early_ratio_min"].get<double>(),
+        r["late_early_ratio_cpu"].get<double>(), r["peak_rss_bytes"].get<double>() / (1 << 20));
   }
 }
 
@@ -316,7 +312,8 @@ void print_table(const std::vector<nlohmann::json>& rows) {
 
 Runner add_bench_decode(CLI::App& app) {
   auto a = std::make_shared<BenchDecodeArgs>();
-  auto* model = app.add_option("--model", a->model, "BigBirdPegasus checkpoint directory (default: random weights of --shape)");
+  auto* model =
+      app.add_option("--model", a->model, "BigBirdPegasus checkpoint directory (default: random weights of --shape)");
   app.add_option("--shape", a->shape,
                  "random-weight shape: large (bigbird-pegasus-large: 1024/16 heads/4096, vocab 96103, block 64, r 3) "
                  "or small (tests)")

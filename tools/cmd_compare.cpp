@@ -30,7 +30,8 @@ Runner add_compare(CLI::App& app) {
         ++over;
         continue;
       }
-      const bool is_float = ea.dtype == DType::F32 || ea.dtype == DType::F16 || ea.dtype == DType::BF16 || ea.dtype == DType::F64;
+      const bool is_float =
+          ea.dtype == DType::F32 || ea.dtype == DType::F16 || ea.dtype == DType::BF16 || ea.dtype == DType::F64;
       double worst = 0;
       if (is_float) {
         Tensor x = A.read_f32(name), y = B.read_f32(name);
@@ -44,10 +45,12 @@ Runner add_compare(CLI::App& app) {
       const bool bad = worst > args->atol * (name.find("logits") != std::string::npos ? 10 : 1) &&
                        !(name.find("qa.") == 0 && name.find("unmasked") == std::string::npos && worst < 0.1);
       over += bad;
-      std::printf("%-34s %-16s %12.3g%s\n", name.c_str(), to_string(ea.shape).c_str(), worst, bad ? "  <-- over tolerance" : "");
+      std::printf("%-34s %-16s %12.3g%s\n", name.c_str(), to_string(ea.shape).c_str(), worst,
+                  bad ? "  <-- over tolerance" : "");
     }
     BB_CHECK(compared > 0, "'", args->a, "' and '", args->b, "' have no tensor name in common");
-    std::printf("%d tensors compared, %d over tolerance (atol %g, logits %g)\n", compared, over, args->atol, args->atol * 10);
+    std::printf("%d tensors compared, %d over tolerance (atol %g, logits %g)\n", compared, over, args->atol,
+                args->atol * 10);
     return over == 0 ? 0 : 3;
   };
 }

@@ -56,7 +56,8 @@ std::vector<OutTensor> forward_encoder(const ForwardArgs& a, const SafeTensors& 
       ei.token_type_ids = TensorI64(ei.input_ids.shape);
       const int64_t L = ei.input_ids.dim(1);
       for (int64_t i = 0; i < ei.input_ids.dim(0); ++i)
-        for (int64_t t = 0; t < L; ++t) ei.token_type_ids.data[static_cast<size_t>(i * L + t)] = t < qlen[static_cast<size_t>(i)] ? 0 : 1;
+        for (int64_t t = 0; t < L; ++t)
+          ei.token_type_ids.data[static_cast<size_t>(i * L + t)] = t < qlen[static_cast<size_t>(i)] ? 0 : 1;
     }
   }
   EncoderOutput eo = model->encode(ei, opt, ctx);
@@ -116,7 +117,8 @@ std::vector<OutTensor> forward_encoder(const ForwardArgs& a, const SafeTensors& 
 Runner add_forward(CLI::App& app) {
   auto a = std::make_shared<ForwardArgs>();
   app.add_option("--model", a->model, "checkpoint directory (config.json + model.safetensors)")->required();
-  app.add_option("--inputs", a->inputs, "input tensors: input_ids, optional attention_mask, token_type_ids, rand_attn.layer{L}")
+  app.add_option("--inputs", a->inputs,
+                 "input tensors: input_ids, optional attention_mask, token_type_ids, rand_attn.layer{L}")
       ->required();
   app.add_option("--outputs", a->outputs, "where to write the output tensors (safetensors)")->required();
   add_common_options(app, a->common);
@@ -131,11 +133,13 @@ Runner add_forward(CLI::App& app) {
     if (type == "big_bird" && a->generate == 0) out = forward_encoder(*a, in, ctx);
     else if (type == "bigbird_pegasus")
       out = forward_pegasus(a->model, in, a->common.forward_options(), a->generate, ctx);
-    else fail("model_type '", type, "' is not supported by forward", type == "big_bird" ? " --generate" : "",
-              " (supported: big_bird, bigbird_pegasus)");
+    else
+      fail("model_type '", type, "' is not supported by forward", type == "big_bird" ? " --generate" : "",
+           " (supported: big_bird, bigbird_pegasus)");
     write_safetensors(a->outputs, out);
     std::printf("wrote %zu tensors to %s:\n", out.size(), a->outputs.c_str());
-    for (const auto& t : out) std::printf("  %-32s %s %s\n", t.name.c_str(), dtype_name(t.dtype), to_string(t.shape).c_str());
+    for (const auto& t : out)
+      std::printf("  %-32s %s %s\n", t.name.c_str(), dtype_name(t.dtype), to_string(t.shape).c_str());
     return 0;
   };
 }

@@ -74,7 +74,8 @@ int run(const GenerateArgs& a) {
 
 Runner add_generate(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
-  app.add_option("--model", a->model, "BigBirdPegasus checkpoint directory (config.json + model.safetensors)")->required();
+  app.add_option("--model", a->model, "BigBirdPegasus checkpoint directory (config.json + model.safetensors)")
+      ->required();
   app.add_option("--inputs", a->inputs,
                  "input tensors: input_ids, optional attention_mask, decoder_input_ids (prompt), rand_attn.layer{L}")
       ->required();

@@ -22,9 +22,9 @@ Runner add_bench_decode(CLI::App& app);
 // seed and dtype from `opt`.
 std::vector<OutTensor> forward_pegasus(const std::string& model_dir, const SafeTensors& inputs,
                                        const ForwardOptions& opt, int generate_steps, const ThreadingContext& ctx);
-Runner add_fill_mask(CLI::App& app), add_classify(CLI::App& app), add_qa(CLI::App& app), add_tag(CLI::App& app), add_embed(CLI::App& app), add_tokenize(CLI::App& app);  // task commands (task_cli.h)
+Runner add_fill_mask(CLI::App&app), add_classify(CLI::App&app), add_qa(CLI::App&app), add_tag(CLI::App&app),
+    add_embed(CLI::App&app), add_tokenize(CLI::App&app);  // task commands (task_cli.h)
 
 Runner add_summarize(CLI::App& app);  // text in, summary out (cmd_summarize.cpp)
-
 
 }  // namespace bigbird::cli

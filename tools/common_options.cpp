@@ -9,8 +9,6 @@
 
 namespace bigbird::cli {
 
-namespace {
-
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
   std::stringstream ss(s);
@@ -18,6 +16,8 @@ std::vector<std::string> split_list(const std::string& s) {
     if (!item.empty()) out.push_back(item);
   return out;
 }
+
+namespace {
 
 bool given(const CLI::Option* o) { return o && o->count() > 0; }
 
@@ -57,8 +57,8 @@ void add_common_options(CLI::App& app, CommonOptions& o, const CommonOptionsSpec
         ->check(CLI::IsMember({"block_sparse", "original_full"}));
   }
   app.add_option("--random-plan", o.random_plan,
-                                     "random attention blocks: hf (default: HF 4.27's numpy draw, as HF's models "
-                                     "and pipelines) or seeded (our own draw, from --seed)")
+                 "random attention blocks: hf (default: HF 4.27's numpy draw, as HF's models "
+                 "and pipelines) or seeded (our own draw, from --seed)")
       ->check(CLI::IsMember({"hf", "seeded"}));
   o.seed_opt = app.add_option("--seed", o.seed,
                               "seed of --random-plan seeded (default 0); refused without it (it would change nothing)");
@@ -73,7 +73,6 @@ std::optional<AttentionType> CommonOptions::attention_type() const {
   BB_CHECK(attention.find(',') == std::string::npos, "--attention: one value expected, got '", attention, "'");
   return parse_attention_type(attention);
 }
-
 
 void CommonOptions::check() const {
   BB_CHECK(dtype == "f32" || dtype == "bf16", "--dtype: '", dtype, "' is not f32 or bf16");

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/threading.h"
 #include "models/bigbird_model.h"
@@ -55,6 +56,9 @@ struct CommonOptionsSpec {
   // --attention takes a comma list of values (bench runs one configuration per value).
   bool attention_list = false;
 };
+
+// "a,b,,c" -> {"a", "b", "c"}: the comma lists of the options (bench sweeps).
+std::vector<std::string> split_list(const std::string& s);
 
 // Registers --threads, --attention, --random-plan, --seed and --dtype on `app`.
 void add_common_options(CLI::App& app, CommonOptions& o, const CommonOptionsSpec& spec = {});

@@ -27,7 +27,9 @@ TensorI64 shift_tokens_right(const TensorI64& ids, int64_t pad, int64_t start) {
   return out;
 }
 
-std::string layer_name(const char* part, size_t i) { return std::string(part) + ".layer" + std::to_string(i) + ".output"; }
+std::string layer_name(const char* part, size_t i) {
+  return std::string(part) + ".layer" + std::to_string(i) + ".output";
+}
 
 }  // namespace
 
@@ -83,8 +85,7 @@ std::vector<OutTensor> forward_pegasus(const std::string& model_dir, const SafeT
     ScoreFn record = [&](const SearchState& st, float* logits) {
       raw(st, logits);
       const int64_t k = st.cur_len - 1;
-      for (int64_t i = 0; i < b; ++i)
-        std::copy_n(logits + i * V, V, step_logits.ptr() + (i * generate_steps + k) * V);
+      for (int64_t i = 0; i < b; ++i) std::copy_n(logits + i * V, V, step_logits.ptr() + (i * generate_steps + k) * V);
     };
     const GenerationResult r = run_search(g, TensorI64(Shape{b, 1}, start), V, record);
     out.push_back(OutTensor::i64("greedy.tokens", r.sequences));

@@ -51,8 +51,9 @@ void add_generation_flags(CLI::App& app, GenerationFlags& f) {
   app.add_option("--max-new-tokens", f.max_new_tokens, "maximum new tokens (wins over --max-length); None to unset");
   app.add_option("--min-length", f.min_length, "eos is banned below this length (counting the start token)");
   app.add_option("--no-repeat-ngram-size", f.no_repeat_ngram_size, "ban repeating n-grams of this size (0 = off)");
-  app.add_flag("--early-stopping{true}", f.early_stopping,
-               "beam search stops an input once it has num_beams hypotheses (--early-stopping=never|false also accepted)");
+  app.add_flag(
+      "--early-stopping{true}", f.early_stopping,
+      "beam search stops an input once it has num_beams hypotheses (--early-stopping=never|false also accepted)");
   app.add_option("--eos-token-id", f.eos_token_id, "end-of-sequence id; None = no eos");
   app.add_option("--pad-token-id", f.pad_token_id, "padding id of finished rows");
   app.add_option("--forced-eos-token-id", f.forced_eos_token_id, "forced at the last position; None = off");

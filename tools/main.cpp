@@ -22,13 +22,21 @@ int main(int argc, char** argv) {
   add("generate", "summarize: greedy or beam-search generation with a BigBirdPegasus checkpoint (HF generate())",
       bigbird::cli::add_generate);
   add("fill-mask", "fill each [MASK] of a text: top-k tokens as HF's fill-mask pipeline", bigbird::cli::add_fill_mask);
-  add("classify", "classify a text or a text pair: every label with its score, as HF's text-classification pipeline", bigbird::cli::add_classify);
-  add("qa", "answer a question from a context: spans with scores and character offsets, as HF's question-answering pipeline", bigbird::cli::add_qa);
-  add("tag", "label the tokens of a text, grouped into entities with character spans (HF's token-classification pipeline)", bigbird::cli::add_tag);
+  add("classify", "classify a text or a text pair: every label with its score, as HF's text-classification pipeline",
+      bigbird::cli::add_classify);
+  add("qa",
+      "answer a question from a context: spans with scores and character offsets, as HF's question-answering pipeline",
+      bigbird::cli::add_qa);
+  add("tag",
+      "label the tokens of a text, grouped into entities with character spans (HF's token-classification pipeline)",
+      bigbird::cli::add_tag);
   add("embed", "one vector per input (mean, cls or pooler pooling), as JSON or .npy", bigbird::cli::add_embed);
-  add("tokenize", "ids, tokens and character offsets of a text (or pair), as HF's tokenizer call", bigbird::cli::add_tokenize);
-  add("summarize", "summarize a text with a BigBird-Pegasus checkpoint, as HF's summarization pipeline", bigbird::cli::add_summarize);
-  add("bench-decode", "decoding benchmark: tokens/s of greedy and beam search, step time early vs late", bigbird::cli::add_bench_decode);
+  add("tokenize", "ids, tokens and character offsets of a text (or pair), as HF's tokenizer call",
+      bigbird::cli::add_tokenize);
+  add("summarize", "summarize a text with a BigBird-Pegasus checkpoint, as HF's summarization pipeline",
+      bigbird::cli::add_summarize);
+  add("bench-decode", "decoding benchmark: tokens/s of greedy and beam search, step time early vs late",
+      bigbird::cli::add_bench_decode);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

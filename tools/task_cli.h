@@ -19,7 +19,7 @@ struct TaskArgs {
   int batch_size = 16;
   bool skip_bad_lines = false;
   bool no_progress = false;
-  CommonOptions common;  // --threads, --attention, --random-plan, --seed, --dtype (not tokenize)
+  CommonOptions common;                // --threads, --attention, --random-plan, --seed, --dtype (not tokenize)
   CLI::Option* text_option = nullptr;  // TEXT (or QA's JSON): given, even if empty?
   bool text_given() const { return text_option && text_option->count() > 0; }
 

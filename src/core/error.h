@@ -29,7 +29,7 @@ template <typename... Args>
 }  // namespace bigbird
 
 // BB_CHECK(cond, "message parts", value, ...): throws bigbird::Error when cond is false.
-#define BB_CHECK(cond, ...)                \
-  do {                                     \
+#define BB_CHECK(cond, ...)                    \
+  do {                                         \
     if (!(cond)) ::bigbird::fail(__VA_ARGS__); \
   } while (0)

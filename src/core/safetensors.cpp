@@ -79,19 +79,24 @@ const char* dtype_name(DType t) {
 
 size_t dtype_size(DType t) {
   switch (t) {
-    case DType::F64: case DType::I64: return 8;
-    case DType::F32: case DType::I32: return 4;
-    case DType::F16: case DType::BF16: case DType::I16: return 2;
-    case DType::I8: case DType::U8: case DType::BOOL: return 1;
+    case DType::F64:
+    case DType::I64: return 8;
+    case DType::F32:
+    case DType::I32: return 4;
+    case DType::F16:
+    case DType::BF16:
+    case DType::I16: return 2;
+    case DType::I8:
+    case DType::U8:
+    case DType::BOOL: return 1;
   }
   return 0;
 }
 
 static bool parse_dtype(const std::string& s, DType* out) {
   static const std::pair<const char*, DType> table[] = {
-      {"F64", DType::F64}, {"F32", DType::F32}, {"F16", DType::F16}, {"BF16", DType::BF16},
-      {"I64", DType::I64}, {"I32", DType::I32}, {"I16", DType::I16}, {"I8", DType::I8},
-      {"U8", DType::U8},   {"BOOL", DType::BOOL}};
+      {"F64", DType::F64}, {"F32", DType::F32}, {"F16", DType::F16}, {"BF16", DType::BF16}, {"I64", DType::I64},
+      {"I32", DType::I32}, {"I16", DType::I16}, {"I8", DType::I8},   {"U8", DType::U8},     {"BOOL", DType::BOOL}};
   for (auto& [name, t] : table)
     if (s == name) {
       *out = t;
@@ -142,8 +147,11 @@ SafeTensors SafeTensors::open(const std::string& path) {
   if (size < 8) fail("'", path, "' is not a safetensors file: ", size, " bytes, shorter than the 8-byte header length");
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | base[i];
-  if (n > kMaxHeader) fail("'", path, "': safetensors header of ", n, " bytes is larger than the 100 MB limit (corrupt file?)");
-  if (n > size - 8) fail("'", path, "': safetensors header of ", n, " bytes runs past the end of the file (", size, " bytes): truncated file?");
+  if (n > kMaxHeader)
+    fail("'", path, "': safetensors header of ", n, " bytes is larger than the 100 MB limit (corrupt file?)");
+  if (n > size - 8)
+    fail("'", path, "': safetensors header of ", n, " bytes runs past the end of the file (", size,
+         " bytes): truncated file?");
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(base + 8, base + 8 + n);
@@ -229,11 +237,21 @@ Tensor SafeTensors::read_f32(const std::string& name) const {
   const uint8_t* p = bytes(e);
   const size_t n = t.data.size();
   switch (e.dtype) {
-    case DType::F32: if (n) std::memcpy(t.ptr(), p, n * 4); break;
-    case DType::F16: for (size_t i = 0; i < n; ++i) t.data[i] = half_to_float(load_le<uint16_t>(p + 2 * i)); break;
-    case DType::BF16: for (size_t i = 0; i < n; ++i) t.data[i] = bf16_to_float(load_le<uint16_t>(p + 2 * i)); break;
-    case DType::F64: for (size_t i = 0; i < n; ++i) t.data[i] = static_cast<float>(load_le<double>(p + 8 * i)); break;
-    default: fail("'", path_, "': tensor '", name, "' has dtype ", dtype_name(e.dtype), ", expected a float type (F32, F16, BF16)");
+    case DType::F32:
+      if (n) std::memcpy(t.ptr(), p, n * 4);
+      break;
+    case DType::F16:
+      for (size_t i = 0; i < n; ++i) t.data[i] = half_to_float(load_le<uint16_t>(p + 2 * i));
+      break;
+    case DType::BF16:
+      for (size_t i = 0; i < n; ++i) t.data[i] = bf16_to_float(load_le<uint16_t>(p + 2 * i));
+      break;
+    case DType::F64:
+      for (size_t i = 0; i < n; ++i) t.data[i] = static_cast<float>(load_le<double>(p + 8 * i));
+      break;
+    default:
+      fail("'", path_, "': tensor '", name, "' has dtype ", dtype_name(e.dtype),
+           ", expected a float type (F32, F16, BF16)");
   }
   return t;
 }
@@ -244,12 +262,25 @@ TensorI64 SafeTensors::read_i64(const std::string& name) const {
   const uint8_t* p = bytes(e);
   const size_t n = t.data.size();
   switch (e.dtype) {
-    case DType::I64: if (n) std::memcpy(t.data.data(), p, n * 8); break;
-    case DType::I32: for (size_t i = 0; i < n; ++i) t.data[i] = load_le<int32_t>(p + 4 * i); break;
-    case DType::I16: for (size_t i = 0; i < n; ++i) t.data[i] = load_le<int16_t>(p + 2 * i); break;
-    case DType::I8: for (size_t i = 0; i < n; ++i) t.data[i] = static_cast<int8_t>(p[i]); break;
-    case DType::U8: case DType::BOOL: for (size_t i = 0; i < n; ++i) t.data[i] = p[i]; break;
-    default: fail("'", path_, "': tensor '", name, "' has dtype ", dtype_name(e.dtype), ", expected an integer type (I64, I32)");
+    case DType::I64:
+      if (n) std::memcpy(t.data.data(), p, n * 8);
+      break;
+    case DType::I32:
+      for (size_t i = 0; i < n; ++i) t.data[i] = load_le<int32_t>(p + 4 * i);
+      break;
+    case DType::I16:
+      for (size_t i = 0; i < n; ++i) t.data[i] = load_le<int16_t>(p + 2 * i);
+      break;
+    case DType::I8:
+      for (size_t i = 0; i < n; ++i) t.data[i] = static_cast<int8_t>(p[i]);
+      break;
+    case DType::U8:
+    case DType::BOOL:
+      for (size_t i = 0; i < n; ++i) t.data[i] = p[i];
+      break;
+    default:
+      fail("'", path_, "': tensor '", name, "' has dtype ", dtype_name(e.dtype),
+           ", expected an integer type (I64, I32)");
   }
   return t;
 }
@@ -281,7 +312,8 @@ void write_safetensors(const std::string& path, const std::vector<OutTensor>& te
   for (const auto& t : tensors) {
     BB_CHECK(t.bytes.size() == static_cast<size_t>(numel(t.shape)) * dtype_size(t.dtype), "tensor '", t.name,
              "': data size does not match shape ", to_string(t.shape));
-    header[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {off, off + t.bytes.size()}}};
+    header[t.name] = {
+        {"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {off, off + t.bytes.size()}}};
     off += t.bytes.size();
   }
   std::string h = header.dump();
@@ -299,7 +331,8 @@ void write_safetensors(const std::string& path, const std::vector<OutTensor>& te
     for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(n >> (8 * i));
     f.write(reinterpret_cast<const char*>(len), 8);
     f.write(h.data(), static_cast<std::streamsize>(h.size()));
-    for (const auto& t : tensors) f.write(reinterpret_cast<const char*>(t.bytes.data()), static_cast<std::streamsize>(t.bytes.size()));
+    for (const auto& t : tensors)
+      f.write(reinterpret_cast<const char*>(t.bytes.data()), static_cast<std::streamsize>(t.bytes.size()));
     f.flush();
     if (!f) {
       std::error_code ec;

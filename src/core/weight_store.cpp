@@ -26,7 +26,8 @@ WeightStore WeightStore::open_dir(const std::string& dir) {
   if (fs::exists(single)) return open_file(single.string());
   if (!fs::exists(index)) {
     if (fs::exists(fs::path(dir) / "pytorch_model.bin"))
-      fail("'", dir, "' has only pytorch_model.bin: convert it to model.safetensors (safetensors is the supported format)");
+      fail("'", dir,
+           "' has only pytorch_model.bin: convert it to model.safetensors (safetensors is the supported format)");
     fail("no model.safetensors or model.safetensors.index.json in '", dir, "'");
   }
   const nlohmann::json j = read_json_object(index.string());
@@ -60,7 +61,8 @@ Shape WeightStore::shape(const std::string& name) const {
 
 ConstView WeightStore::get(const std::string& name, const Shape& expected) {
   auto it = where_.find(name);
-  if (it == where_.end()) fail("'", source_, "': missing tensor '", name, "' (expected shape ", to_string(expected), ")");
+  if (it == where_.end())
+    fail("'", source_, "': missing tensor '", name, "' (expected shape ", to_string(expected), ")");
   const SafeTensors& st = files_[it->second];
   const TensorEntry& e = st.entry(name);
   if (e.shape != expected)

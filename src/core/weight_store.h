@@ -30,8 +30,8 @@ class WeightStore {
  private:
   std::string source_;
   std::vector<SafeTensors> files_;
-  std::map<std::string, size_t> where_;           // name -> file index
-  std::deque<std::vector<float>> converted_;       // owned float32 copies (stable addresses)
+  std::map<std::string, size_t> where_;       // name -> file index
+  std::deque<std::vector<float>> converted_;  // owned float32 copies (stable addresses)
   std::map<std::string, const float*> cache_;
 };
 

@@ -117,16 +117,20 @@ void bias_activate_inplace(const ThreadingContext& ctx, Activation a, float* x, 
   const bool fast = simd_gelu(a, tanh_form, clip10);
   const simd::KernelTable& K = simd::kernels(path);
   const int64_t per = std::max<int64_t>(1, 16384 / cols);  // rows per task
-  parallel_for(ctx.when(rows * cols > 32768), (rows + per - 1) / per, [&](int64_t t) {
-    const int64_t r0 = t * per, nr = std::min(per, rows - r0);
-    float* xr = x + r0 * cols;
-    if (fast) {
-      K.gelu_rows(xr, nr, cols, bias, tanh_form, clip10);
-    } else {
-      for (int64_t r = 0; r < nr; ++r)
-        for (int64_t c = 0; c < cols; ++c) xr[r * cols + c] = activate(a, xr[r * cols + c] + (bias ? bias[c] : 0.0f));
-    }
-  }, Schedule::Static);
+  parallel_for(
+      ctx.when(rows * cols > 32768), (rows + per - 1) / per,
+      [&](int64_t t) {
+        const int64_t r0 = t * per, nr = std::min(per, rows - r0);
+        float* xr = x + r0 * cols;
+        if (fast) {
+          K.gelu_rows(xr, nr, cols, bias, tanh_form, clip10);
+        } else {
+          for (int64_t r = 0; r < nr; ++r)
+            for (int64_t c = 0; c < cols; ++c)
+              xr[r * cols + c] = activate(a, xr[r * cols + c] + (bias ? bias[c] : 0.0f));
+        }
+      },
+      Schedule::Static);
 }
 
 }  // namespace bigbird

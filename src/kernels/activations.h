@@ -9,12 +9,28 @@
 namespace bigbird {
 
 enum class Activation {
-  Gelu, Gelu10, GeluFast, GeluNew, GeluPython, GeluPytorchTanh, GeluAccurate, Laplace, Linear, Mish,
-  QuickGelu, Relu, Relu2, Relu6, Sigmoid, Silu, Swish, Tanh
+  Gelu,
+  Gelu10,
+  GeluFast,
+  GeluNew,
+  GeluPython,
+  GeluPytorchTanh,
+  GeluAccurate,
+  Laplace,
+  Linear,
+  Mish,
+  QuickGelu,
+  Relu,
+  Relu2,
+  Relu6,
+  Sigmoid,
+  Silu,
+  Swish,
+  Tanh
 };
 
 bool is_known_activation(const std::string& name);
-std::string known_activations();  // comma-separated list, for error messages
+std::string known_activations();                       // comma-separated list, for error messages
 Activation parse_activation(const std::string& name);  // throws bigbird::Error
 
 // The exact value (double evaluation, rounded once): the reference of the fast paths below.
@@ -33,8 +49,8 @@ void activate_inplace(const ThreadingContext& ctx, Activation a, float* x, int64
 // tests/test_kernels.cpp sweeps [-20, 20] in steps of 1e-4 plus tiny, huge and infinite-range
 // inputs; the worst case seen is 0.31 of that bound. The other activations evaluate `activate`
 // element by element.
-void bias_activate_inplace(const ThreadingContext& ctx, Activation a, float* x, int64_t rows, int64_t cols, const float* bias,
-                           SimdPath path = SimdPath::Auto);
+void bias_activate_inplace(const ThreadingContext& ctx, Activation a, float* x, int64_t rows, int64_t cols,
+                           const float* bias, SimdPath path = SimdPath::Auto);
 constexpr double kGeluAbsTol = 1e-7;
 constexpr double kGeluRelTol = 1e-6;
 

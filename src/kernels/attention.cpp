@@ -56,8 +56,8 @@ void pack_keys(const ThreadingContext& ctx, const simd::KernelTable& K, const At
 }
 
 // The job of query rows [q0, q0 + nq) of head h against the transposed keys in `kt` (stride ldkt).
-simd::AttnRowsJob rows_job(const AttentionInput& a, const float* kt, int64_t ldkt, const float* mask, int h,
-                           int64_t q0, int64_t nq, float scale, float* scratch) {
+simd::AttnRowsJob rows_job(const AttentionInput& a, const float* kt, int64_t ldkt, const float* mask, int h, int64_t q0,
+                           int64_t nq, float scale, float* scratch) {
   simd::AttnRowsJob j;
   j.q = a.q + q0 * a.ld + h * a.d;
   j.ldq = a.ld;
@@ -90,7 +90,8 @@ void block_sparse_attention(const ThreadingContext& ctx, const AttentionInput& a
   const int n = layout.n_blocks;
   const int64_t B = layout.block;
   const int sub = static_cast<int>((B + simd::kTileRows - 1) / simd::kTileRows);  // row tiles per block
-  const size_t max_pieces = layout.max_row_blocks() * static_cast<size_t>((B + simd::kChunkCols - 1) / simd::kChunkCols);
+  const size_t max_pieces =
+      layout.max_row_blocks() * static_cast<size_t>((B + simd::kChunkCols - 1) / simd::kChunkCols);
   prepare(w, a, ctx.threads(), max_pieces);
   const int64_t ldkt = kt_stride(a.L);
   const float* mask = effective_mask(a);
@@ -103,32 +104,29 @@ void block_sparse_attention(const ThreadingContext& ctx, const AttentionInput& a
   parallel_for(ctx, tasks, [&](int64_t t, int worker) {
     float* scratch = w.scratch.data() + worker * simd::scratch_floats(a.d);
     KeyPiece* pieces = w.pieces.data() + static_cast<size_t>(worker) * max_pieces;
-    {
-      const int qi = static_cast<int>(t / per_block);
-      const int qb = qi == 0 ? 0 : (qi == 1 ? n - 1 : qi - 1);
-      const int h = static_cast<int>((t % per_block) / sub);
-      const int s = static_cast<int>(t % sub);
-      // Key pieces: adjacent blocks of one kind merged (up to kChunkCols columns).
-      int np = 0;
-      for (const KeyBlock& kb : layout.row(h, qb)) {
-        for (int64_t c = 0; c < B; c += simd::kChunkCols) {
-          const int64_t start = kb.block * B + c, len = std::min<int64_t>(simd::kChunkCols, B - c);
-          KeyPiece* last = np ? &pieces[np - 1] : nullptr;
-          if (last && last->kind == kb.kind && last->start + last->len == start && last->len + len <= simd::kChunkCols)
-            last->len += len;
-          else
-            pieces[np++] = {start, len, kb.kind};
-        }
+    const int qi = static_cast<int>(t / per_block);
+    const int qb = qi == 0 ? 0 : (qi == 1 ? n - 1 : qi - 1);
+    const int h = static_cast<int>((t % per_block) / sub);
+    const int s = static_cast<int>(t % sub);
+    // Key pieces: adjacent blocks of one kind merged (up to kChunkCols columns).
+    int np = 0;
+    for (const KeyBlock& kb : layout.row(h, qb)) {
+      for (int64_t c = 0; c < B; c += simd::kChunkCols) {
+        const int64_t start = kb.block * B + c, len = std::min<int64_t>(simd::kChunkCols, B - c);
+        KeyPiece* last = np ? &pieces[np - 1] : nullptr;
+        if (last && last->kind == kb.kind && last->start + last->len == start && last->len + len <= simd::kChunkCols)
+          last->len += len;
+        else pieces[np++] = {start, len, kb.kind};
       }
-      const int64_t q0 = qb * B + s * simd::kTileRows;
-      simd::AttnRowsJob j = rows_job(a, w.kt.data(), ldkt, mask, h, q0,
-                                     std::min<int64_t>(simd::kTileRows, B - s * simd::kTileRows), scale, scratch);
-      j.pieces = pieces;
-      j.n_pieces = np;
-      j.penalty = kSparsePenalty;
-      j.zero_padded_queries = true;
-      K.attend_rows(j);
     }
+    const int64_t q0 = qb * B + s * simd::kTileRows;
+    simd::AttnRowsJob j = rows_job(a, w.kt.data(), ldkt, mask, h, q0,
+                                   std::min<int64_t>(simd::kTileRows, B - s * simd::kTileRows), scale, scratch);
+    j.pieces = pieces;
+    j.n_pieces = np;
+    j.penalty = kSparsePenalty;
+    j.zero_padded_queries = true;
+    K.attend_rows(j);
   });
 }
 
@@ -143,8 +141,8 @@ void full_attention(const ThreadingContext& ctx, const AttentionInput& a, Attent
   prepare(w, a, ctx.threads(), static_cast<size_t>(n_pieces));
   if (w.pieces.size() < static_cast<size_t>(n_pieces)) w.pieces.resize(static_cast<size_t>(n_pieces));
   for (int64_t p = 0; p < n_pieces; ++p)  // shared by every task: keys [0, L) in chunks
-    w.pieces[static_cast<size_t>(p)] = {p * simd::kChunkCols, std::min<int64_t>(simd::kChunkCols, a.L - p * simd::kChunkCols),
-                                        MaskKind::Key};
+    w.pieces[static_cast<size_t>(p)] = {p * simd::kChunkCols,
+                                        std::min<int64_t>(simd::kChunkCols, a.L - p * simd::kChunkCols), MaskKind::Key};
   const int64_t ldkt = kt_stride(a.L);
   const float* mask = effective_mask(a);
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(a.d)));
@@ -152,16 +150,14 @@ void full_attention(const ThreadingContext& ctx, const AttentionInput& a, Attent
   pack_keys(ctx, K, a, w.kt.data(), ldkt);
   parallel_for(ctx, tasks, [&](int64_t t, int worker) {
     float* scratch = w.scratch.data() + worker * simd::scratch_floats(a.d);
-    {
-      const int h = static_cast<int>(t / tiles);
-      const int64_t q0 = (t % tiles) * T;
-      simd::AttnRowsJob j = rows_job(a, w.kt.data(), ldkt, mask, h, q0, std::min(T, a.L - q0), scale, scratch);
-      j.pieces = w.pieces.data();
-      j.n_pieces = static_cast<int>(n_pieces);
-      j.penalty = kFullPenalty;
-      j.zero_padded_queries = false;
-      K.attend_rows(j);
-    }
+    const int h = static_cast<int>(t / tiles);
+    const int64_t q0 = (t % tiles) * T;
+    simd::AttnRowsJob j = rows_job(a, w.kt.data(), ldkt, mask, h, q0, std::min(T, a.L - q0), scale, scratch);
+    j.pieces = w.pieces.data();
+    j.n_pieces = static_cast<int>(n_pieces);
+    j.penalty = kFullPenalty;
+    j.zero_padded_queries = false;
+    K.attend_rows(j);
   });
 }
 
@@ -176,7 +172,8 @@ void ref_row(const AttentionInput& a, int h, int64_t qi, const std::vector<int64
   double mx = -INFINITY;
   for (size_t j = 0; j < keys.size(); ++j) {
     double dot = 0;
-    for (int64_t t = 0; t < d; ++t) dot += static_cast<double>(a.q[qi * a.ld + h * d + t]) * a.k[keys[j] * a.ld + h * d + t];
+    for (int64_t t = 0; t < d; ++t)
+      dot += static_cast<double>(a.q[qi * a.ld + h * d + t]) * a.k[keys[j] * a.ld + h * d + t];
     sc[j] = dot * scale + pens[j];
     mx = std::max(mx, sc[j]);
   }

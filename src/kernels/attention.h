@@ -51,8 +51,8 @@ constexpr float kFullPenalty = -3.4028234663852886e38f;
 // Memory O(L) (the transposed keys) plus O(block·512) per thread; never builds an L x L
 // matrix. Parallel over (head, query block), the global query blocks first; the result does
 // not depend on the thread count. `path` forces one SIMD path (tests); Auto takes the widest.
-void block_sparse_attention(const ThreadingContext& ctx, const AttentionInput& a, const BlockLayout& layout, AttentionWorkspace* ws = nullptr,
-                            SimdPath path = SimdPath::Auto);
+void block_sparse_attention(const ThreadingContext& ctx, const AttentionInput& a, const BlockLayout& layout,
+                            AttentionWorkspace* ws = nullptr, SimdPath path = SimdPath::Auto);
 
 // HF original_full: softmax(q·kᵀ/√d + (1 - m[k])·finfo.min)·v; padded query rows computed
 // normally. Tiles of 64 query rows stream over the keys in chunks of 512 with an online

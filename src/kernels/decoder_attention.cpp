@@ -13,7 +13,8 @@ namespace {
 void check(const DecoderAttentionArgs& a, const std::vector<KeyValueSpan>& spans) {
   BB_CHECK(static_cast<int64_t>(spans.size()) == a.rows, "decoder_attention: ", spans.size(), " spans for ", a.rows,
            " query rows");
-  BB_CHECK(a.heads > 0 && a.d > 0 && a.ldq >= a.heads * a.d && a.ldo >= a.heads * a.d, "decoder_attention: bad strides");
+  BB_CHECK(a.heads > 0 && a.d > 0 && a.ldq >= a.heads * a.d && a.ldo >= a.heads * a.d,
+           "decoder_attention: bad strides");
   for (const auto& s : spans) {
     BB_CHECK(s.n >= 1 && s.k && s.v && s.ld >= a.heads * a.d, "decoder_attention: empty or malformed key span");
   }
@@ -70,7 +71,8 @@ bool same_span(const KeyValueSpan& x, const KeyValueSpan& y) {
 
 }  // namespace
 
-void decoder_attention(const ThreadingContext& ctx, const DecoderAttentionArgs& a, const std::vector<KeyValueSpan>& spans) {
+void decoder_attention(const ThreadingContext& ctx, const DecoderAttentionArgs& a,
+                       const std::vector<KeyValueSpan>& spans) {
   check(a, spans);
   std::vector<int64_t> group_start;  // runs of consecutive rows with the same span
   int64_t work = 0;
@@ -82,7 +84,7 @@ void decoder_attention(const ThreadingContext& ctx, const DecoderAttentionArgs& 
   }
   group_start.push_back(a.rows);
   const int64_t groups = static_cast<int64_t>(group_start.size()) - 1, tasks = groups * a.heads;
-  const ThreadingContext team = ctx.when(work * a.heads * a.d > (1 << 18));  // small steps: no fork/join cost
+  const ThreadingContext team = ctx.when(work * a.heads * a.d > (1 << 18));     // small steps: no fork/join cost
   std::vector<std::vector<float>> scores(static_cast<size_t>(team.threads()));  // per worker
   parallel_for(team, tasks, [&](int64_t t, int worker) {
     const int64_t gi = t / a.heads, i0 = group_start[static_cast<size_t>(gi)];
@@ -101,7 +103,8 @@ void decoder_attention_ref(const DecoderAttentionArgs& a, const std::vector<KeyV
       double mx = -INFINITY;
       for (int64_t j = 0; j < s.n; ++j) {
         double dot = 0;
-        for (int64_t t = 0; t < a.d; ++t) dot += static_cast<double>(a.q[i * a.ldq + off + t]) * s.k[j * s.ld + off + t];
+        for (int64_t t = 0; t < a.d; ++t)
+          dot += static_cast<double>(a.q[i * a.ldq + off + t]) * s.k[j * s.ld + off + t];
         sc[static_cast<size_t>(j)] = dot + penalty(s.mask, j);
         mx = std::max(mx, sc[static_cast<size_t>(j)]);
       }

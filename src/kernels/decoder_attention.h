@@ -26,7 +26,7 @@ struct KeyValueSpan {
 struct DecoderAttentionArgs {
   const float* q = nullptr;  // [rows, ldq], scaled
   int64_t ldq = 0;
-  float* out = nullptr;      // [rows, ldo]
+  float* out = nullptr;  // [rows, ldo]
   int64_t ldo = 0;
   int64_t rows = 0;
   int heads = 0;
@@ -36,7 +36,8 @@ struct DecoderAttentionArgs {
 // out[i] = attention of q[i] over spans[i] for every head. Consecutive rows with the same span
 // (the beams of one input in cross-attention) are processed together, so each key/value row is
 // read once per group. Parallel over (group, head); O(n·d) per (row, head), O(16·n) scratch per thread.
-void decoder_attention(const ThreadingContext& ctx, const DecoderAttentionArgs& a, const std::vector<KeyValueSpan>& spans);
+void decoder_attention(const ThreadingContext& ctx, const DecoderAttentionArgs& a,
+                       const std::vector<KeyValueSpan>& spans);
 
 // Scalar reference (double accumulation) for tests.
 void decoder_attention_ref(const DecoderAttentionArgs& a, const std::vector<KeyValueSpan>& spans);

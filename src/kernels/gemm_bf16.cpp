@@ -41,19 +41,22 @@ PackedWeightBf16 pack_weight_bf16(const ThreadingContext& ctx, const float* W, i
   pw.in = in;
   const int64_t np = (out + P - 1) / P, kp = (in + 1) / 2;
   pw.panels.assign(static_cast<size_t>(np * kp * P), 0u);
-  parallel_for(ctx, out, [&](int64_t n) {
-    uint32_t* panel = pw.panels.data() + (n / P) * kp * P + n % P;
-    const float* wr = W + n * in;
-    for (int64_t p = 0; p < kp; ++p) {
-      const uint32_t lo = to_bf16(wr[2 * p]), hi = 2 * p + 1 < in ? to_bf16(wr[2 * p + 1]) : 0u;
-      panel[p * P] = lo | (hi << 16);
-    }
-  }, Schedule::Static);
+  parallel_for(
+      ctx, out,
+      [&](int64_t n) {
+        uint32_t* panel = pw.panels.data() + (n / P) * kp * P + n % P;
+        const float* wr = W + n * in;
+        for (int64_t p = 0; p < kp; ++p) {
+          const uint32_t lo = to_bf16(wr[2 * p]), hi = 2 * p + 1 < in ? to_bf16(wr[2 * p + 1]) : 0u;
+          panel[p * P] = lo | (hi << 16);
+        }
+      },
+      Schedule::Static);
   return pw;
 }
 
-void linear_bf16(const ThreadingContext& ctx, const float* x, int64_t rows, const PackedWeightBf16& W, const float* bias, float* y,
-                 bool accumulate) {
+void linear_bf16(const ThreadingContext& ctx, const float* x, int64_t rows, const PackedWeightBf16& W,
+                 const float* bias, float* y, bool accumulate) {
   BB_CHECK(bf16_supported(), "--dtype bf16 needs a CPU with AVX512-BF16 (e.g. AMD Zen 4, Intel Cooper Lake or later)");
   if (rows == 0 || W.out == 0) return;
   constexpr int64_t R = simd::kBf16RowChunk;

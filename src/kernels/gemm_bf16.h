@@ -29,8 +29,8 @@ PackedWeightBf16 pack_weight_bf16(const ThreadingContext& ctx, const float* W, i
 // y = bf16(x)·bf16(W)ᵀ + bias (accumulate: y += ...); x [rows, in], y [rows, out]; bias may be
 // null. Parallel over 128-row chunks, deterministic whatever the thread count. Throws when the
 // CPU lacks AVX512-BF16.
-void linear_bf16(const ThreadingContext& ctx, const float* x, int64_t rows, const PackedWeightBf16& W, const float* bias, float* y,
-                 bool accumulate = false);
+void linear_bf16(const ThreadingContext& ctx, const float* x, int64_t rows, const PackedWeightBf16& W,
+                 const float* bias, float* y, bool accumulate = false);
 
 // Reference: inputs rounded to bf16 exactly as the kernel rounds them, products summed in double.
 void linear_bf16_ref(const float* x, int64_t rows, const float* W, int64_t in, int64_t out, const float* bias,

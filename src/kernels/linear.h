@@ -10,10 +10,12 @@ namespace bigbird {
 // x [rows, in], W [out, in], bias [out] or nullptr, y [rows, out]. BLAS (OpenBLAS) sgemm in tiles
 // fixed by the shape (one single-threaded sgemm call per tile, tiles spread over ctx's threads):
 // the result does not depend on the thread count.
-void linear(const ThreadingContext& ctx, const float* x, int64_t rows, int64_t in, const float* W, const float* bias, int64_t out, float* y);
+void linear(const ThreadingContext& ctx, const float* x, int64_t rows, int64_t in, const float* W, const float* bias,
+            int64_t out, float* y);
 
 // The same with y += x · Wᵀ + b (accumulate), used for residual connections.
-void linear_accumulate(const ThreadingContext& ctx, const float* x, int64_t rows, int64_t in, const float* W, const float* bias, int64_t out, float* y);
+void linear_accumulate(const ThreadingContext& ctx, const float* x, int64_t rows, int64_t in, const float* W,
+                       const float* bias, int64_t out, float* y);
 
 // Scalar reference (double accumulation) for tests.
 void linear_ref(const float* x, int64_t rows, int64_t in, const float* W, const float* bias, int64_t out, float* y);

@@ -14,8 +14,8 @@ LayerBuffers::LayerBuffers(const StackShape& s, int64_t rows, bool pre_ln)
       h(pre_ln ? q.size() : 0),
       inter(static_cast<size_t>(chunk * s.ffn)) {}
 
-void post_ln_layer(const Compute& c, const EncoderLayerW& w, const StackShape& s, const EncoderBatch& batch,
-                   int layer, float* x, LayerBuffers& buf) {
+void post_ln_layer(const Compute& c, const EncoderLayerW& w, const StackShape& s, const EncoderBatch& batch, int layer,
+                   float* x, LayerBuffers& buf) {
   const int64_t rows = batch.rows(), H = s.hidden, F = s.ffn;
   float* ctx = buf.q.data();  // the attention output overwrites q
   float* a = buf.k.data();    // the attention sublayer's output reuses k
@@ -36,8 +36,8 @@ void post_ln_layer(const Compute& c, const EncoderLayerW& w, const StackShape& s
   }
 }
 
-void pre_ln_layer(const Compute& c, const EncoderLayerW& w, const StackShape& s, const EncoderBatch& batch,
-                  int layer, float* x, LayerBuffers& buf) {
+void pre_ln_layer(const Compute& c, const EncoderLayerW& w, const StackShape& s, const EncoderBatch& batch, int layer,
+                  float* x, LayerBuffers& buf) {
   const int64_t rows = batch.rows(), H = s.hidden;
   float* h = buf.h.data();
   float* ctx = buf.q.data();  // the attention output overwrites q

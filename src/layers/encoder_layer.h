@@ -35,14 +35,14 @@ struct LayerBuffers {
   AttentionWorkspace ws;
 };
 
-void post_ln_layer(const Compute& c, const EncoderLayerW& w, const StackShape& s, const EncoderBatch& batch,
-                   int layer, float* x, LayerBuffers& buf);
+void post_ln_layer(const Compute& c, const EncoderLayerW& w, const StackShape& s, const EncoderBatch& batch, int layer,
+                   float* x, LayerBuffers& buf);
 
 // The pre-LN feed-forward sublayer, also the decoder's: x += W2·act(W1·LN(x) + b1) + b2 over
 // [rows, in] (h: [rows, in] scratch; inter grown to at most 2048 rows of W1's width).
 void pre_ln_feed_forward(const Compute& c, const NormW& ln, const Linear& w1, const Linear& w2, Activation act,
                          float eps, float* x, int64_t rows, float* h, std::vector<float>& inter);
-void pre_ln_layer(const Compute& c, const EncoderLayerW& w, const StackShape& s, const EncoderBatch& batch,
-                  int layer, float* x, LayerBuffers& buf);
+void pre_ln_layer(const Compute& c, const EncoderLayerW& w, const StackShape& s, const EncoderBatch& batch, int layer,
+                  float* x, LayerBuffers& buf);
 
 }  // namespace bigbird

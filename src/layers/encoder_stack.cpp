@@ -80,7 +80,9 @@ EncoderBatch::EncoderBatch(const StackShape& s, const std::vector<const EncoderI
     for (int64_t i = 0; i < g.b * g.Lp; ++i) {
       const int64_t bi = i / g.Lp, t = i % g.Lp;
       const TensorI64& m = g.in->attention_mask;
-      if (t < g.L) mask_[static_cast<size_t>(g.row0 + i)] = m.data.empty() ? 1.0f : static_cast<float>(m.data[static_cast<size_t>(bi * g.L + t)]);
+      if (t < g.L)
+        mask_[static_cast<size_t>(g.row0 + i)] =
+            m.data.empty() ? 1.0f : static_cast<float>(m.data[static_cast<size_t>(bi * g.L + t)]);
     }
 }
 

@@ -39,8 +39,7 @@ BigBirdConfig load_bigbird_config(const std::string& path) {
   }
   std::string pos = "absolute";
   json_get(j, "position_embedding_type", &pos, path);
-  if (pos != "absolute")
-    fail(path, ": unsupported position_embedding_type '", pos, "' (BigBird uses 'absolute')");
+  if (pos != "absolute") fail(path, ": unsupported position_embedding_type '", pos, "' (BigBird uses 'absolute')");
   if (!is_known_activation(c.hidden_act))
     fail(path, ": unknown hidden_act '", c.hidden_act, "' (known: ", known_activations(), ")");
   if (j.contains("id2label") && j["id2label"].is_object()) {

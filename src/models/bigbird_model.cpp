@@ -71,8 +71,8 @@ BigBirdWeights bind_weights(const BigBirdConfig& c, Architecture arch, const std
     L.ffn_ln = norm(p + "output.LayerNorm", H);
     w.layers.push_back(L);
   }
-  const bool want_pooler = arch == Architecture::PreTraining ||
-                           (arch == Architecture::Model && has(prefix + "pooler.weight"));
+  const bool want_pooler =
+      arch == Architecture::PreTraining || (arch == Architecture::Model && has(prefix + "pooler.weight"));
   if (want_pooler) w.pooler = lin(prefix + "pooler", H, H);
   if (arch == Architecture::PreTraining || arch == Architecture::MaskedLM) {
     w.mlm_transform = lin("cls.predictions.transform.dense", H, H);

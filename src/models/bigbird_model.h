@@ -19,7 +19,14 @@
 namespace bigbird {
 
 // Which heads the checkpoint has, from config.json's `architectures`.
-enum class Architecture { Model, PreTraining, MaskedLM, SequenceClassification, QuestionAnswering, TokenClassification };
+enum class Architecture {
+  Model,
+  PreTraining,
+  MaskedLM,
+  SequenceClassification,
+  QuestionAnswering,
+  TokenClassification
+};
 Architecture parse_architecture(const std::vector<std::string>& architectures);
 const char* architecture_name(Architecture a);
 
@@ -67,9 +74,9 @@ class BigBirdModel {
   void prepare_bf16(const ThreadingContext& ctx) const;
 
   // Heads (inputs are encoder outputs), float32. Each throws if the checkpoint has no such head.
-  Tensor pooler(const Tensor& sequence_output, const ThreadingContext& ctx) const;     // [b, H]
-  Tensor mlm_logits(const Tensor& sequence_output, const ThreadingContext& ctx) const; // [b, L, V]
-  Tensor nsp_logits(const Tensor& pooled, const ThreadingContext& ctx) const;          // [b, 2]
+  Tensor pooler(const Tensor& sequence_output, const ThreadingContext& ctx) const;      // [b, H]
+  Tensor mlm_logits(const Tensor& sequence_output, const ThreadingContext& ctx) const;  // [b, L, V]
+  Tensor nsp_logits(const Tensor& pooled, const ThreadingContext& ctx) const;           // [b, 2]
   Tensor sequence_classification_logits(const Tensor& sequence_output, const ThreadingContext& ctx) const;
   Tensor qa_logits(const Tensor& sequence_output, const ThreadingContext& ctx) const;  // [b, L, 2] (unmasked)
   Tensor token_classification_logits(const Tensor& sequence_output, const ThreadingContext& ctx) const;

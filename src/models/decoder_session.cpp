@@ -27,11 +27,13 @@ void DecoderSession::reorder(const std::vector<int64_t>& parent) {
   // Snapshot every source row that is copied to another row, then write the destinations.
   std::map<int64_t, int64_t> slot;  // source row -> scratch slot
   for (int64_t j = 0; j < rows_; ++j)
-    if (parent[static_cast<size_t>(j)] != j) slot.emplace(parent[static_cast<size_t>(j)], static_cast<int64_t>(slot.size()));
+    if (parent[static_cast<size_t>(j)] != j)
+      slot.emplace(parent[static_cast<size_t>(j)], static_cast<int64_t>(slot.size()));
   if (slot.empty()) return;
   const int64_t H = model_.config().d_model, cap = self_.capacity, n = length_ * H;
   std::vector<int64_t> new_len(row_length_);
-  for (int64_t j = 0; j < rows_; ++j) new_len[static_cast<size_t>(j)] = row_length_[static_cast<size_t>(parent[static_cast<size_t>(j)])];
+  for (int64_t j = 0; j < rows_; ++j)
+    new_len[static_cast<size_t>(j)] = row_length_[static_cast<size_t>(parent[static_cast<size_t>(j)])];
   scratch_.resize(static_cast<size_t>(slot.size()) * static_cast<size_t>(n));
   for (auto* layers : {&self_.k, &self_.v})
     for (auto& buf : *layers) {

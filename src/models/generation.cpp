@@ -72,8 +72,8 @@ void validate_generation(const GenerationConfig& cfg, int64_t vocab, int64_t pro
 namespace {
 
 // [rows, len] prefixes -> [rows, len + 1]: row j = old row src[j] followed by tok[j].
-std::vector<int64_t> extend(const std::vector<int64_t>& seqs, int64_t rows, int64_t len, const std::vector<int64_t>& src,
-                            const std::vector<int64_t>& tok) {
+std::vector<int64_t> extend(const std::vector<int64_t>& seqs, int64_t rows, int64_t len,
+                            const std::vector<int64_t>& src, const std::vector<int64_t>& tok) {
   std::vector<int64_t> out(static_cast<size_t>(rows * (len + 1)));
   for (int64_t j = 0; j < rows; ++j) {
     std::copy_n(seqs.begin() + src[static_cast<size_t>(j)] * len, len, out.begin() + j * (len + 1));
@@ -219,7 +219,8 @@ GenerationResult beam_search(const GenerationConfig& cfg, const TensorI64& promp
   for (int64_t r = 0; r < rows; ++r)
     if (r % K) beam_scores[static_cast<size_t>(r)] = -1e9f;  // step 1 expands beam 0 only
   std::vector<std::vector<int64_t>> beam_idx(static_cast<size_t>(rows));
-  std::vector<Hypotheses> hyps(static_cast<size_t>(batch), Hypotheses(K, cfg.length_penalty, cfg.early_stopping, max_length));
+  std::vector<Hypotheses> hyps(static_cast<size_t>(batch),
+                               Hypotheses(K, cfg.length_penalty, cfg.early_stopping, max_length));
   std::vector<uint8_t> done(static_cast<size_t>(batch), 0), active(static_cast<size_t>(rows), 1);
   std::vector<float> scores(static_cast<size_t>(rows * V)), next_scores(static_cast<size_t>(rows));
   std::vector<int64_t> parent(static_cast<size_t>(rows)), next_tok(static_cast<size_t>(rows));
@@ -291,7 +292,8 @@ GenerationResult beam_search(const GenerationConfig& cfg, const TensorI64& promp
       }
     std::vector<const Hypothesis*> sorted;
     for (const auto& x : h.all()) sorted.push_back(&x);
-    std::stable_sort(sorted.begin(), sorted.end(), [](const Hypothesis* a, const Hypothesis* b) { return a->score < b->score; });
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [](const Hypothesis* a, const Hypothesis* b) { return a->score < b->score; });
     BB_CHECK(static_cast<int64_t>(sorted.size()) >= R, "beam search: only ", sorted.size(), " hypotheses for ", R,
              " return sequences");
     for (int64_t j = 0; j < R; ++j) best.push_back(sorted[sorted.size() - 1 - static_cast<size_t>(j)]);  // pop()

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "models/pegasus_config.h"
+#include "models/generation_defaults.h"
 
 namespace bigbird {
 
@@ -20,15 +20,15 @@ struct GenerationConfig {
   int64_t min_length = 0;                 // eos is banned while the length is below it
   int64_t num_beams = 1;                  // 1 = greedy search
   int64_t num_return_sequences = 1;
-  double length_penalty = 1.0;            // hypothesis score = sum_logprobs / length^length_penalty
+  double length_penalty = 1.0;  // hypothesis score = sum_logprobs / length^length_penalty
   EarlyStopping early_stopping = EarlyStopping::False;
   int64_t no_repeat_ngram_size = 0;
-  std::vector<int64_t> eos_token_id;      // empty: never stop early
-  std::optional<int64_t> pad_token_id;    // unset: eos_token_id[0] (as HF)
+  std::vector<int64_t> eos_token_id;    // empty: never stop early
+  std::optional<int64_t> pad_token_id;  // unset: eos_token_id[0] (as HF)
   int64_t decoder_start_token_id = 2;
   std::optional<int64_t> forced_bos_token_id;
   std::optional<int64_t> forced_eos_token_id;
-  bool use_cache = true;                  // KV-cached decoder steps (false: re-run the whole prefix)
+  bool use_cache = true;  // KV-cached decoder steps (false: re-run the whole prefix)
 
   // The model's defaults (generation_config.json or config.json); unsupported settings are an error.
   static GenerationConfig from_defaults(const GenerationDefaults& d);
@@ -36,10 +36,11 @@ struct GenerationConfig {
 
 // What one decoding step is asked to score.
 struct SearchState {
-  int64_t rows = 0;                          // batch (greedy) or batch·num_beams (beam, row i·K + k)
-  int64_t cur_len = 0;                       // length of every row's prefix
-  const int64_t* tokens = nullptr;           // [rows, cur_len] row-major: the prefixes
-  const std::vector<int64_t>* parent = nullptr;  // row j extends the previous step's row parent[j]; null at the first step
+  int64_t rows = 0;                 // batch (greedy) or batch·num_beams (beam, row i·K + k)
+  int64_t cur_len = 0;              // length of every row's prefix
+  const int64_t* tokens = nullptr;  // [rows, cur_len] row-major: the prefixes
+  const std::vector<int64_t>* parent =
+      nullptr;  // row j extends the previous step's row parent[j]; null at the first step
   const std::vector<uint8_t>* active = nullptr;  // rows whose scores are used (others may be left unset)
   int64_t vocab = 0;
 };

@@ -112,8 +112,8 @@ void parse_generation(const json& j, const std::string& path, GenerationDefaults
   flag("exponential_decay_length_penalty", set("exponential_decay_length_penalty"));
   flag("remove_invalid_values", j.contains("remove_invalid_values") && j["remove_invalid_values"].is_boolean() &&
                                     j["remove_invalid_values"].get<bool>());
-  flag("renormalize_logits", j.contains("renormalize_logits") && j["renormalize_logits"].is_boolean() &&
-                                 j["renormalize_logits"].get<bool>());
+  flag("renormalize_logits",
+       j.contains("renormalize_logits") && j["renormalize_logits"].is_boolean() && j["renormalize_logits"].get<bool>());
 }
 
 }  // namespace

@@ -50,7 +50,8 @@ ScoreFn pegasus_logits_fn(const PegasusModel& model, const PegasusEncoderOutput&
     if (idx.empty()) return;
     const int64_t n = static_cast<int64_t>(idx.size()), T = st.cur_len;
     TensorI64 ids(Shape{n, T});
-    for (int64_t i = 0; i < n; ++i) std::copy_n(st.tokens + idx[static_cast<size_t>(i)] * T, T, ids.data.begin() + i * T);
+    for (int64_t i = 0; i < n; ++i)
+      std::copy_n(st.tokens + idx[static_cast<size_t>(i)] * T, T, ids.data.begin() + i * T);
     const PegasusDecoderOutput out = model.decode(*cross, ids, item, false, ctx);
     for (int64_t i = 0; i < n; ++i)
       std::copy_n(out.logits.ptr() + (i * T + T - 1) * V, V, logits + idx[static_cast<size_t>(i)] * V);

@@ -37,7 +37,9 @@ PegasusWeights bind_pegasus_weights(const BigBirdPegasusConfig& c, const std::st
     ConstView w = get(name + ".weight", Shape{out, in});
     return Linear(w, bias ? get(name + ".bias", Shape{out}) : ConstView{}, Linear::FewRows::MatVec);
   };
-  auto norm = [&](const std::string& name) { return NormW{get(name + ".weight", Shape{H}), get(name + ".bias", Shape{H})}; };
+  auto norm = [&](const std::string& name) {
+    return NormW{get(name + ".weight", Shape{H}), get(name + ".bias", Shape{H})};
+  };
 
   PegasusWeights w;
   // model.shared is tied to both embed_tokens (and to lm_head when tie_word_embeddings); HF's
@@ -106,8 +108,8 @@ std::unique_ptr<PegasusModel> PegasusModel::load(const std::string& dir) {
   auto m = std::make_unique<PegasusModel>();
   m->config_ = load_pegasus_config(dir);
   const BigBirdPegasusConfig& c = m->config_;
-  BB_CHECK(c.model_type == "bigbird_pegasus", (fs::path(dir) / "config.json").string(), ": model_type '",
-           c.model_type, "' is not BigBirdPegasus (expected bigbird_pegasus)");
+  BB_CHECK(c.model_type == "bigbird_pegasus", (fs::path(dir) / "config.json").string(), ": model_type '", c.model_type,
+           "' is not BigBirdPegasus (expected bigbird_pegasus)");
   m->store_ = std::make_unique<WeightStore>(WeightStore::open_dir(dir));
   WeightStore& ws = *m->store_;
   std::string p;  // "model." for ...ForConditionalGeneration, "" for a bare BigBirdPegasusModel
@@ -217,9 +219,8 @@ void PegasusModel::decoder_forward(const int64_t* ids, int64_t n, int64_t T, int
   const int64_t H = c.d_model, heads = c.decoder_attention_heads, d = c.decoder_head_dim();
   const int64_t rows = n * T, cap = self.capacity;
   BB_CHECK(T >= 1 && p0 >= 0, "decoder: bad token count ", T, " / start position ", p0);
-  BB_CHECK(p0 + T <= c.max_position_embeddings, "decoder position ", p0 + T - 1,
-           " is beyond max_position_embeddings ", c.max_position_embeddings, " (decoder sequences are limited to ",
-           c.max_position_embeddings, " tokens)");
+  BB_CHECK(p0 + T <= c.max_position_embeddings, "decoder position ", p0 + T - 1, " is beyond max_position_embeddings ",
+           c.max_position_embeddings, " (decoder sequences are limited to ", c.max_position_embeddings, " tokens)");
   BB_CHECK(p0 + T <= cap, "decoder: self-attention cache holds ", cap, " positions, ", p0 + T, " needed");
   BB_CHECK(static_cast<int64_t>(self.k.size()) == c.decoder_layers, "decoder: cache has ", self.k.size(),
            " layers, the model ", c.decoder_layers);
@@ -277,7 +278,8 @@ void PegasusModel::decoder_forward(const int64_t* ids, int64_t n, int64_t T, int
     store(W.self_attn.v, self.v[li]);
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t base = cache_row[r / T] * cap * H;
-      self_spans[static_cast<size_t>(r)] = {self.k[li].data() + base, self.v[li].data() + base, H, p0 + r % T + 1, nullptr};
+      self_spans[static_cast<size_t>(r)] = {self.k[li].data() + base, self.v[li].data() + base, H, p0 + r % T + 1,
+                                            nullptr};
     }
     decoder_attention(ctx, args, self_spans);
     W.self_attn.o.accumulate(cp, att.data(), rows, x.ptr());

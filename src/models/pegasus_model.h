@@ -45,10 +45,10 @@ struct PegasusWeights {
   ConstView enc_positions;  // [max_pos, H] learned
   ConstView dec_positions;  // [max_pos, H] learned
   std::vector<EncoderLayerW> encoder;
-  NormW encoder_ln;         // model.encoder.layernorm_embedding (a final LayerNorm despite its name)
+  NormW encoder_ln;  // model.encoder.layernorm_embedding (a final LayerNorm despite its name)
   std::vector<PegasusDecoderLayerW> decoder;
-  NormW decoder_ln;         // model.decoder.layernorm_embedding
-  Linear lm_head;           // [V, H], bias final_logits_bias [V]
+  NormW decoder_ln;  // model.decoder.layernorm_embedding
+  Linear lm_head;    // [V, H], bias final_logits_bias [V]
 };
 
 // The encoder's output: hidden_states are the raw layer outputs, sequence_output is after the
@@ -110,8 +110,8 @@ class PegasusModel {
   // encoder item row_item[i]. ids [n, T]; x receives the final hidden states [n, T, H] (after the
   // final LayerNorm). With `keep`, also the embedding and per-layer outputs.
   void decoder_forward(const int64_t* ids, int64_t n, int64_t T, int64_t p0, const int64_t* cache_row,
-                       const int64_t* row_item, SelfAttentionCache& self, const CrossAttentionCache& cross,
-                       Tensor& x, PegasusDecoderOutput* keep, const ThreadingContext& ctx) const;
+                       const int64_t* row_item, SelfAttentionCache& self, const CrossAttentionCache& cross, Tensor& x,
+                       PegasusDecoderOutput* keep, const ThreadingContext& ctx) const;
 
   // logits [rows, V] = h [rows, H]·lm_headᵀ + final_logits_bias.
   void lm_logits(const float* h, int64_t rows, float* logits, const ThreadingContext& ctx) const;

@@ -115,19 +115,16 @@ RandomPlan hf_random_plan(int layer, int padded_len, int block, int r, int heads
            "; HF falls back to full attention for inputs of at most (2r + 5) blocks)");
   const bool paper = padded_len == 1024 || padded_len == 3072 || padded_len == 4096;
   if (paper)
-    BB_CHECK(max_position_embeddings >= padded_len, "HF random plan: max_position_embeddings ",
-             max_position_embeddings, " is shorter than the padded length ", padded_len,
-             " (HF drafts the plan at max_position_embeddings)");
+    BB_CHECK(max_position_embeddings >= padded_len, "HF random plan: max_position_embeddings ", max_position_embeddings,
+             " is shorter than the padded length ", padded_len, " (HF drafts the plan at max_position_embeddings)");
 
   RandomPlan plan{heads, n_blocks - 2, r, {}};
   plan.blocks.resize(static_cast<size_t>(heads) * plan.rows * r);
   if (r == 0) return plan;  // nothing is drawn into an empty plan
 
   NumpyLegacyRandom rng(static_cast<uint32_t>(layer));  // np.random.seed(layer_index)
-  if (paper)
-    draw_paper_path(rng, plan, block, max_position_embeddings);
-  else
-    draw_with_head_path(rng, plan);
+  if (paper) draw_paper_path(rng, plan, block, max_position_embeddings);
+  else draw_with_head_path(rng, plan);
   return plan;
 }
 

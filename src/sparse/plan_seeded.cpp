@@ -9,7 +9,8 @@ void validate_plan(const RandomPlan& plan, int heads, int n_blocks, int r, const
   BB_CHECK(plan.heads == heads && plan.rows == n_blocks - 2 && plan.r == r, what, ": random plan has shape [",
            plan.heads, ", ", plan.rows, ", ", plan.r, "], expected [", heads, ", ", n_blocks - 2, ", ", r,
            "] (heads, blocks - 2, num_random_blocks)");
-  BB_CHECK(plan.blocks.size() == static_cast<size_t>(heads) * (n_blocks - 2) * r, what, ": random plan data size mismatch");
+  BB_CHECK(plan.blocks.size() == static_cast<size_t>(heads) * (n_blocks - 2) * r, what,
+           ": random plan data size mismatch");
   for (size_t i = 0; i < plan.blocks.size(); ++i)
     BB_CHECK(plan.blocks[i] >= 0 && plan.blocks[i] < n_blocks, what, ": random plan entry ", plan.blocks[i],
              " is not a block index in [0, ", n_blocks, ")");

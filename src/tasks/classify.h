@@ -22,7 +22,8 @@ class ClassifyTask : public Task {
 
   InputKind input_kind() const override { return InputKind::TextOrPair; }
   std::unique_ptr<Item> prepare(const InputRecord& in, const RunOptions& opt) const override;
-  Tensor head(const Tensor& sequence_output, const EncoderRow& row, const ThreadingContext& ctx) const override;  // [num_labels]
+  Tensor head(const Tensor& sequence_output, const EncoderRow& row,
+              const ThreadingContext& ctx) const override;  // [num_labels]
   json finish(const Item& item) const override;
   // The function applied to the logits ("softmax", "sigmoid" or "none").
   const std::string& function_to_apply() const { return function_; }

@@ -20,7 +20,8 @@ class EmbedTask : public Task {
 
   InputKind input_kind() const override { return InputKind::TextOrPair; }
   std::unique_ptr<Item> prepare(const InputRecord& in, const RunOptions& opt) const override;
-  Tensor head(const Tensor& sequence_output, const EncoderRow& row, const ThreadingContext& ctx) const override;  // [hidden]
+  Tensor head(const Tensor& sequence_output, const EncoderRow& row,
+              const ThreadingContext& ctx) const override;  // [hidden]
   json finish(const Item& item) const override;
   int64_t dim() const { return tm_.model().config().hidden_size; }
 

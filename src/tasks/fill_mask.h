@@ -21,7 +21,8 @@ class FillMaskTask : public Task {
 
   InputKind input_kind() const override { return InputKind::Text; }
   std::unique_ptr<Item> prepare(const InputRecord& in, const RunOptions& opt) const override;
-  Tensor head(const Tensor& sequence_output, const EncoderRow& row, const ThreadingContext& ctx) const override;  // [masks, vocab]
+  Tensor head(const Tensor& sequence_output, const EncoderRow& row,
+              const ThreadingContext& ctx) const override;  // [masks, vocab]
   json finish(const Item& item) const override;
 
  private:

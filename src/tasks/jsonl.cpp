@@ -220,9 +220,8 @@ BatchStats run_jsonl(const Task& task, std::istream& in, int64_t total, ResultWr
       in, ahead, opt.source.empty() ? "input" : opt.source, opt.skip_bad_lines, writer,
       [&](const std::string& line, int64_t) { return task.prepare(parse_record(line, task.input_kind()), opt.run); },
       [&](std::vector<Item*>& items, int64_t before, size_t chunk) {
-        run_items(task, items, opt.run, [&](double f) {
-          progress.update(static_cast<double>(before) + f * static_cast<double>(chunk));
-        });
+        run_items(task, items, opt.run,
+                  [&](double f) { progress.update(static_cast<double>(before) + f * static_cast<double>(chunk)); });
       },
       [&](Item& item, int64_t done) {
         writer.write(task.finish(item));

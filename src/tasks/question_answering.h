@@ -36,7 +36,8 @@ class QaTask : public Task {
 
   InputKind input_kind() const override { return InputKind::QuestionContext; }
   std::unique_ptr<Item> prepare(const InputRecord& in, const RunOptions& opt) const override;
-  Tensor head(const Tensor& sequence_output, const EncoderRow& row, const ThreadingContext& ctx) const override;  // [L, 2], question masked
+  Tensor head(const Tensor& sequence_output, const EncoderRow& row,
+              const ThreadingContext& ctx) const override;  // [L, 2], question masked
   json finish(const Item& item) const override;
   const QaOptions& options() const { return options_; }
 

@@ -1,6 +1,5 @@
 #include "tasks/summarize.h"
 
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -60,10 +59,12 @@ std::unique_ptr<Summarizer> Summarizer::load(const std::string& model_dir, const
     }
     BB_CHECK(cj.is_object(), "'", config_path.string(), "' is not a JSON object");
   }
-  const std::string model_type = cj.contains("model_type") && cj["model_type"].is_string() ? cj["model_type"].get<std::string>() : "";
+  const std::string model_type =
+      cj.contains("model_type") && cj["model_type"].is_string() ? cj["model_type"].get<std::string>() : "";
   if (model_type != "bigbird_pegasus")
     fail("the model in '", model_dir, "' is a ", model_kind(model_type), " checkpoint (config.json model_type '",
-         model_type, "'): summarize needs a BigBird-Pegasus checkpoint (BigBirdPegasusForConditionalGeneration, "
+         model_type,
+         "'): summarize needs a BigBird-Pegasus checkpoint (BigBirdPegasusForConditionalGeneration, "
          "model_type 'bigbird_pegasus')");
 
   const std::string tdir = tokenizer_dir.empty() ? model_dir : tokenizer_dir;
@@ -76,18 +77,21 @@ std::unique_ptr<Summarizer> Summarizer::load(const std::string& model_dir, const
   s->model_dir_ = model_dir;
   // What the pipeline reads from model.config (PretrainedConfig's defaults when absent).
   if (cj.contains("prefix") && cj["prefix"].is_string()) s->prefix_ = cj["prefix"].get<std::string>();
-  if (cj.contains("max_length") && cj["max_length"].is_number_integer()) s->config_max_length_ = cj["max_length"].get<int64_t>();
-  if (cj.contains("min_length") && cj["min_length"].is_number_integer()) s->config_min_length_ = cj["min_length"].get<int64_t>();
+  if (cj.contains("max_length") && cj["max_length"].is_number_integer())
+    s->config_max_length_ = cj["max_length"].get<int64_t>();
+  if (cj.contains("min_length") && cj["min_length"].is_number_integer())
+    s->config_min_length_ = cj["min_length"].get<int64_t>();
 
   s->tokenizer_ = Tokenizer::load(tdir);
   s->model_ = PegasusModel::load(model_dir);
 
   const BigBirdPegasusConfig& c = s->model_->config();
   const Tokenizer& t = *s->tokenizer_;
-  const std::string mismatch = "the tokenizer in '" + tdir + "' (" + t.class_name() + ") does not match the model in '" +
-                               model_dir + "': ";
+  const std::string mismatch =
+      "the tokenizer in '" + tdir + "' (" + t.class_name() + ") does not match the model in '" + model_dir + "': ";
   if (t.class_name() != "PegasusTokenizer")
-    fail(mismatch, "BigBird-Pegasus checkpoints use a PegasusTokenizer (the text + </s>, ids offset past the "
+    fail(mismatch,
+         "BigBird-Pegasus checkpoints use a PegasusTokenizer (the text + </s>, ids offset past the "
          "reserved ones)");
   if (t.vocab_size() > c.vocab_size)
     fail(mismatch, "it has ", t.vocab_size(), " tokens, the model's vocabulary has ", c.vocab_size,
@@ -205,7 +209,8 @@ void summarize_jobs(const Summarizer& s, const std::vector<SummaryJob*>& jobs, c
     // One input per thread, the kernels inside single-threaded: the calls the input makes alone.
     SummarizeOptions one = opt;
     one.threading = ThreadingContext::serial();
-    parallel_for(opt.threading, static_cast<int64_t>(n), [&](int64_t i) { run_job(order[b0 + static_cast<size_t>(i)], one); });
+    parallel_for(opt.threading, static_cast<int64_t>(n),
+                 [&](int64_t i) { run_job(order[b0 + static_cast<size_t>(i)], one); });
   }
 }
 
@@ -305,7 +310,8 @@ BatchStats summarize_jsonl(const Summarizer& s, std::istream& in, int64_t total,
         return job;
       },
       [&](std::vector<SummaryJob*>& jobs, int64_t, size_t) {
-        summarize_jobs(s, jobs, opt.run, [&] { progress.token(); }, [&] { progress.input_done(); });
+        summarize_jobs(
+            s, jobs, opt.run, [&] { progress.token(); }, [&] { progress.input_done(); });
       },
       [&](SummaryJob& job, int64_t) {
         for (const auto& w : job.warnings)

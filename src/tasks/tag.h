@@ -29,7 +29,8 @@ class TagTask : public Task {
 
   InputKind input_kind() const override { return InputKind::Text; }
   std::unique_ptr<Item> prepare(const InputRecord& in, const RunOptions& opt) const override;
-  Tensor head(const Tensor& sequence_output, const EncoderRow& row, const ThreadingContext& ctx) const override;  // [L, labels]
+  Tensor head(const Tensor& sequence_output, const EncoderRow& row,
+              const ThreadingContext& ctx) const override;  // [L, labels]
   json finish(const Item& item) const override;
 
  private:

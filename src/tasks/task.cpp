@@ -1,6 +1,5 @@
 #include "tasks/task.h"
 
-
 #include <algorithm>
 #include <cmath>
 #include <exception>

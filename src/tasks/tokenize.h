@@ -19,7 +19,9 @@ class TokenizeTask : public Task {
 
   InputKind input_kind() const override { return InputKind::TextOrPair; }
   std::unique_ptr<Item> prepare(const InputRecord& in, const RunOptions& opt) const override;
-  Tensor head(const Tensor&, const EncoderRow&, const ThreadingContext&) const override { return {}; }  // no encoder rows
+  Tensor head(const Tensor&, const EncoderRow&, const ThreadingContext&) const override {
+    return {};
+  }  // no encoder rows
   json finish(const Item& item) const override;
 
  private:

@@ -92,17 +92,15 @@ class PegasusTokenizer final : public Tokenizer {
 
     std::optional<std::string> mask_token_sent = "<mask_1>";
     if (auto it = files.config.find("mask_token_sent"); it != files.config.end())
-      mask_token_sent = it->is_null()
-                            ? std::nullopt
-                            : std::optional(detail::parse_special_token(*it, files.config_path).content);
+      mask_token_sent =
+          it->is_null() ? std::nullopt : std::optional(detail::parse_special_token(*it, files.config_path).content);
 
     // additional_special_tokens: mask_token_sent first, then <unk_i> up to offset - 1 entries.
     std::vector<std::string> extended;
     auto given = files.config.find("additional_special_tokens");
     if (given != files.config.end() && !given->is_null()) {
       BB_CHECK(given->is_array(), files.config_path, ": additional_special_tokens must be a list");
-      for (const auto& v : *given)
-        extended.push_back(detail::parse_special_token(v, files.config_path).content);
+      for (const auto& v : *given) extended.push_back(detail::parse_special_token(v, files.config_path).content);
       if (mask_token_sent && std::find(extended.begin(), extended.end(), *mask_token_sent) == extended.end())
         extended.insert(extended.begin(), *mask_token_sent);
       for (int64_t i = static_cast<int64_t>(extended.size()); i < offset - 1; ++i)
@@ -126,8 +124,7 @@ class PegasusTokenizer final : public Tokenizer {
       encoder[2] = *mask_token_sent;
       encoder[3] = role("mask_token");
     }
-    for (int64_t i = 1; i < offset - 1 && i < static_cast<int64_t>(extended.size()); ++i)
-      encoder[i + 3] = extended[i];
+    for (int64_t i = 1; i < offset - 1 && i < static_cast<int64_t>(extended.size()); ++i) encoder[i + 3] = extended[i];
 
     // special_tokens_map.json, when it lists them, sets the additional special tokens afterwards.
     auto from_map = files.special_map.find("additional_special_tokens");

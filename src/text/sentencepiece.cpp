@@ -78,8 +78,8 @@ int SentencePieceModel::eos_id() const { return sp_->eos_id(); }
 int SentencePieceModel::pad_id() const { return sp_->pad_id(); }
 
 void SentencePieceModel::check_id(int id) const {
-  BB_CHECK(id >= 0 && id < piece_size(), "SentencePiece id ", id, " is out of range [0, ", piece_size(),
-           ") for '", path_, "'");
+  BB_CHECK(id >= 0 && id < piece_size(), "SentencePiece id ", id, " is out of range [0, ", piece_size(), ") for '",
+           path_, "'");
 }
 
 }  // namespace bigbird

@@ -16,8 +16,7 @@ Truncation parse_truncation(std::string_view name) {
   if (name == "only_first") return Truncation::OnlyFirst;
   if (name == "only_second") return Truncation::OnlySecond;
   if (name == "do_not_truncate") return Truncation::DoNotTruncate;
-  fail("unknown truncation strategy '", name,
-       "' (expected longest_first, only_first, only_second or do_not_truncate)");
+  fail("unknown truncation strategy '", name, "' (expected longest_first, only_first, only_second or do_not_truncate)");
 }
 
 Padding parse_padding(std::string_view name) {
@@ -58,9 +57,8 @@ Tokenizer::Tokenizer(Setup setup)
     splitters_.push_back(token);
   }
   // Leftmost match wins; at one position the longest (HF's trie does the same).
-  std::stable_sort(splitters_.begin(), splitters_.end(), [](const SpecialToken& a, const SpecialToken& b) {
-    return a.content.size() > b.content.size();
-  });
+  std::stable_sort(splitters_.begin(), splitters_.end(),
+                   [](const SpecialToken& a, const SpecialToken& b) { return a.content.size() > b.content.size(); });
 }
 
 Tokenizer::~Tokenizer() = default;
@@ -163,13 +161,10 @@ Tokenizer::Segment Tokenizer::tokenize_segment(std::string_view text) const {
   return seg;
 }
 
-std::vector<std::string> Tokenizer::tokenize(std::string_view text) const {
-  return tokenize_segment(text).tokens;
-}
+std::vector<std::string> Tokenizer::tokenize(std::string_view text) const { return tokenize_segment(text).tokens; }
 
 // HF truncate_sequences() (truncation_side "right", no stride): remove n > 0 tokens, or log why not.
-void Tokenizer::truncate(Segment& a, Segment* b, int64_t n, Truncation strategy,
-                         std::vector<std::string>& log) {
+void Tokenizer::truncate(Segment& a, Segment* b, int64_t n, Truncation strategy, std::vector<std::string>& log) {
   const auto cannot = [&](const char* which, size_t len) {
     return "ERROR: We need to remove " + std::to_string(n) + " to truncate the input but the " + which +
            " sequence has a length " + std::to_string(len) + ". ";
@@ -301,18 +296,17 @@ std::vector<Encoding> Tokenizer::encode_batch(const std::vector<std::string>& te
 std::vector<Encoding> Tokenizer::encode_batch(const std::vector<std::string>& texts,
                                               const std::vector<std::string>& pairs,
                                               const EncodeOptions& options) const {
-  BB_CHECK(pairs.empty() || pairs.size() == texts.size(), "encode_batch: ", texts.size(), " texts but ",
-           pairs.size(), " pairs");
+  BB_CHECK(pairs.empty() || pairs.size() == texts.size(), "encode_batch: ", texts.size(), " texts but ", pairs.size(),
+           " pairs");
   std::vector<Encoding> rows;
   rows.reserve(texts.size());
   for (size_t i = 0; i < texts.size(); ++i)
-    rows.push_back(encode_one(
-        texts[i], pairs.empty() ? std::nullopt : std::optional<std::string_view>(pairs[i]), options));
+    rows.push_back(
+        encode_one(texts[i], pairs.empty() ? std::nullopt : std::optional<std::string_view>(pairs[i]), options));
   int64_t length = 0;
   if (options.padding == Padding::Longest)
     for (const auto& r : rows) length = std::max<int64_t>(length, r.size());
-  else if (options.padding == Padding::MaxLength)
-    length = padding_length(options);
+  else if (options.padding == Padding::MaxLength) length = padding_length(options);
   for (auto& r : rows) pad(r, length);
   return rows;
 }

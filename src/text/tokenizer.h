@@ -90,13 +90,10 @@ class Tokenizer {
 
   // HF tokenizer(text[, pair], ...): ids with special tokens, truncation, padding, masks, offsets.
   Encoding encode(std::string_view text, const EncodeOptions& options = {}) const;
-  Encoding encode(std::string_view text, std::optional<std::string_view> pair,
-                  const EncodeOptions& options = {}) const;
+  Encoding encode(std::string_view text, std::optional<std::string_view> pair, const EncodeOptions& options = {}) const;
   // HF tokenizer(list[, list], ...): rows encoded alone, then padded together.
-  std::vector<Encoding> encode_batch(const std::vector<std::string>& texts,
-                                     const EncodeOptions& options = {}) const;
-  std::vector<Encoding> encode_batch(const std::vector<std::string>& texts,
-                                     const std::vector<std::string>& pairs,
+  std::vector<Encoding> encode_batch(const std::vector<std::string>& texts, const EncodeOptions& options = {}) const;
+  std::vector<Encoding> encode_batch(const std::vector<std::string>& texts, const std::vector<std::string>& pairs,
                                      const EncodeOptions& options = {}) const;
 
   // HF decode(ids, skip_special_tokens, clean_up_tokenization_spaces).
@@ -169,8 +166,7 @@ class Tokenizer {
   int64_t role_id(std::string_view role) const;
   void pad(Encoding& e, int64_t length) const;
   int64_t padding_length(const EncodeOptions& options) const;
-  Encoding encode_one(std::string_view text, std::optional<std::string_view> pair,
-                      const EncodeOptions& options) const;
+  Encoding encode_one(std::string_view text, std::optional<std::string_view> pair, const EncodeOptions& options) const;
 
   std::string class_name_;
   int64_t model_max_length_;

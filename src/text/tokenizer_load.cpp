@@ -61,18 +61,13 @@ std::optional<SpecialToken> resolve_special_token(const TokenizerFiles& files, c
   if (!class_default.content.empty()) token = class_default;
   if (auto it = files.config.find(key); it != files.config.end()) {
     const std::string where = files.config_path + " [\"" + key + "\"]";
-    if (it->is_null())
-      token.reset();
-    else if (it->is_string())
-      token = SpecialToken{it->get<std::string>(), class_default.lstrip, class_default.rstrip};
-    else
-      token = parse_special_token(*it, where);
+    if (it->is_null()) token.reset();
+    else if (it->is_string()) token = SpecialToken{it->get<std::string>(), class_default.lstrip, class_default.rstrip};
+    else token = parse_special_token(*it, where);
   }
   if (auto it = files.special_map.find(key); it != files.special_map.end()) {
-    if (it->is_null())
-      token.reset();
-    else
-      token = parse_special_token(*it, files.special_map_path + " [\"" + key + "\"]");
+    if (it->is_null()) token.reset();
+    else token = parse_special_token(*it, files.special_map_path + " [\"" + key + "\"]");
   }
   return token;
 }

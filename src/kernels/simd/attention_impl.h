@@ -119,7 +119,8 @@ inline void pv_tile(const float* p, int64_t ldp, const KeyPiece* pieces, int np,
     for (int64_t jj = 0; jj < len; ++jj, vr += ldv) {
       typename Vec::V vv[NV];
 #pragma GCC unroll 4
-      for (int x = 0; x < NV; ++x) vv[x] = (Tail && x == NV - 1) ? Vec::loadn(vr + x * W, tail_n) : Vec::load(vr + x * W);
+      for (int x = 0; x < NV; ++x)
+        vv[x] = (Tail && x == NV - 1) ? Vec::loadn(vr + x * W, tail_n) : Vec::load(vr + x * W);
 #pragma GCC unroll 16
       for (int r = 0; r < MR; ++r) {
         const typename Vec::V b = Vec::set1(pr[r][jj]);
@@ -285,7 +286,8 @@ inline void pack_kt_impl(const float* k, int64_t ld, int64_t L, int64_t row0, in
       const int64_t j1 = std::min(L, j0 + T);
       if (r1 - r0 == T && j1 - j0 == T) {
         for (int64_t a = 0; a < T; a += W)
-          for (int64_t b = 0; b < T; b += W) Vec::transpose(k + (j0 + b) * ld + r0 + a, ld, kt + (r0 + a) * ldkt + j0 + b, ldkt);
+          for (int64_t b = 0; b < T; b += W)
+            Vec::transpose(k + (j0 + b) * ld + r0 + a, ld, kt + (r0 + a) * ldkt + j0 + b, ldkt);
         continue;
       }
       for (int64_t r = r0; r < r1; ++r) {

@@ -35,28 +35,28 @@ struct KeyPiece {
 // pen_ij = (1 - m_k)·penalty (Key) or (1 - m_q·m_k)·penalty (QueryKey); no penalty without mask.
 // m_out(i) = mask[q0+i] when zero_padded_queries, else 1.
 struct AttnRowsJob {
-  const float* q;     // row i of the tile at q + i*ldq (head offset applied)
+  const float* q;  // row i of the tile at q + i*ldq (head offset applied)
   int64_t ldq;
-  const float* kt;    // transposed keys of this head: k_j[t] = kt[t*ldkt + j]; columns past L are 0
+  const float* kt;  // transposed keys of this head: k_j[t] = kt[t*ldkt + j]; columns past L are 0
   int64_t ldkt;
-  const float* v;     // v_j at v + j*ldv (head offset applied)
+  const float* v;  // v_j at v + j*ldv (head offset applied)
   int64_t ldv;
   const float* mask;  // [L] or nullptr (no padding anywhere)
   float* out;         // row i at out + i*ldo (head offset applied)
   int64_t ldo;
   int64_t q0;
-  int nq;             // ≤ kTileRows
+  int nq;  // ≤ kTileRows
   int d;
   const KeyPiece* pieces;
-  int n_pieces;       // each piece len ≤ kChunkCols
+  int n_pieces;  // each piece len ≤ kChunkCols
   float scale, penalty;
   bool zero_padded_queries;
-  float* scratch;     // scratch_floats(d) floats, 64-byte aligned, private to the calling thread
+  float* scratch;  // scratch_floats(d) floats, 64-byte aligned, private to the calling thread
 };
 
-constexpr int kTileRows = 64;     // query rows per job
-constexpr int kChunkCols = 512;   // key columns per softmax chunk (online softmax across chunks)
-constexpr int kColPad = 64;       // slack after each score row and after the last key column of kt
+constexpr int kTileRows = 64;    // query rows per job
+constexpr int kChunkCols = 512;  // key columns per softmax chunk (online softmax across chunks)
+constexpr int kColPad = 64;      // slack after each score row and after the last key column of kt
 int64_t scratch_floats(int64_t d);
 
 struct KernelTable {

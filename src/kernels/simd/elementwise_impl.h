@@ -46,8 +46,8 @@ inline void layernorm_rows_impl(const float* x, const float* res, const float* b
 inline typename Vec::V gelu_tanh_v(typename Vec::V x) {
   using V = typename Vec::V;
   const V x2 = Vec::mul(x, x);
-  const V u = Vec::mul(Vec::mul(x, Vec::set1(0.7978845608028654f)),
-                       Vec::fma(x2, Vec::set1(0.044715f), Vec::set1(1.0f)));
+  const V u =
+      Vec::mul(Vec::mul(x, Vec::set1(0.7978845608028654f)), Vec::fma(x2, Vec::set1(0.044715f), Vec::set1(1.0f)));
   const V e = Vec::exp(Vec::mul(u, Vec::set1(-2.0f)));
   const V y = Vec::div(x, Vec::add(Vec::set1(1.0f), e));
   return Vec::select_nonneg(Vec::add(x, Vec::set1(10.0f)), y, Vec::zero());
