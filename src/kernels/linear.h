@@ -20,6 +20,17 @@ void linear_accumulate(const ThreadingContext& ctx, const float* x, int64_t rows
 // Scalar reference (double accumulation) for tests.
 void linear_ref(const float* x, int64_t rows, int64_t in, const float* W, const float* bias, int64_t out, float* y);
 
+// Backward of y = x·Wᵀ + b over `rows` rows (x [rows,in], W [out,in], dy [rows,out]):
+// dx = dy·W (written; null: skipped), dW += dyᵀ·x (accumulated; null: skipped), db += Σ_r dy[r] (accumulated; null:
+// skipped). BLAS sgemm in tiles fixed by the shape (one single-threaded call per tile inside parallel_for), so
+// bit-identical for any thread count. dW: tiles of output rows of W, each one sgemm over all `rows` (K = rows).
+// db: each column summed over the rows in row order (double accumulator), columns in fixed chunks.
+void linear_backward(const ThreadingContext& ctx, const float* x, int64_t rows, int64_t in, const float* W, int64_t out,
+                     const float* dy, float* dx, float* dW, float* db);
+// Scalar reference of linear_backward (double accumulation), same semantics.
+void linear_backward_ref(const float* x, int64_t rows, int64_t in, const float* W, int64_t out, const float* dy,
+                         float* dx, float* dW, float* db);
+
 // y (+)= x·Wᵀ + b for a few rows (a decoder step): one sgemv per row and column tile instead of
 // sgemm, which packs the whole of W on every call (3x slower on a 16000 x 512 LM head). Column
 // tiles are fixed by the shape, so the result does not depend on the thread count.
