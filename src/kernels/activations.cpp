@@ -133,4 +133,78 @@ void bias_activate_inplace(const ThreadingContext& ctx, Activation a, float* x, 
       Schedule::Static);
 }
 
+double activate_derivative(Activation a, double x) {
+  constexpr double kInvSqrt2Pi = 0.39894228040143267794;  // 1/√(2π)
+  auto gelu_erf_d = [&](double v) {
+    return 0.5 * (1.0 + std::erf(v / std::sqrt(2.0))) + v * kInvSqrt2Pi * std::exp(-0.5 * v * v);
+  };
+  // d/dx of 0.5·x·(1 + tanh(u(x))) with u = c1·x + c3·x³.
+  auto gelu_tanh_d = [&](double c1, double c3) {
+    const double t = std::tanh(c1 * x + c3 * x * x * x);
+    return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * (c1 + 3.0 * c3 * x * x);
+  };
+  switch (a) {
+    case Activation::Gelu:
+    case Activation::GeluPython: return gelu_erf_d(x);
+    case Activation::Gelu10: {
+      const double y = gelu_erf(x);
+      return (y >= -10.0 && y <= 10.0) ? gelu_erf_d(x) : 0.0;
+    }
+    case Activation::GeluFast: {
+      const double c = 0.7978845608;
+      return gelu_tanh_d(c, c * 0.044715);
+    }
+    case Activation::GeluNew:
+    case Activation::GeluPytorchTanh:
+    case Activation::GeluAccurate: {
+      const double k = std::sqrt(2.0 / M_PI);
+      return gelu_tanh_d(k, k * 0.044715);
+    }
+    case Activation::Laplace: {
+      const double mu = 0.707107, sigma = 0.282095;
+      const double u = (x - mu) / sigma;
+      return kInvSqrt2Pi / sigma * std::exp(-0.5 * u * u);
+    }
+    case Activation::Linear: return 1.0;
+    case Activation::Mish: {
+      const double t = std::tanh(std::log1p(std::exp(x)));
+      return t + x * (1.0 - t * t) * sigmoid(x);
+    }
+    case Activation::QuickGelu: {
+      const double s = sigmoid(1.702 * x);
+      return s + 1.702 * x * s * (1.0 - s);
+    }
+    case Activation::Relu: return x > 0 ? 1.0 : 0.0;
+    case Activation::Relu2: return x > 0 ? 2.0 * x : 0.0;
+    case Activation::Relu6: return (x > 0 && x < 6) ? 1.0 : 0.0;
+    case Activation::Sigmoid: {
+      const double s = sigmoid(x);
+      return s * (1.0 - s);
+    }
+    case Activation::Silu:
+    case Activation::Swish: {
+      const double s = sigmoid(x);
+      return s + x * s * (1.0 - s);
+    }
+    case Activation::Tanh: {
+      const double t = std::tanh(x);
+      return 1.0 - t * t;
+    }
+  }
+  return 0.0;
+}
+
+void activation_backward(const ThreadingContext& ctx, Activation a, const float* x, const float* dy, float* dx,
+                         int64_t n) {
+  constexpr int64_t kPiece = 4096;  // elements per task
+  parallel_for(
+      ctx.when(n > 32768), (n + kPiece - 1) / kPiece,
+      [&](int64_t t) {
+        const int64_t i0 = t * kPiece, i1 = std::min(n, i0 + kPiece);
+        for (int64_t i = i0; i < i1; ++i)
+          dx[i] = static_cast<float>(static_cast<double>(dy[i]) * activate_derivative(a, x[i]));
+      },
+      Schedule::Static);
+}
+
 }  // namespace bigbird

@@ -39,6 +39,15 @@ float activate(Activation a, float x);
 // In place over n values (parallel for large n).
 void activate_inplace(const ThreadingContext& ctx, Activation a, float* x, int64_t n, SimdPath path = SimdPath::Auto);
 
+// The exact derivative act'(x) (double evaluation) of `activate` for every Activation. At kinks, torch's choice:
+// relu'(0) = relu2'(0) = 0; relu6' = 1 on the open (0, 6) only; gelu_10' = gelu' where -10 ≤ gelu(x) ≤ 10, else 0.
+double activate_derivative(Activation a, double x);
+
+// dx[i] = dy[i]·act'(x[i]) (product in double, rounded once), x = the activation's input (pre-activation); dx may
+// alias dy. Parallel over fixed pieces; the bits do not depend on the thread count.
+void activation_backward(const ThreadingContext& ctx, Activation a, const float* x, const float* dy, float* dx,
+                         int64_t n);
+
 // x[r, c] = act(x[r, c] + bias[c]) over rows x cols (bias may be null): a linear layer's bias
 // add fused into its activation. Parallel over rows.
 //
