@@ -332,9 +332,9 @@ RowRule full_rule(const Problem& p) {
 }  // namespace
 
 TEST(AttentionBackward, SparseReferenceMatchesFiniteDifferences) {
-  // 7 blocks of 4, r = 2, with a random block repeating a global one and one repeating a window
+  // 10 blocks of 4, r = 2, with a random block repeating a global one and one repeating a window
   // block; a padded tail and a padded row in a middle block.
-  const int n = 7, B = 4, r = 2, heads = 2, d = 5;
+  const int n = 10, B = 4, r = 2, heads = 2, d = 5;
   Problem p = make_problem(n * B, heads, d, 1, 77);
   RandomPlan plan = seeded_random_plan(5, 0, n, r, heads);
   plan.at(0, 2, 0) = 0;
