@@ -1,0 +1,45 @@
+// Backward of the attention kernels of attention.h: gradients of q, k and v given the gradient
+// of the output, exactly as PyTorch autograd computes them through HF's forward.
+//
+// Shapes and strides as in attention.h: q, k, v are [L, a.ld]; dout is [L, a.ld_out]; dq, dk, dv
+// are [L, a.ld]; head h uses columns [h*d, (h+1)*d). Every element of those columns of dq, dk
+// and dv is written (zeros where no gradient flows); the slack columns [heads*d, ld) are left
+// untouched. a.out and a.ld_out's buffer are not read (only dout uses ld_out). dq, dk, dv must
+// not alias each other nor q, k, v, dout.
+//
+// Per query row i of head h (forward: s_j = q_i·k_j/√d + pen_j, p = softmax(s), o_i = c_i Σ p_j v_j):
+//   do = c_i·dout_i;  dv_j += p_j do;  dp_j = do·v_j;  ds_j = p_j (dp_j − Σ_l p_l dp_l);
+//   dq_i = Σ_j ds_j k_j/√d;  dk_j += ds_j q_i/√d
+// with c_i = m[i] for block-sparse attention (padded query rows get no gradient) and c_i = 1 for
+// full attention. The penalties are constants (no gradient flows into the mask); like autograd,
+// the backward uses the forward's actual probabilities, so a full-attention row whose keys are all
+// masked (scores all rounded to finfo.min: a uniform softmax) still passes gradients to q and k.
+//
+// The fast kernels never build an L x L matrix: pass 1, parallel over (head, query row block),
+// recomputes each row's scores, keeps its max, sum and Σ p dp (3 floats per row and head) and
+// writes dq; pass 2, parallel over (head, key block), recomputes the probabilities of every query
+// row that attends to the block (in a fixed order) and writes dk and dv. Scores and probabilities
+// in float (computed by one function in both passes, so the same bits), gradient sums in double.
+// Memory O(L) in all; the results do not depend on the thread count.
+#pragma once
+
+#include "core/threading.h"
+#include "kernels/attention.h"
+#include "sparse/layout.h"
+
+namespace bigbird {
+
+// Backward of block_sparse_attention (same AttentionInput `a`: q, k, v, ld, L, heads, d, mask).
+void block_sparse_attention_backward(const ThreadingContext& ctx, const AttentionInput& a, const BlockLayout& layout,
+                                     const float* dout, float* dq, float* dk, float* dv);
+// Backward of full_attention (HF original_full: penalty (1 - m[k])·finfo(float32).min, no output
+// scaling by m[q]).
+void full_attention_backward(const ThreadingContext& ctx, const AttentionInput& a, const float* dout, float* dq,
+                             float* dk, float* dv);
+
+// Scalar references (double accumulation, one query row at a time) for tests.
+void block_sparse_attention_backward_ref(const AttentionInput& a, const BlockLayout& layout, const float* dout,
+                                         float* dq, float* dk, float* dv);
+void full_attention_backward_ref(const AttentionInput& a, const float* dout, float* dq, float* dk, float* dv);
+
+}  // namespace bigbird
