@@ -37,6 +37,8 @@ const std::vector<std::pair<std::string, std::string>> kModelCommands = {
     {"qa", "--model m"},
     {"tag", "--model m"},
     {"embed", "--model m"},
+    {"grad", "--model m --inputs i --outputs o"},
+    {"train", "--model m --train-file f --output-dir o"},
 };
 const char* kCommon[] = {"--threads", "--attention", "--random-plan", "--seed", "--dtype"};
 
@@ -215,4 +217,37 @@ TEST(CliCommonOptions, BenchSweepPassesThePlanFlags) {
   EXPECT_EQ(j["attention"], "block_sparse");
   EXPECT_EQ(j["random_plan"], "hf");
   EXPECT_EQ(j["dtype"], "f32");
+}
+
+// --random-plan zeros: what transformers >= 4.30 uses in eval mode (every random block is block
+// 0), for BigBird and BigBird-Pegasus; the same outputs as those plans injected.
+TEST(CliCommonOptions, ZerosPlanIsEveryRandomBlockZero) {
+  TempDir dir;
+  SafeTensors ref = SafeTensors::open(kCase);
+  const TensorI64 ids = ref.read_i64("input_ids"), mask = ref.read_i64("attention_mask");
+  write_safetensors(dir.file("in.st"), {OutTensor::i64("input_ids", ids), OutTensor::i64("attention_mask", mask)});
+  auto r = run_cli("forward --model " + kPre + " --inputs " + dir.file("in.st") + " --random-plan zeros --outputs " +
+                   dir.file("z.st"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const SafeTensors z = SafeTensors::open(dir.file("z.st"));
+  std::vector<OutTensor> inj{OutTensor::i64("input_ids", ids), OutTensor::i64("attention_mask", mask)};
+  for (const char* n : {"rand_attn.layer0", "rand_attn.layer1"}) {
+    const TensorI64 p = z.read_i64(n);
+    EXPECT_EQ(p.data, std::vector<int64_t>(p.data.size(), 0)) << n;
+    EXPECT_EQ(p.shape, ref.read_i64(n).shape) << n;
+    std::vector<int32_t> v(p.data.size(), 0);
+    inj.push_back(OutTensor::i32(n, p.shape, v.data()));
+  }
+  write_safetensors(dir.file("inj.st"), inj);
+  ASSERT_EQ(run_cli("forward --model " + kPre + " --inputs " + dir.file("inj.st") + " --outputs " + dir.file("i.st")).status,
+            0);
+  EXPECT_EQ(SafeTensors::open(dir.file("i.st")).read_f32("sequence_output").data, z.read_f32("sequence_output").data);
+  EXPECT_NE(z.read_f32("sequence_output").data, ref.read_f32("sequence_output").data);  // not HF 4.27's plan
+  const SafeTensors pc = SafeTensors::open(data_path("pegasus-tiny/case_enc256_dec12.safetensors"));
+  write_safetensors(dir.file("pin.st"), {OutTensor::i64("input_ids", pc.read_i64("input_ids"))});
+  auto p = run_cli("forward --model " + kPegasus + " --inputs " + dir.file("pin.st") + " --random-plan zeros --outputs " +
+                   dir.file("p.st"));
+  ASSERT_EQ(p.status, 0) << p.output;
+  const TensorI64 pp = SafeTensors::open(dir.file("p.st")).read_i64("rand_attn.layer0");
+  EXPECT_EQ(pp.data, std::vector<int64_t>(pp.data.size(), 0));
 }

@@ -14,6 +14,8 @@ using Runner = std::function<int()>;
 
 Runner add_forward(CLI::App& app);
 Runner add_bench(CLI::App& app);
+Runner add_grad(CLI::App& app);
+Runner add_train(CLI::App& app);
 Runner add_compare(CLI::App& app);
 Runner add_generate(CLI::App& app);
 Runner add_bench_decode(CLI::App& app);

@@ -58,8 +58,9 @@ void add_common_options(CLI::App& app, CommonOptions& o, const CommonOptionsSpec
   }
   app.add_option("--random-plan", o.random_plan,
                  "random attention blocks: hf (default: HF 4.27's numpy draw, as HF's models "
-                 "and pipelines) or seeded (our own draw, from --seed)")
-      ->check(CLI::IsMember({"hf", "seeded"}));
+                 "and pipelines up to transformers 4.29), zeros (transformers >= 4.30 in eval mode: every "
+                 "random block is block 0) or seeded (our own draw, from --seed)")
+      ->check(CLI::IsMember({"hf", "zeros", "seeded"}));
   o.seed_opt = app.add_option("--seed", o.seed,
                               "seed of --random-plan seeded (default 0); refused without it (it would change nothing)");
   app.add_option("--dtype", o.dtype,

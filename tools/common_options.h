@@ -41,7 +41,7 @@ struct CommonOptions {
   // forward options, the task commands' run options.
   ThreadingContext threading() const { return ThreadingContext(threads); }
   std::optional<AttentionType> attention_type() const;  // nullopt: config.attention_type
-  PlanSource plan_source() const { return random_plan == "seeded" ? PlanSource::Seeded : PlanSource::HF; }
+  PlanSource plan_source() const { return parse_plan_source(random_plan); }
   bool bf16() const { return dtype == "bf16"; }
   ForwardOptions forward_options() const;  // attention, plan_source, seed, bf16
   tasks::RunOptions run_options() const;   // the same, and the threads

@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   };
   add("forward", "run a checkpoint on input tensors and write every output tensor (golden-file runner)",
       bigbird::cli::add_forward);
+  add("grad", "the loss of a labelled batch and every parameter's gradient (HF names), as PyTorch's backward",
+      bigbird::cli::add_grad);
+  add("train", "train a checkpoint: HF Trainer's AdamW, clipping, schedules and decay groups", bigbird::cli::add_train);
   add("bench", "time and memory benchmark on random weights or a checkpoint", bigbird::cli::add_bench);
   add("compare", "max |difference| per tensor between two safetensors files", bigbird::cli::add_compare);
   add("generate", "summarize: greedy or beam-search generation with a BigBirdPegasus checkpoint (HF generate())",

@@ -1,5 +1,6 @@
 #include "layers/attention.h"
 
+#include <algorithm>
 #include <string>
 
 namespace bigbird {
@@ -13,6 +14,12 @@ RandomPlan choose_layer_plan(const ForwardOptions& opt, int layer, int heads, in
   }
   if (opt.plan_source == PlanSource::HF)
     return hf_random_plan(layer, n_blocks * block, block, r, heads, max_position_embeddings);
+  if (opt.plan_source == PlanSource::Zeros) {  // transformers >= 4.30, eval mode
+    RandomPlan p;
+    p.heads = heads, p.rows = n_blocks - 2, p.r = r;
+    p.blocks.assign(static_cast<size_t>(heads) * static_cast<size_t>(std::max(0, n_blocks - 2)) * r, 0);
+    return p;
+  }
   return seeded_random_plan(opt.seed, layer, n_blocks, r, heads);
 }
 

@@ -13,6 +13,7 @@
 
 #include "kernels/attention.h"
 #include "layers/encoder_stack.h"
+#include "layers/gradients.h"
 #include "layers/linear.h"
 #include "layers/types.h"
 
@@ -37,6 +38,25 @@ struct LayerBuffers {
 
 void post_ln_layer(const Compute& c, const EncoderLayerW& w, const StackShape& s, const EncoderBatch& batch, int layer,
                    float* x, LayerBuffers& buf);
+
+// What post_ln_layer_backward needs of its forward, [rows, ·] each: the layer input x, q, k, v,
+// the attention output, the two LayerNorm inputs z1 = ctx·Woᵀ + bo + x and z2 = act(h)·W2ᵀ + b2 + a,
+// a = LN(z1), and the feed-forward pre-activation h = a·W1ᵀ + b1. About 8·hidden + ffn floats per
+// token and layer.
+struct PostLnCache {
+  std::vector<float> x, q, k, v, ctx, z1, a, h, z2;
+};
+
+// post_ln_layer for training: the same maths with the sums feeding each LayerNorm computed
+// explicitly (not fused into it, so the rounding differs from post_ln_layer by float epsilons),
+// keeping what the backward needs in `cache`.
+void post_ln_layer_train(const Compute& c, const EncoderLayerW& w, const StackShape& s, const EncoderBatch& batch,
+                         int layer, float* x, PostLnCache& cache, AttentionWorkspace& ws);
+
+// Backward of post_ln_layer_train: dx holds ∂L/∂(layer output) and receives ∂L/∂(layer input);
+// the layer's weight gradients are accumulated into `g`.
+void post_ln_layer_backward(const Compute& c, const EncoderLayerW& w, const StackShape& s, const EncoderBatch& batch,
+                            int layer, const PostLnCache& cache, float* dx, Gradients& g);
 
 // The pre-LN feed-forward sublayer, also the decoder's: x += W2·act(W1·LN(x) + b1) + b2 over
 // [rows, in] (h: [rows, in] scratch; inter grown to at most 2048 rows of W1's width).

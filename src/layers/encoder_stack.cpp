@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "kernels/attention_backward.h"
 #include "layers/attention.h"
 
 namespace bigbird {
@@ -106,6 +107,40 @@ void EncoderBatch::attention(const Compute& c, int layer, const float* q, const 
                        shape_.head_dim(), mask_.data() + g.row0},
                       layout ? &*layout : nullptr, &ws);
   }
+}
+
+void EncoderBatch::attention_backward(const Compute& c, int layer, const float* q, const float* k, const float* v,
+                                      const float* dout, float* dq, float* dk, float* dv) const {
+  const int64_t H = shape_.hidden;
+  for (const Group& g : groups_) {
+    const std::optional<BlockLayout>& layout = g.layouts[static_cast<size_t>(layer)];
+    for (int64_t bi = 0; bi < g.b; ++bi) {
+      const int64_t off = (g.row0 + bi * g.Lp) * H;
+      AttentionInput ai;
+      ai.q = q + off;
+      ai.k = k + off;
+      ai.v = v + off;
+      ai.ld = H;
+      ai.out = nullptr;
+      ai.ld_out = H;
+      ai.L = g.Lp;
+      ai.heads = static_cast<int>(shape_.heads);
+      ai.d = shape_.head_dim();
+      ai.mask = mask_.data() + g.row0 + bi * g.Lp;
+      if (layout) {
+        if (c.reference()) block_sparse_attention_backward_ref(ai, *layout, dout + off, dq + off, dk + off, dv + off);
+        else block_sparse_attention_backward(c.ctx, ai, *layout, dout + off, dq + off, dk + off, dv + off);
+      } else {
+        if (c.reference()) full_attention_backward_ref(ai, dout + off, dq + off, dk + off, dv + off);
+        else full_attention_backward(c.ctx, ai, dout + off, dq + off, dk + off, dv + off);
+      }
+    }
+  }
+}
+
+int64_t EncoderBatch::row_of(size_t input, int64_t bi, int64_t t) const {
+  const Group& g = groups_.at(input);
+  return g.row0 + bi * g.Lp + t;
 }
 
 Tensor EncoderBatch::rows_of(const Group& g, const Tensor& x) const {

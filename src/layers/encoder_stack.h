@@ -69,6 +69,14 @@ class EncoderBatch {
   void attention(const Compute& c, int layer, const float* q, const float* k, const float* v, float* out,
                  AttentionWorkspace& ws) const;
 
+  // Backward of attention(): dout [rows, hidden] (the attention output's gradient) gives dq, dk,
+  // dv [rows, hidden] (written).
+  void attention_backward(const Compute& c, int layer, const float* q, const float* k, const float* v,
+                          const float* dout, float* dq, float* dk, float* dv) const;
+
+  // The call's row of token t of sequence bi of input `input` (for heads and losses).
+  int64_t row_of(size_t input, int64_t bi, int64_t t) const;
+
   // With keep_hidden_states, x [rows, hidden] becomes each input's embedding output / the next
   // layer's output ([b, Lp, hidden], padding included).
   void keep_embedding(const Tensor& x);

@@ -3,6 +3,7 @@
 #pragma once
 #include "core/tensor.h"
 #include "kernels/activations.h"
+#include "layers/gradients.h"
 #include "layers/linear.h"
 #include "layers/types.h"
 
@@ -25,5 +26,21 @@ Tensor classification_head(const Compute& c, const Linear& dense, const Linear& 
 // qa_outputs(LN(x + output(act(intermediate(x))))) -> [b, L, 2] (before HF's question mask).
 Tensor qa_head(const Compute& c, const Linear& intermediate, const Linear& output, const NormW& ln,
                const Linear& qa_outputs, Activation act, float eps, const Tensor& seq);
+
+// Backward passes: given the gradient of a head's output, the gradient of its input `seq`
+// (returned, same shape as seq) and the head's weight gradients (accumulated into g; the MLM
+// decoder's weight gradient goes to the buffer of decoder.weight(), i.e. to the word embeddings'
+// when they are tied). Each recomputes the head's forward from seq.
+Tensor pooler_head_backward(const Compute& c, const Linear& dense, const Tensor& seq, const Tensor& dpooled,
+                            Gradients& g);
+Tensor mlm_head_backward(const Compute& c, const Linear& transform, const NormW& ln, const Linear& decoder,
+                         Activation act, float eps, const Tensor& seq, const Tensor& dlogits, Gradients& g);
+Tensor classification_head_backward(const Compute& c, const Linear& dense, const Linear& out_proj, Activation act,
+                                    const Tensor& seq, const Tensor& dlogits, Gradients& g);
+Tensor qa_head_backward(const Compute& c, const Linear& intermediate, const Linear& output, const NormW& ln,
+                        const Linear& qa_outputs, Activation act, float eps, const Tensor& seq, const Tensor& dlogits,
+                        Gradients& g);
+// A plain linear head (token classification, next-sentence): dy [..., out] -> dx [..., in].
+Tensor linear_head_backward(const Compute& c, const Linear& l, const Tensor& x, const Tensor& dy, Gradients& g);
 
 }  // namespace bigbird

@@ -50,6 +50,12 @@ void Linear::accumulate(const Compute& c, const float* x, int64_t rows, float* y
   run(c, x, rows, y, b_.data, true);
 }
 
+void Linear::backward(const Compute& c, const float* x, int64_t rows, const float* dy, float* dx, float* dW,
+                      float* db) const {
+  if (c.reference()) return linear_backward_ref(x, rows, in(), w_.data, out(), dy, dx, dW, b_.data ? db : nullptr);
+  linear_backward(c.ctx, x, rows, in(), w_.data, out(), dy, dx, dW, b_.data ? db : nullptr);
+}
+
 Tensor Linear::operator()(const Compute& c, const Tensor& x) const {
   BB_CHECK(!x.shape.empty() && x.shape.back() == in(), "linear layer of input width ", in(), " applied to ",
            to_string(x.shape));

@@ -15,6 +15,12 @@ void bias_activation(const Compute& c, Activation act, float* x, int64_t rows, i
   for (int64_t i = 0; i < rows * cols; ++i) x[i] = activate(act, x[i] + (bias ? bias[i % cols] : 0.0f));
 }
 
+void layer_norm_backward(const Compute& c, const float* z, const float* dy, int64_t rows, int64_t dim,
+                         const NormW& norm, float eps, float* dz, float* dgamma, float* dbeta) {
+  if (c.reference()) return layernorm_backward_ref(z, dy, rows, dim, norm.g.data, eps, dz, dgamma, dbeta);
+  layernorm_backward(c.ctx, z, dy, rows, dim, norm.g.data, eps, dz, dgamma, dbeta);
+}
+
 void activation(const Compute& c, Activation act, float* x, int64_t n) {
   if (!c.reference()) return activate_inplace(c.ctx, act, x, n);
   for (int64_t i = 0; i < n; ++i) x[i] = activate(act, x[i]);

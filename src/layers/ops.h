@@ -18,4 +18,9 @@ void bias_activation(const Compute& c, Activation act, float* x, int64_t rows, i
 // x[i] = act(x[i]) over n values.
 void activation(const Compute& c, Activation act, float* x, int64_t n);
 
+// Backward of layer_norm over its input z (= x + res + bias, kept by the caller): dz = ∂L/∂z
+// (written; may alias dy), the norm's weight and bias gradients accumulated (null: skipped).
+void layer_norm_backward(const Compute& c, const float* z, const float* dy, int64_t rows, int64_t dim,
+                         const NormW& norm, float eps, float* dz, float* dgamma, float* dbeta);
+
 }  // namespace bigbird

@@ -15,6 +15,13 @@ const char* attention_type_name(AttentionType t) {
   return t == AttentionType::BlockSparse ? "block_sparse" : "original_full";
 }
 
+PlanSource parse_plan_source(const std::string& s) {
+  if (s == "hf") return PlanSource::HF;
+  if (s == "zeros") return PlanSource::Zeros;
+  if (s == "seeded") return PlanSource::Seeded;
+  fail("unknown random plan '", s, "' (hf, zeros or seeded)");
+}
+
 Compute compute_for(const ForwardOptions& opt, const ThreadingContext& ctx) {
   BB_CHECK(!(opt.reference_kernels && opt.bf16),
            "reference kernels are float32: bf16 and reference_kernels exclude each other");

@@ -17,8 +17,12 @@ enum class AttentionType { BlockSparse, OriginalFull };
 AttentionType parse_attention_type(const std::string& s);  // "block_sparse" | "original_full"
 const char* attention_type_name(AttentionType t);
 
-// Which random plan each block-sparse layer uses.
-enum class PlanSource { Seeded, HF };
+// Which random plan each block-sparse layer uses:
+//   HF     transformers 4.27 (up to 4.29): numpy's MT19937 draw, bit-exact, both plan paths;
+//   Zeros  transformers >= 4.30 in eval mode: every random block of every row is block 0;
+//   Seeded our own stateless draw from a seed.
+enum class PlanSource { Seeded, HF, Zeros };
+PlanSource parse_plan_source(const std::string& s);  // "seeded" | "hf" | "zeros"
 
 // LayerNorm weights.
 struct NormW {

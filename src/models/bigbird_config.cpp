@@ -26,6 +26,7 @@ BigBirdConfig load_bigbird_config(const std::string& path) {
   json_get(j, "layer_norm_eps", &c.layer_norm_eps, path);
   json_get(j, "use_bias", &c.use_bias, path);
   json_get(j, "rescale_embeddings", &c.rescale_embeddings, path);
+  json_get(j, "tie_word_embeddings", &c.tie_word_embeddings, path);
   json_get(j, "block_size", &c.block_size, path);
   json_get(j, "num_random_blocks", &c.num_random_blocks, path);
   json_get(j, "pad_token_id", &c.pad_token_id, path);
@@ -53,6 +54,11 @@ BigBirdConfig load_bigbird_config(const std::string& path) {
     c.num_labels = static_cast<int64_t>(c.id2label.size());
   }
   json_get(j, "num_labels", &c.num_labels, path);
+  if (j.contains("problem_type") && !j["problem_type"].is_null()) json_get(j, "problem_type", &c.problem_type, path);
+  BB_CHECK(c.problem_type.empty() || c.problem_type == "regression" || c.problem_type == "single_label_classification" ||
+               c.problem_type == "multi_label_classification",
+           path, ": unknown problem_type '", c.problem_type,
+           "' (regression, single_label_classification or multi_label_classification)");
 
   auto positive = [&](const char* name, int64_t v) { BB_CHECK(v > 0, path, ": ", name, " must be positive, got ", v); };
   positive("vocab_size", c.vocab_size);

@@ -23,6 +23,7 @@ struct BigBirdConfig {
   double layer_norm_eps = 1e-12;
   bool use_bias = true;
   bool rescale_embeddings = false;
+  bool tie_word_embeddings = true;  // the MLM decoder is the word-embedding matrix (HF's default)
   AttentionType attention_type = AttentionType::BlockSparse;
   int64_t block_size = 64;
   int64_t num_random_blocks = 3;
@@ -30,6 +31,7 @@ struct BigBirdConfig {
   int64_t sep_token_id = 66;
   int64_t num_labels = 2;
   std::map<int64_t, std::string> id2label;
+  std::string problem_type;  // "" (HF infers it from the labels), regression, single_/multi_label_classification
 
   int64_t head_dim() const { return hidden_size / num_attention_heads; }
   // HF's fall-back rule: block_sparse on an input of length <= (5 + 2r) * block runs full attention.

@@ -2,8 +2,13 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/safetensors.h"
 #include "kernels/activations.h"
 #include "layers/heads.h"
 #include "layers/ops.h"
@@ -78,8 +83,11 @@ BigBirdWeights bind_weights(const BigBirdConfig& c, Architecture arch, const std
     w.mlm_transform = lin("cls.predictions.transform.dense", H, H);
     w.mlm_ln = norm("cls.predictions.transform.LayerNorm", H);
     // Tied as HF ties them: the decoder is the word embedding matrix unless stored.
-    const ConstView dw =
-        has("cls.predictions.decoder.weight") ? get("cls.predictions.decoder.weight", Shape{V, H}) : w.word;
+    // Tied as HF ties them (one parameter): the decoder is the word-embedding matrix, whether or not
+    // the file also stores the alias.
+    const ConstView dw = (!c.tie_word_embeddings && has("cls.predictions.decoder.weight"))
+                             ? get("cls.predictions.decoder.weight", Shape{V, H})
+                             : w.word;
     w.mlm_decoder = Linear(dw, (!has("cls.predictions.bias") && has("cls.predictions.decoder.bias"))
                                    ? get("cls.predictions.decoder.bias", Shape{V})
                                    : get("cls.predictions.bias", Shape{V}));
@@ -115,9 +123,23 @@ std::unique_ptr<BigBirdModel> BigBirdModel::load(const std::string& dir) {
   else if (!ws.has("embeddings.word_embeddings.weight"))
     fail("'", ws.source(), "': no 'bert.embeddings.word_embeddings.weight' (not a BigBird checkpoint?)");
   if (m->arch_ == Architecture::QuestionAnswering && m->config_.id2label.empty()) m->config_.num_labels = 2;
-  m->w_ = bind_weights(
-      m->config_, m->arch_, prefix, [&](const std::string& n, const Shape& s) { return ws.get(n, s); },
-      [&](const std::string& n) { return ws.has(n); });
+  auto get = [&](const std::string& n, const Shape& s) {
+    ConstView v = ws.get(n, s);
+    m->params_.emplace_back(n, v);
+    return v;
+  };
+  m->prefix_ = prefix;
+  m->w_ = bind_weights(m->config_, m->arch_, prefix, get, [&](const std::string& n) { return ws.has(n); });
+  // Stored parameters no head of this architecture reads (e.g. the pooler of a classifier, which
+  // HF's model has too): parameters without gradient. Tied aliases and buffers are not parameters.
+  for (const std::string& n : ws.names()) {
+    const bool alias = m->config_.tie_word_embeddings &&
+                       (n == "cls.predictions.decoder.weight" || n == "cls.predictions.decoder.bias");
+    const bool buffer = n.size() >= 12 && n.compare(n.size() - 12, 12, "position_ids") == 0;
+    bool bound = false;
+    for (const auto& p : m->params_) bound = bound || p.first == n;
+    if (!alias && !buffer && !bound) get(n, ws.shape(n));
+  }
   return m;
 }
 
@@ -126,8 +148,55 @@ std::unique_ptr<BigBirdModel> BigBirdModel::random(const BigBirdConfig& config, 
   m->config_ = config;
   m->arch_ = arch;
   m->random_ = std::make_unique<RandomWeights>(seed);
-  m->w_ = bind_weights(config, arch, "bert.", *m->random_, [](const std::string&) { return false; });
+  auto get = [&](const std::string& n, const Shape& s) {
+    ConstView v = (*m->random_)(n, s);
+    m->params_.emplace_back(n, v);
+    return v;
+  };
+  m->w_ = bind_weights(config, arch, "bert.", get, [](const std::string&) { return false; });
   return m;
+}
+
+std::vector<std::pair<std::string, float*>> BigBirdModel::make_trainable() {
+  std::map<std::string, float*> copy;
+  std::vector<std::pair<std::string, float*>> out;
+  std::deque<std::vector<float>> owned;
+  for (auto& [name, view] : params_) copy[name] = owned.emplace_back(view.data, view.data + numel(view.shape)).data();
+  for (auto& [name, view] : params_) {
+    view.data = copy.at(name);
+    out.emplace_back(name, copy.at(name));
+  }
+  std::map<std::string, ConstView> by_name(params_.begin(), params_.end());
+  w_ = bind_weights(
+      config_, arch_, prefix_,
+      [&](const std::string& n, const Shape& s) {
+        auto it = by_name.find(n);
+        BB_CHECK(it != by_name.end() && it->second.shape == s, "make_trainable: no parameter '", n, "' of shape ",
+                 to_string(s));
+        return it->second;
+      },
+      [&](const std::string& n) { return by_name.count(n) != 0; });
+  owned_ = std::move(owned);  // a deque's move keeps its elements where they are
+  store_.reset();
+  random_.reset();
+  return out;
+}
+
+void BigBirdModel::save(const std::string& dir, const std::string& source_config_json) const {
+  fs::create_directories(dir);
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  if (!source_config_json.empty()) {
+    std::ifstream f(source_config_json);
+    BB_CHECK(f, "cannot read '", source_config_json, "'");
+    j = nlohmann::ordered_json::parse(f, nullptr, false);
+    BB_CHECK(j.is_object(), "'", source_config_json, "' is not a JSON object");
+  }
+  j["architectures"] = {architecture_name(arch_)};
+  j["model_type"] = "big_bird";
+  std::vector<OutTensor> tensors;
+  for (const auto& [name, view] : params_) tensors.push_back(OutTensor::f32(name, view.shape, view.data));
+  write_safetensors((fs::path(dir) / "model.safetensors").string(), tensors, {{"format", "pt"}});
+  write_file_atomically((fs::path(dir) / "config.json").string(), j.dump(2) + "\n");
 }
 
 std::vector<std::pair<std::string, Shape>> BigBirdModel::tensor_names(const BigBirdConfig& config, Architecture arch) {

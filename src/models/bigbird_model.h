@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,6 +50,24 @@ struct BigBirdWeights {
   std::optional<Linear> token_cls;        // classifier (token classification)
 };
 
+// Labels as HF's forward takes them (empty: not given).
+struct TrainLabels {
+  TensorI64 labels;  // MLM, token classification [b, L]; sequence classification [b] (class ids)
+  Tensor float_labels;                       // sequence classification: regression [b] or multi-label [b, labels]
+  TensorI64 start_positions, end_positions;  // question answering [b]
+  TensorI64 next_sentence_label;             // pre-training [b]
+};
+
+// The loss of a batch and its gradients, as HF 4.27 + PyTorch's backward give them.
+struct GradOutput {
+  float loss = 0.0f;
+  // One per parameter, named as HF's named_parameters() (tied weights once, under their first
+  // name); zeros for a parameter the loss does not reach.
+  std::vector<std::pair<std::string, Tensor>> grads;
+  std::vector<uint8_t> reached;  // per parameter: did any gradient flow into it
+  Tensor embedding_output;  // ∂loss/∂(output of the embedding LayerNorm) [b, Lp, H]
+};
+
 class BigBirdModel {
  public:
   // Reads dir/config.json and dir/model.safetensors (or a sharded index); checks every tensor.
@@ -81,6 +100,26 @@ class BigBirdModel {
   Tensor qa_logits(const Tensor& sequence_output, const ThreadingContext& ctx) const;  // [b, L, 2] (unmasked)
   Tensor token_classification_logits(const Tensor& sequence_output, const ThreadingContext& ctx) const;
 
+  // The loss of the checkpoint's architecture (its head, HF's loss: cross entropy over labels
+  // != -100, problem_type for sequence classification, (start + end) / 2 for QA, + NSP when
+  // next_sentence_label is given) and every parameter's gradient. float32; memory linear in the
+  // length (the attention backward never forms an n x n matrix).
+  GradOutput loss_and_grads(const EncoderInput& in, const TrainLabels& labels, const ForwardOptions& opt,
+                            const ThreadingContext& ctx) const;
+  // Every parameter as HF's named_parameters() lists it (tied weights once): name and weights.
+  const std::vector<std::pair<std::string, ConstView>>& named_parameters() const { return params_; }
+  // GradOutput::grads[i] belongs to named_parameters()[i]; `reached[i]` says whether any gradient
+  // flowed into it (false: PyTorch's .grad None, which AdamW skips).
+
+  // Copies every parameter into memory this model owns, so that training can update it in place
+  // (a loaded checkpoint is memory-mapped read-only). Returns the writable parameters, in the
+  // order of named_parameters(); the views of weights() follow them.
+  std::vector<std::pair<std::string, float*>> make_trainable();
+  // Writes config.json (the source's, with this architecture) and model.safetensors (every
+  // parameter under its HF name; tied aliases left out, as HF saves them) into `dir`, each
+  // written to a temporary name and renamed.
+  void save(const std::string& dir, const std::string& source_config_json) const;
+
   bool has_pooler() const { return w_.pooler.has_value(); }
   bool has_mlm() const { return w_.mlm_transform.has_value(); }
   bool has_nsp() const { return w_.nsp.has_value(); }
@@ -93,7 +132,10 @@ class BigBirdModel {
   Architecture arch_ = Architecture::Model;
   std::unique_ptr<WeightStore> store_;
   std::unique_ptr<RandomWeights> random_;
+  std::deque<std::vector<float>> owned_;  // make_trainable()'s copies
+  std::string prefix_ = "bert.";          // "bert." or "" (a bare BigBirdModel checkpoint)
   BigBirdWeights w_;
+  std::vector<std::pair<std::string, ConstView>> params_;
 };
 
 // HF's question mask for BigBirdForQuestionAnswering: question_length = index of the first

@@ -1,0 +1,35 @@
+// The training loop of `bigbird train`, HF Trainer's semantics (4.27, optim="adamw_torch"):
+// per step, the loss of a batch and its gradients (BigBirdModel::loss_and_grads),
+// clip_grad_norm_ over every gradient, AdamW with HF's decay groups, the learning rate of the
+// schedule; the trained model saved as an HF checkpoint.
+//
+// This first version trains on one pre-tokenised batch (`--train-file X.safetensors`: input_ids,
+// attention_mask, token_type_ids, the labels, optional rand_attn.layer{L}), used for every step,
+// and can write a trace of the run (what the train_case_adamw_mlm fixture holds).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "core/threading.h"
+#include "layers/types.h"
+
+namespace bigbird::train {
+
+struct TrainArgs {
+  std::string task = "mlm";  // mlm | text-classification | token-classification | question-answering
+  std::string model;         // checkpoint directory
+  std::string train_file, output_dir, trace;
+  double learning_rate = 5e-5, weight_decay = 0.0, adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
+  double max_grad_norm = 1.0;
+  std::string lr_scheduler_type = "linear";
+  int64_t warmup_steps = 0;
+  int64_t max_steps = -1;
+  int64_t logging_steps = 500;
+  ForwardOptions forward;  // attention, random plans (injected ones come from the batch file)
+};
+
+// Runs the training and writes output_dir (and the trace); progress lines on stderr. Throws
+// bigbird::Error on bad arguments or files, leaving no partial output.
+void train(const TrainArgs& args, const ThreadingContext& ctx);
+
+}  // namespace bigbird::train

@@ -1,0 +1,76 @@
+// `bigbird grad`: the loss of a batch and every parameter's gradient, as HF + PyTorch's
+// backward give them. IN holds input_ids, optional attention_mask, token_type_ids,
+// rand_attn.layer{L} and the labels under HF's argument names (labels, start_positions,
+// end_positions, next_sentence_label); the head and the loss follow the checkpoint's
+// architectures. OUT: loss F32 [1], grad.<name> for every parameter of HF's named_parameters()
+// (tied weights once; zeros where the loss does not reach), grad.embedding_output.
+#include "commands.h"
+#include "common_options.h"
+#include "core/error.h"
+#include "core/safetensors.h"
+#include "models/bigbird_model.h"
+#include "sparse/plan_io.h"
+
+namespace bigbird::cli {
+
+namespace {
+
+struct GradArgs {
+  std::string model, inputs, outputs;
+  CommonOptions common;
+};
+
+TensorI64 optional_i64(const SafeTensors& st, const std::string& name) {
+  return st.has(name) ? st.read_i64(name) : TensorI64{};
+}
+
+int run(const GradArgs& a) {
+  a.common.check();
+  const ThreadingContext ctx = a.common.threading();
+  SafeTensors in = SafeTensors::open(a.inputs);
+  auto model = BigBirdModel::load(a.model);
+  BB_CHECK(in.has("input_ids"), "'", a.inputs, "' has no input_ids tensor");
+  EncoderInput ei{in.read_i64("input_ids"), optional_i64(in, "attention_mask"), optional_i64(in, "token_type_ids")};
+  BB_CHECK(ei.input_ids.shape.size() == 2, "input_ids must be [batch, length], got ", to_string(ei.input_ids.shape));
+  TrainLabels lab;
+  if (in.has("labels")) {
+    const DType t = in.entry("labels").dtype;
+    if (t == DType::F32 || t == DType::F64 || t == DType::F16 || t == DType::BF16) lab.float_labels = in.read_f32("labels");
+    else lab.labels = in.read_i64("labels");
+  }
+  lab.start_positions = optional_i64(in, "start_positions");
+  lab.end_positions = optional_i64(in, "end_positions");
+  lab.next_sentence_label = optional_i64(in, "next_sentence_label");
+  ForwardOptions opt = a.common.forward_options();
+  opt.injected_plans = plans_from_safetensors(in);
+  for (const auto& [layer, p] : opt.injected_plans)
+    BB_CHECK(layer < model->config().num_hidden_layers, "'", a.inputs, "': rand_attn.layer", layer,
+             " but the model has ", model->config().num_hidden_layers, " layers");
+  const GradOutput g = model->loss_and_grads(ei, lab, opt, ctx);
+  std::vector<OutTensor> out;
+  out.push_back(OutTensor::f32("loss", Shape{1}, &g.loss));
+  for (const auto& [name, t] : g.grads) out.push_back(OutTensor::f32("grad." + name, t));
+  out.push_back(OutTensor::f32("grad.embedding_output", g.embedding_output));
+  write_safetensors(a.outputs, out);
+  std::printf("loss %.7g; wrote %zu gradients to %s\n", static_cast<double>(g.loss), g.grads.size() + 1,
+              a.outputs.c_str());
+  return 0;
+}
+
+}  // namespace
+
+Runner add_grad(CLI::App& app) {
+  auto a = std::make_shared<GradArgs>();
+  app.add_option("--model", a->model, "checkpoint directory (config.json with architectures, model.safetensors)")
+      ->required();
+  app.add_option("--inputs", a->inputs,
+                 "input tensors: input_ids, optional attention_mask, token_type_ids, rand_attn.layer{L}, and the "
+                 "labels (labels, start_positions, end_positions, next_sentence_label)")
+      ->required();
+  app.add_option("--outputs", a->outputs, "where to write loss, grad.<name> and grad.embedding_output (safetensors)")
+      ->required();
+  add_common_options(app, a->common);
+  return [a] { return run(*a); };
+}
+
+}  // namespace bigbird::cli
