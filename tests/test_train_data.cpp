@@ -239,6 +239,8 @@ TEST(TrainDataClassify, GivenLabelMapIsHonoured) {
   EXPECT_EQ(d.id2label, (std::vector<std::string>{"pos", "neg", "other"}));
   EXPECT_EQ(d.examples[0].labels, std::vector<int64_t>{0});
   EXPECT_EQ(d.examples[1].labels, std::vector<int64_t>{1});
+  o.label2id = {{"pos", 0}, {"neg", 2}};
+  EXPECT_EQ(error_of([&] { load_classification(p, tok(), o); }), "label2id: label \"neg\" has id 2, expected ids 0..1");
   o.label2id = {{"pos", 0}, {"other", 1}};
   EXPECT_EQ(error_of([&] { load_classification(p, tok(), o); }),
             p + ":2: unknown label \"neg\" (known labels: other, pos)");
@@ -348,6 +350,31 @@ TEST(TrainDataQa, AnswerPositionsInOneWindow) {
   const std::vector<Example> none = qa_features(r, tok(), {});
   EXPECT_EQ(none[0].start_position, 0);
   EXPECT_EQ(none[0].end_position, 0);
+}
+
+TEST(TrainDataQa, HandCheckedPositions) {
+  // [CLS] ▁ W h ic h ▁c it y ▁is ▁the ▁c a p it al ? [SEP]  (0..17)
+  // ▁The(0,3) ▁c a p it al ▁of ▁ F r ance ▁is(21,24) ▁P(24,26) ar i s(29,30) ,(30,31) ▁a ▁b i g
+  // ▁c(37,39) it y(41,42) .(42,43) [SEP]  (18..43)
+  QaRecord r;
+  r.question = "Which city is the capital?";
+  r.context = "The capital of France is Paris, a big city.";
+  const auto positions = [&](const std::string& text, int64_t start) {
+    r.answer_texts = {text};
+    r.answer_starts = {start};
+    const std::vector<Example> f = qa_features(r, tok(), {});
+    EXPECT_EQ(f.size(), 1u);
+    return std::make_pair(f[0].start_position, f[0].end_position);
+  };
+  EXPECT_EQ(positions("Paris", 25), std::make_pair(int64_t{30}, int64_t{33}));
+  EXPECT_EQ(positions("Paris, a big city", 25), std::make_pair(int64_t{30}, int64_t{41}));
+  EXPECT_EQ(positions("The", 0), std::make_pair(int64_t{18}, int64_t{18}));
+  EXPECT_EQ(positions("ari", 26), std::make_pair(int64_t{31}, int64_t{32}));  // inside a word
+  // The last context token: HF's loop would walk on to the final [SEP] (43); we stop at the
+  // context's end.
+  EXPECT_EQ(positions(".", 42), std::make_pair(int64_t{42}, int64_t{42}));
+  // Answer beyond the context (a bad answer_start): not in the window -> [CLS].
+  EXPECT_EQ(positions("x", 60), std::make_pair(int64_t{0}, int64_t{0}));
 }
 
 TEST(TrainDataQa, WindowsWithStrideAndAnswerOutside) {
