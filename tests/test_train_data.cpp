@@ -468,6 +468,9 @@ TEST(TrainDataErrors, MessagesNameFileAndLine) {
   write(t, "\n \n");
   EXPECT_EQ(error_of([&] { load_mlm_corpus(t, tok(), 8); }),
             t + ": empty file (expected text, documents separated by blank lines)");
+  write(t, "fine\n\nbad \xff byte\n");
+  const std::string utf = error_of([&] { load_mlm_corpus(t, tok(), 8); });
+  EXPECT_EQ(utf.rfind(t + ":3: the line is not valid UTF-8", 0), 0u) << utf;
   write(p, "{\"text\": \"ok\"}\n{\"txt\": \"no\"}\n");
   EXPECT_EQ(error_of([&] { load_mlm_corpus(p, tok(), 8); }), p + ":2: missing field \"text\"");
 }

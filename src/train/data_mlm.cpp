@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "text/utf8.h"
 #include "train/data.h"
 #include "train/data_io.h"
 
@@ -31,17 +32,21 @@ bool looks_like_jsonl(const std::string& text) {
   return false;
 }
 
-// Documents of a plain-text file: runs of non-blank lines, joined with "\n".
-std::vector<std::string> text_documents(const std::string& text) {
+// Documents of a plain-text file: runs of non-blank lines, joined with "\n". Each line must be
+// valid UTF-8 ("PATH:LINE: the line is not valid UTF-8 ...").
+std::vector<std::string> text_documents(const std::string& text, const std::string& path) {
   std::vector<std::string> docs;
   std::string cur;
   bool open = false;
   size_t pos = 0;
+  int64_t line_no = 0;
   while (pos < text.size()) {
     size_t end = text.find('\n', pos);
     if (end == std::string::npos) end = text.size();
     std::string_view line(text.data() + pos, end - pos);
     pos = end + 1;
+    ++line_no;
+    detail::with_location(path, line_no, [&] { utf8::validate(line, "the line"); });
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (detail::is_blank(line)) {
       if (open) docs.push_back(std::move(cur));
@@ -130,7 +135,7 @@ std::vector<Example> load_mlm_corpus(const std::string& path, const Tokenizer& t
     for (const detail::JsonRecord& r : detail::read_jsonl_file(path))
       docs.push_back(detail::string_field(r, "text", path));
   } else {
-    docs = text_documents(text);
+    docs = text_documents(text, path);
     if (docs.empty()) fail(path, ": empty file (expected text, documents separated by blank lines)");
   }
   try {
