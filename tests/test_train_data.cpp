@@ -377,6 +377,27 @@ TEST(TrainDataQa, HandCheckedPositions) {
   EXPECT_EQ(positions("x", 60), std::make_pair(int64_t{0}, int64_t{0}));
 }
 
+TEST(TrainDataQa, LoadsSquadJsonl) {
+  TempDir dir;
+  const std::string p = dir.file("squad.jsonl");
+  write(p,
+        "{\"id\": \"a\", \"question\": \"Which city is the capital?\", \"context\": \"The capital of France is "
+        "Paris, a big city.\", \"answers\": {\"text\": [\"Paris\", \"Paris, a big city\"], \"answer_start\": [25, "
+        "25]}}\n\n"
+        "{\"id\": \"b\", \"question\": \"Why?\", \"context\": \"No reason.\", \"answers\": {\"text\": [], "
+        "\"answer_start\": []}}\n");
+  const std::vector<QaRecord> records = read_qa_records(p);
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].id, "a");
+  EXPECT_EQ(records[1].line, 3);
+  const std::vector<Example> f = load_qa(p, tok());
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_EQ(f[0].start_position, 30);  // the first answer is the one trained on
+  EXPECT_EQ(f[0].end_position, 33);
+  EXPECT_EQ(f[1].start_position, 0);
+  EXPECT_EQ(f[1].end_position, 0);
+}
+
 TEST(TrainDataQa, WindowsWithStrideAndAnswerOutside) {
   QaRecord r;
   r.question = "Where?";

@@ -46,7 +46,7 @@ inline constexpr int64_t kIgnoreIndex = -100;
 std::vector<Example> load_mlm_corpus(const std::string& path, const Tokenizer& tokenizer, int64_t max_seq_length,
                                      int64_t group_batch_size = 1000);
 
-// The same on documents already in memory (`source` names them in messages).
+// The same on documents already in memory.
 std::vector<Example> group_mlm_documents(const std::vector<std::string>& documents, const Tokenizer& tokenizer,
                                          int64_t max_seq_length, int64_t group_batch_size = 1000);
 
@@ -129,6 +129,7 @@ struct QaRecord {
   std::string id, question, context;
   std::vector<std::string> answer_texts;
   std::vector<int64_t> answer_starts;  // code points into context
+  int64_t line = 0;                    // line in the file (read_qa_records), for messages
 };
 
 // HF run_qa prepare_train_features on one record: question (lstripped) + context, truncation

@@ -101,7 +101,7 @@ std::vector<QaRecord> read_qa_records(const std::string& path) {
     if (q.answer_texts.size() != q.answer_starts.size())
       detail::record_fail(path, r.line, "\"answers\" has ", q.answer_texts.size(), " texts but ",
                           q.answer_starts.size(), " starts");
-    q.id = q.id.empty() ? std::to_string(r.line) : q.id;
+    q.line = r.line;
     out.push_back(std::move(q));
   }
   return out;
@@ -109,12 +109,8 @@ std::vector<QaRecord> read_qa_records(const std::string& path) {
 
 std::vector<Example> load_qa(const std::string& path, const Tokenizer& tokenizer, const QaOptions& options) {
   std::vector<Example> out;
-  const std::vector<QaRecord> records = read_qa_records(path);
-  // Line numbers again, for the messages of qa_features.
-  const std::vector<detail::JsonRecord> lines = detail::read_jsonl_file(path);
-  for (size_t i = 0; i < records.size(); ++i) {
-    std::vector<Example> f =
-        detail::with_location(path, lines[i].line, [&] { return qa_features(records[i], tokenizer, options); });
+  for (const QaRecord& r : read_qa_records(path)) {
+    std::vector<Example> f = detail::with_location(path, r.line, [&] { return qa_features(r, tokenizer, options); });
     for (Example& x : f) out.push_back(std::move(x));
   }
   return out;
