@@ -11,6 +11,8 @@ Runner add_train(CLI::App& app) {
   struct Args {
     train::TrainArgs t;
     CommonOptions common;
+    std::string resume, config;
+    bool checkpointing = false;
   };
   auto a = std::make_shared<Args>();
   train::TrainArgs& t = a->t;
@@ -18,9 +20,31 @@ Runner add_train(CLI::App& app) {
       ->check(CLI::IsMember({"mlm", "text-classification", "token-classification", "question-answering"}));
   app.add_option("--model", t.model, "the checkpoint to start from (an HF directory)")->required();
   app.add_option("--train-file", t.train_file,
-                 "training data: a pre-tokenised batch (.safetensors: input_ids, attention_mask, token_type_ids, "
-                 "labels, optional rand_attn.layer{L}) used for every step")
+                 "training data: mlm: text (documents separated by blank lines) or JSONL {\"text\"}; "
+                 "text-classification: JSONL {\"text\", [\"text_pair\",] \"label\"}; token-classification: JSONL "
+                 "{\"tokens\", \"tags\"}; question-answering: SQuAD JSONL; or a pre-tokenised batch (.safetensors: "
+                 "input_ids, attention_mask, token_type_ids, labels, optional rand_attn.layer{L}) used for every step")
       ->required();
+  app.add_option("--validation-file", t.validation_file, "evaluated at the end (and every --eval-steps): JSON lines");
+  app.add_option("--num-train-epochs", t.num_train_epochs, "passes over the data (default 3; --max-steps wins)");
+  app.add_option("--per-device-train-batch-size", t.per_device_train_batch_size, "examples per batch (default 8)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--gradient-accumulation-steps", t.gradient_accumulation_steps,
+                 "batches whose gradients are averaged into one update (default 1)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-seq-length", t.max_seq_length,
+                 "tokens per example (default: mlm min(model_max_length, 1024), text-classification 128, "
+                 "token-classification 512, question-answering 384)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--doc-stride", t.doc_stride, "question-answering: tokens shared by consecutive windows (default 128)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--eval-steps", t.eval_steps, "evaluate every N steps (default: at the end only)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--save-steps", t.save_steps, "write checkpoint-{step} every N steps (default 500; 0: never)")
+      ->check(CLI::NonNegativeNumber);
+  auto* resume_opt = app.add_option("--resume-from-checkpoint", a->resume, "not implemented yet");
+  auto* config_opt = app.add_option("--config", a->config, "not implemented yet");
+  auto* ckpt_opt = app.add_flag("--gradient-checkpointing", a->checkpointing, "not implemented yet");
   app.add_option("--output-dir", t.output_dir, "where the trained checkpoint goes (config.json, model.safetensors)")
       ->required();
   app.add_option("--learning-rate", t.learning_rate, "AdamW's learning rate (default 5e-5)");
@@ -38,9 +62,14 @@ Runner add_train(CLI::App& app) {
   app.add_option("--trace", t.trace,
                  "also write loss.step{k}, grad_norm.step{k}, loss.final, param.<name>, param_step1.<name>, "
                  "exp_avg.<name>, exp_avg_sq.<name> to this safetensors file");
-  add_common_options(app, a->common);
-  return [a] {
+  CommonOptionsSpec spec;
+  spec.training_seed = true;
+  add_common_options(app, a->common, spec);
+  return [a, resume_opt, config_opt, ckpt_opt] {
+    for (const CLI::Option* o : {resume_opt, config_opt, ckpt_opt})
+      BB_CHECK(o->count() == 0, o->get_name(), " is not implemented yet in this version of bigbird train");
     a->common.check();
+    a->t.seed = a->common.seed;
     a->t.forward = a->common.forward_options();
     train::train(a->t, a->common.threading());
     return 0;

@@ -61,8 +61,16 @@ void add_common_options(CLI::App& app, CommonOptions& o, const CommonOptionsSpec
                  "and pipelines up to transformers 4.29), zeros (transformers >= 4.30 in eval mode: every "
                  "random block is block 0) or seeded (our own draw, from --seed)")
       ->check(CLI::IsMember({"hf", "zeros", "seeded"}));
-  o.seed_opt = app.add_option("--seed", o.seed,
-                              "seed of --random-plan seeded (default 0); refused without it (it would change nothing)");
+  o.training_seed = spec.training_seed;
+  if (spec.training_seed) {
+    o.seed = 42;
+    o.seed_opt = app.add_option("--seed", o.seed,
+                                "training seed (default 42, as HF's TrainingArguments): data order, MLM masking, new "
+                                "heads' initial weights, and the draws of --random-plan seeded");
+  } else {
+    o.seed_opt = app.add_option(
+        "--seed", o.seed, "seed of --random-plan seeded (default 0); refused without it (it would change nothing)");
+  }
   app.add_option("--dtype", o.dtype,
                  "f32 (default, exact) or bf16 (opt-in: bf16 products with float32 accumulation, needs "
                  "AVX512-BF16)")
@@ -81,7 +89,7 @@ void CommonOptions::check() const {
   BB_CHECK(!bf16() || bf16_supported(),
            "--dtype bf16 needs a CPU with AVX512-BF16 (e.g. AMD Zen 4, Intel Cooper Lake or later); "
            "this one has none: use --dtype f32");
-  BB_CHECK(!given(seed_opt) || random_plan == "seeded", "--seed has no effect with --random-plan ", random_plan,
+  BB_CHECK(training_seed || !given(seed_opt) || random_plan == "seeded", "--seed has no effect with --random-plan ", random_plan,
            " (it seeds --random-plan seeded only)");
 }
 

@@ -49,12 +49,16 @@ struct CommonOptions {
   // Set by add_common_options.
   std::string command;          // the subcommand's name, for messages
   bool attention_list = false;  // --attention takes a comma list (bench sweeps)
+  bool training_seed = false;   // --seed is the training seed (train)
   const CLI::Option* seed_opt = nullptr;
 };
 
 struct CommonOptionsSpec {
   // --attention takes a comma list of values (bench runs one configuration per value).
   bool attention_list = false;
+  // `train`: --seed is HF TrainingArguments' seed (default 42): data order, masking, new heads,
+  // and the seeded random plans; it is never refused.
+  bool training_seed = false;
 };
 
 // "a,b,,c" -> {"a", "b", "c"}: the comma lists of the options (bench sweeps).

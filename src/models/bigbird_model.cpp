@@ -157,6 +157,48 @@ std::unique_ptr<BigBirdModel> BigBirdModel::random(const BigBirdConfig& config, 
   return m;
 }
 
+std::unique_ptr<BigBirdModel> BigBirdModel::load_for_training(const std::string& dir, Architecture arch,
+                                                               int64_t num_labels, uint64_t seed,
+                                                               std::vector<std::string>* initialised) {
+  BB_CHECK(fs::is_directory(dir), "model directory '", dir, "' does not exist");
+  auto m = std::make_unique<BigBirdModel>();
+  m->config_ = load_bigbird_config((fs::path(dir) / "config.json").string());
+  m->arch_ = arch;
+  if (num_labels > 0) m->config_.num_labels = num_labels;
+  if (arch == Architecture::QuestionAnswering) m->config_.num_labels = 2;
+  m->store_ = std::make_unique<WeightStore>(WeightStore::open_dir(dir));
+  m->random_ = std::make_unique<RandomWeights>(seed);
+  WeightStore& ws = *m->store_;
+  const std::string prefix = ws.has("embeddings.word_embeddings.weight") ? "" : "bert.";
+  m->prefix_ = prefix;
+  auto get = [&](const std::string& n, const Shape& s) {
+    ConstView v;
+    if (ws.has(n) && ws.shape(n) == s) {
+      v = ws.get(n, s);
+    } else {
+      v = (*m->random_)(n, s);
+      if (initialised) initialised->push_back(n);
+    }
+    m->params_.emplace_back(n, v);
+    return v;
+  };
+  m->w_ = bind_weights(m->config_, arch, prefix, get, [&](const std::string& n) { return ws.has(n); });
+  const bool hf_has_pooler = arch == Architecture::MaskedLM || arch == Architecture::SequenceClassification ||
+                             arch == Architecture::TokenClassification;
+  if (hf_has_pooler && !m->w_.pooler) {
+    const int64_t H = m->config_.hidden_size;
+    get(prefix + "pooler.weight", Shape{H, H});
+    get(prefix + "pooler.bias", Shape{H});
+  }
+  return m;
+}
+
+void BigBirdModel::set_labels(const std::vector<std::string>& id2label, const std::string& problem_type) {
+  config_.id2label.clear();
+  for (size_t i = 0; i < id2label.size(); ++i) config_.id2label[static_cast<int64_t>(i)] = id2label[i];
+  config_.problem_type = problem_type;
+}
+
 std::vector<std::pair<std::string, float*>> BigBirdModel::make_trainable() {
   std::map<std::string, float*> copy;
   std::vector<std::pair<std::string, float*>> out;
@@ -193,6 +235,18 @@ void BigBirdModel::save(const std::string& dir, const std::string& source_config
   }
   j["architectures"] = {architecture_name(arch_)};
   j["model_type"] = "big_bird";
+  if (!config_.id2label.empty()) {
+    nlohmann::ordered_json id2label = nlohmann::ordered_json::object(), label2id = nlohmann::ordered_json::object();
+    for (const auto& [i, name] : config_.id2label) {
+      id2label[std::to_string(i)] = name;
+      label2id[name] = i;
+    }
+    j["id2label"] = id2label;
+    j["label2id"] = label2id;
+  }
+  if (arch_ == Architecture::SequenceClassification || arch_ == Architecture::TokenClassification)
+    j["num_labels"] = config_.num_labels;
+  if (!config_.problem_type.empty()) j["problem_type"] = config_.problem_type;
   std::vector<OutTensor> tensors;
   for (const auto& [name, view] : params_) tensors.push_back(OutTensor::f32(name, view.shape, view.data));
   write_safetensors((fs::path(dir) / "model.safetensors").string(), tensors, {{"format", "pt"}});

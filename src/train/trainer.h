@@ -3,9 +3,11 @@
 // clip_grad_norm_ over every gradient, AdamW with HF's decay groups, the learning rate of the
 // schedule; the trained model saved as an HF checkpoint.
 //
-// This first version trains on one pre-tokenised batch (`--train-file X.safetensors`: input_ids,
-// attention_mask, token_type_ids, the labels, optional rand_attn.layer{L}), used for every step,
-// and can write a trace of the run (what the train_case_adamw_mlm fixture holds).
+// Data: one pre-tokenised batch (`--train-file X.safetensors`: input_ids, attention_mask,
+// token_type_ids, the labels, optional rand_attn.layer{L}) used for every step, with an optional
+// trace of the run (what the train_case_adamw_mlm fixture holds); or text data as HF's example
+// scripts read it (train/data.h): MLM text or JSONL, classification / token classification /
+// SQuAD JSONL, in shuffled batches padded to their longest row, for epochs or --max-steps.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -24,6 +26,14 @@ struct TrainArgs {
   std::string lr_scheduler_type = "linear";
   int64_t warmup_steps = 0;
   int64_t max_steps = -1;
+  double num_train_epochs = 3.0;
+  int64_t per_device_train_batch_size = 8, gradient_accumulation_steps = 1;
+  int64_t max_seq_length = -1;  // < 0: the task's default (mlm: min(model_max_length, 1024), classify 128, qa 384)
+  int64_t doc_stride = 128;     // question answering
+  uint64_t seed = 42;
+  std::string validation_file;
+  int64_t eval_steps = 0;  // 0: evaluate at the end only
+  int64_t save_steps = 500;
   int64_t logging_steps = 500;
   ForwardOptions forward;  // attention, random plans (injected ones come from the batch file)
 };
