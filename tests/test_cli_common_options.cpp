@@ -239,14 +239,15 @@ TEST(CliCommonOptions, ZerosPlanIsEveryRandomBlockZero) {
     inj.push_back(OutTensor::i32(n, p.shape, v.data()));
   }
   write_safetensors(dir.file("inj.st"), inj);
-  ASSERT_EQ(run_cli("forward --model " + kPre + " --inputs " + dir.file("inj.st") + " --outputs " + dir.file("i.st")).status,
-            0);
+  ASSERT_EQ(
+      run_cli("forward --model " + kPre + " --inputs " + dir.file("inj.st") + " --outputs " + dir.file("i.st")).status,
+      0);
   EXPECT_EQ(SafeTensors::open(dir.file("i.st")).read_f32("sequence_output").data, z.read_f32("sequence_output").data);
   EXPECT_NE(z.read_f32("sequence_output").data, ref.read_f32("sequence_output").data);  // not HF 4.27's plan
   const SafeTensors pc = SafeTensors::open(data_path("pegasus-tiny/case_enc256_dec12.safetensors"));
   write_safetensors(dir.file("pin.st"), {OutTensor::i64("input_ids", pc.read_i64("input_ids"))});
-  auto p = run_cli("forward --model " + kPegasus + " --inputs " + dir.file("pin.st") + " --random-plan zeros --outputs " +
-                   dir.file("p.st"));
+  auto p = run_cli("forward --model " + kPegasus + " --inputs " + dir.file("pin.st") +
+                   " --random-plan zeros --outputs " + dir.file("p.st"));
   ASSERT_EQ(p.status, 0) << p.output;
   const TensorI64 pp = SafeTensors::open(dir.file("p.st")).read_i64("rand_attn.layer0");
   EXPECT_EQ(pp.data, std::vector<int64_t>(pp.data.size(), 0));

@@ -143,10 +143,10 @@ TEST(Grad, FiniteDifferencesOnEveryHead) {
   cfg.intermediate_size = 40, cfg.max_position_embeddings = 128, cfg.type_vocab_size = 2;
   cfg.block_size = 8, cfg.num_random_blocks = 1, cfg.hidden_act = "gelu_new", cfg.layer_norm_eps = 1e-12;
   cfg.num_labels = 3, cfg.sep_token_id = 7;
-  for (const FdArch fa : {FdArch{Architecture::PreTraining, "pretraining"}, FdArch{Architecture::MaskedLM, "mlm"},
-                          FdArch{Architecture::SequenceClassification, "seqcls"},
-                          FdArch{Architecture::TokenClassification, "tokcls"},
-                          FdArch{Architecture::QuestionAnswering, "qa"}}) {
+  for (const FdArch fa :
+       {FdArch{Architecture::PreTraining, "pretraining"}, FdArch{Architecture::MaskedLM, "mlm"},
+        FdArch{Architecture::SequenceClassification, "seqcls"}, FdArch{Architecture::TokenClassification, "tokcls"},
+        FdArch{Architecture::QuestionAnswering, "qa"}}) {
     for (const char* att : {"block_sparse", "original_full"}) {
       SCOPED_TRACE(std::string(fa.name) + " " + att);
       BigBirdConfig c = cfg;
@@ -168,7 +168,8 @@ TEST(Grad, FiniteDifferencesOnEveryHead) {
         lab.labels = TensorI64(Shape{b, L}, -100);
         const int64_t classes = fa.arch == Architecture::TokenClassification ? 3 : 60;
         for (int64_t i = 0; i < b * L; i += 7) lab.labels.data[static_cast<size_t>(i)] = (i * 13) % classes;
-        if (fa.arch == Architecture::PreTraining) lab.next_sentence_label = TensorI64(Shape{b}), lab.next_sentence_label.data = {1, 0};
+        if (fa.arch == Architecture::PreTraining)
+          lab.next_sentence_label = TensorI64(Shape{b}), lab.next_sentence_label.data = {1, 0};
       }
       ForwardOptions opt;
       opt.attention = parse_attention_type(att);

@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "core/safetensors.h"
 #include "test_util.h"
@@ -90,9 +92,9 @@ TEST(Train, FiveAdamWStepsMatchTorch) {
 
 TEST(Train, BadArgumentsGiveOneErrorLine) {
   TempDir dir;
-  auto r = run_cli("train --task mlm --model " + data_path("roberta-tiny/seqcls") + " --train-file " +
-                   data_path("roberta-tiny/grad_case_seqcls.safetensors") + " --max-steps 1 --output-dir " +
-                   dir.file("o"));
+  auto r =
+      run_cli("train --task mlm --model " + data_path("roberta-tiny/seqcls") + " --train-file " +
+              data_path("roberta-tiny/grad_case_seqcls.safetensors") + " --max-steps 1 --output-dir " + dir.file("o"));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("error: --task mlm needs a BigBirdForMaskedLM checkpoint"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir.file("o")));
@@ -101,4 +103,58 @@ TEST(Train, BadArgumentsGiveOneErrorLine) {
                    " --max-steps 1 --lr-scheduler-type bogus --output-dir " + dir.file("o"));
   EXPECT_EQ(s.status, 1);
   EXPECT_NE(s.output.find("error: "), std::string::npos) << s.output;
+}
+
+namespace {
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+}  // namespace
+
+// Text classification from an MLM checkpoint (a new head, as HF initialises it): the labels go
+// into config.json sorted, `classify` answers with the trained checkpoint, and the run is
+// bit-identical for the same seed at 1 and 2 threads.
+TEST(Train, TextClassificationFromJsonlEndToEnd) {
+  TempDir dir;
+  const char* pos[] = {"great", "good", "lovely"};
+  const char* neg[] = {"awful", "bad", "poor"};
+  {
+    std::ofstream tr(dir.file("train.jsonl")), va(dir.file("valid.jsonl"));
+    for (int i = 0; i < 48; ++i) {
+      const bool p = i % 2 == 0;
+      const std::string w = p ? pos[i % 3] : neg[i % 3];
+      (i < 40 ? tr : va) << "{\"text\": \"the film was " << w << " and the story " << (i % 5 ? "too" : "also")
+                         << "\", \"label\": \"" << (p ? "pos" : "neg") << "\"}\n";
+    }
+  }
+  auto train = [&](const std::string& out, int threads) {
+    return run_cli("train --task text-classification --model " + data_path("../../models/tiny-mlm") + " --train-file " +
+                   dir.file("train.jsonl") + " --validation-file " + dir.file("valid.jsonl") + " --output-dir " + out +
+                   " --num-train-epochs 3 --per-device-train-batch-size 8 --learning-rate 3e-3" +
+                   " --warmup-steps 2 --seed 1 --logging-steps 1 --threads " + std::to_string(threads));
+  };
+  auto r = train(dir.file("a"), 2);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("\"eval_accuracy\""), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\"step\": 15,"), std::string::npos) << r.output;  // 3 epochs of 5 batches
+  const std::string cfg = slurp(dir.file("a/config.json"));
+  EXPECT_NE(cfg.find("\"BigBirdForSequenceClassification\""), std::string::npos) << cfg;
+  EXPECT_NE(cfg.find("\"0\": \"neg\""), std::string::npos) << cfg;
+  EXPECT_NE(cfg.find("\"1\": \"pos\""), std::string::npos) << cfg;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("a/spiece.model")));
+  auto c = run_cli("classify --model " + dir.file("a") + " \"the film was great and the story too\"");
+  ASSERT_EQ(c.status, 0) << c.output;
+  EXPECT_NE(c.output.find("\"label\":\"pos\""), std::string::npos) << c.output;
+  EXPECT_NE(c.output.find("\"label\":\"neg\""), std::string::npos) << c.output;
+  // Same seed: the same bits, whatever the thread count.
+  ASSERT_EQ(train(dir.file("b"), 1).status, 0);
+  EXPECT_EQ(slurp(dir.file("a/model.safetensors")), slurp(dir.file("b/model.safetensors")));
+  // A label the checkpoint does not know, an empty file: one error line, nothing written.
+  std::ofstream(dir.file("empty.jsonl")).close();
+  auto e = run_cli("train --task text-classification --model " + data_path("../../models/tiny-mlm") + " --train-file " +
+                   dir.file("empty.jsonl") + " --output-dir " + dir.file("c"));
+  EXPECT_EQ(e.status, 1);
+  EXPECT_NE(e.output.find("error: "), std::string::npos) << e.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("c")));
 }

@@ -35,7 +35,8 @@ int run(const GradArgs& a) {
   TrainLabels lab;
   if (in.has("labels")) {
     const DType t = in.entry("labels").dtype;
-    if (t == DType::F32 || t == DType::F64 || t == DType::F16 || t == DType::BF16) lab.float_labels = in.read_f32("labels");
+    if (t == DType::F32 || t == DType::F64 || t == DType::F16 || t == DType::BF16)
+      lab.float_labels = in.read_f32("labels");
     else lab.labels = in.read_i64("labels");
   }
   lab.start_positions = optional_i64(in, "start_positions");

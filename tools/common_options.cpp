@@ -89,8 +89,8 @@ void CommonOptions::check() const {
   BB_CHECK(!bf16() || bf16_supported(),
            "--dtype bf16 needs a CPU with AVX512-BF16 (e.g. AMD Zen 4, Intel Cooper Lake or later); "
            "this one has none: use --dtype f32");
-  BB_CHECK(training_seed || !given(seed_opt) || random_plan == "seeded", "--seed has no effect with --random-plan ", random_plan,
-           " (it seeds --random-plan seeded only)");
+  BB_CHECK(training_seed || !given(seed_opt) || random_plan == "seeded", "--seed has no effect with --random-plan ",
+           random_plan, " (it seeds --random-plan seeded only)");
 }
 
 ForwardOptions CommonOptions::forward_options() const {

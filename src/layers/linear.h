@@ -35,8 +35,7 @@ class Linear {
   void accumulate(const Compute& c, const float* x, int64_t rows, float* y) const;
   // Backward over `rows` rows of x (the forward's input) given dy: dx = dy·W (written; null:
   // skipped); dW += dyᵀ·x and db += Σ dy into the given buffers (null: skipped).
-  void backward(const Compute& c, const float* x, int64_t rows, const float* dy, float* dx, float* dW,
-                float* db) const;
+  void backward(const Compute& c, const float* x, int64_t rows, const float* dy, float* dx, float* dW, float* db) const;
   // The layer over the last dimension of x: [..., in] -> [..., out].
   Tensor operator()(const Compute& c, const Tensor& x) const;
 

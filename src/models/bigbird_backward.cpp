@@ -38,7 +38,8 @@ float qa_end_loss(const Tensor& logits, int64_t end, const TensorI64& positions,
   }
   Tensor d;
   const float loss = ce(col, L, lab, d, what);
-  for (int64_t i = 0; i < b * L; ++i) dlogits.data[static_cast<size_t>(i * 2 + end)] += 0.5f * d.data[static_cast<size_t>(i)];
+  for (int64_t i = 0; i < b * L; ++i)
+    dlogits.data[static_cast<size_t>(i * 2 + end)] += 0.5f * d.data[static_cast<size_t>(i)];
   return loss;
 }
 
@@ -68,7 +69,8 @@ GradOutput BigBirdModel::loss_and_grads(const EncoderInput& in, const TrainLabel
   std::vector<int64_t> ids(static_cast<size_t>(rows)), pos(ids.size()), types(ids.size());
   Tensor z0(Shape{rows, H}), x(Shape{rows, H});
   batch.for_each_token(ctx, [&](int64_t r, const TokenRow& t) {
-    ids[static_cast<size_t>(r)] = t.id, pos[static_cast<size_t>(r)] = t.position, types[static_cast<size_t>(r)] = t.type;
+    ids[static_cast<size_t>(r)] = t.id, pos[static_cast<size_t>(r)] = t.position,
+    types[static_cast<size_t>(r)] = t.type;
     float* zr = z0.ptr() + r * H;
     const float* we = w_.word.data + t.id * H;
     const float* pe = w_.position.data + t.position * H;
@@ -152,8 +154,8 @@ GradOutput BigBirdModel::loss_and_grads(const EncoderInput& in, const TrainLabel
       Tensor dlogits(logits.shape);
       out.loss = 0.5f * (qa_end_loss(logits, 0, lab.start_positions, dlogits, "start_positions") +
                          qa_end_loss(logits, 1, lab.end_positions, dlogits, "end_positions"));
-      dseq = qa_head_backward(c, *w_.qa_intermediate, w_.qa_output, w_.qa_ln, w_.qa_outputs, act, s.eps, seq, dlogits,
-                              g);
+      dseq =
+          qa_head_backward(c, *w_.qa_intermediate, w_.qa_output, w_.qa_ln, w_.qa_outputs, act, s.eps, seq, dlogits, g);
       break;
     }
     case Architecture::Model: fail("BigBirdModel has no head and no loss: gradients need a task head");
@@ -162,8 +164,7 @@ GradOutput BigBirdModel::loss_and_grads(const EncoderInput& in, const TrainLabel
   // Backward through the layers, from the sequence output (padding rows get no gradient).
   std::vector<float> dx(static_cast<size_t>(n), 0.0f);
   for (int64_t i = 0; i < b; ++i)
-    for (int64_t t = 0; t < L; ++t)
-      std::copy_n(dseq.ptr() + (i * L + t) * H, H, dx.data() + batch.row_of(0, i, t) * H);
+    for (int64_t t = 0; t < L; ++t) std::copy_n(dseq.ptr() + (i * L + t) * H, H, dx.data() + batch.row_of(0, i, t) * H);
   for (size_t li = w_.layers.size(); li-- > 0;)
     post_ln_layer_backward(c, w_.layers[li], s, batch, static_cast<int>(li), caches[li], dx.data(), g);
   out.embedding_output = Tensor(Shape{b, rows / b, H});

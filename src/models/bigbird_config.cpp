@@ -55,8 +55,8 @@ BigBirdConfig load_bigbird_config(const std::string& path) {
   }
   json_get(j, "num_labels", &c.num_labels, path);
   if (j.contains("problem_type") && !j["problem_type"].is_null()) json_get(j, "problem_type", &c.problem_type, path);
-  BB_CHECK(c.problem_type.empty() || c.problem_type == "regression" || c.problem_type == "single_label_classification" ||
-               c.problem_type == "multi_label_classification",
+  BB_CHECK(c.problem_type.empty() || c.problem_type == "regression" ||
+               c.problem_type == "single_label_classification" || c.problem_type == "multi_label_classification",
            path, ": unknown problem_type '", c.problem_type,
            "' (regression, single_label_classification or multi_label_classification)");
 

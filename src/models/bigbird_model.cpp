@@ -158,8 +158,8 @@ std::unique_ptr<BigBirdModel> BigBirdModel::random(const BigBirdConfig& config, 
 }
 
 std::unique_ptr<BigBirdModel> BigBirdModel::load_for_training(const std::string& dir, Architecture arch,
-                                                               int64_t num_labels, uint64_t seed,
-                                                               std::vector<std::string>* initialised) {
+                                                              int64_t num_labels, uint64_t seed,
+                                                              std::vector<std::string>* initialised) {
   BB_CHECK(fs::is_directory(dir), "model directory '", dir, "' does not exist");
   auto m = std::make_unique<BigBirdModel>();
   m->config_ = load_bigbird_config((fs::path(dir) / "config.json").string());

@@ -52,8 +52,8 @@ struct BigBirdWeights {
 
 // Labels as HF's forward takes them (empty: not given).
 struct TrainLabels {
-  TensorI64 labels;  // MLM, token classification [b, L]; sequence classification [b] (class ids)
-  Tensor float_labels;                       // sequence classification: regression [b] or multi-label [b, labels]
+  TensorI64 labels;     // MLM, token classification [b, L]; sequence classification [b] (class ids)
+  Tensor float_labels;  // sequence classification: regression [b] or multi-label [b, labels]
   TensorI64 start_positions, end_positions;  // question answering [b]
   TensorI64 next_sentence_label;             // pre-training [b]
 };
@@ -65,7 +65,7 @@ struct GradOutput {
   // name); zeros for a parameter the loss does not reach.
   std::vector<std::pair<std::string, Tensor>> grads;
   std::vector<uint8_t> reached;  // per parameter: did any gradient flow into it
-  Tensor embedding_output;  // ∂loss/∂(output of the embedding LayerNorm) [b, Lp, H]
+  Tensor embedding_output;       // ∂loss/∂(output of the embedding LayerNorm) [b, Lp, H]
 };
 
 class BigBirdModel {
@@ -76,8 +76,8 @@ class BigBirdModel {
   // fine-tuning: every stored tensor of the right name and shape is used; the others (a new
   // head) are initialised as HF initialises them (RandomWeights, from `seed`) and their names
   // returned in `initialised`. The pooler is a parameter where HF's class has one.
-  static std::unique_ptr<BigBirdModel> load_for_training(const std::string& dir, Architecture arch,
-                                                         int64_t num_labels, uint64_t seed,
+  static std::unique_ptr<BigBirdModel> load_for_training(const std::string& dir, Architecture arch, int64_t num_labels,
+                                                         uint64_t seed,
                                                          std::vector<std::string>* initialised = nullptr);
   // config.json's id2label (and label2id), e.g. the label names of a fine-tuning data set.
   void set_labels(const std::vector<std::string>& id2label, const std::string& problem_type);

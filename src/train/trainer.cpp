@@ -109,7 +109,8 @@ void train_on_batch(const TrainArgs& a, const ThreadingContext& ctx) {
       Tensor& t = g.grads[i].second;
       const bool has = g.reached[i] != 0;
       if (has) grads.emplace_back(t.ptr(), t.size());
-      ps.push_back({params[i].first, params[i].second, has ? t.ptr() : nullptr, t.size(), hf_weight_decay(params[i].first)});
+      ps.push_back(
+          {params[i].first, params[i].second, has ? t.ptr() : nullptr, t.size(), hf_weight_decay(params[i].first)});
     }
     const double norm = clip_grad_norm(grads, a.max_grad_norm, ctx);
     const double lr = lr_at(schedule, a.learning_rate, step, a.warmup_steps, a.max_steps);
@@ -230,7 +231,9 @@ Batch make_batch(const std::vector<Example>& ex, const std::vector<size_t>& idx,
       if (per_token) out.labels.labels.data[o] = e.labels[s];
     }
     if (arch == Architecture::SequenceClassification) {
-      if (!e.float_labels.empty()) out.labels.float_labels.data.insert(out.labels.float_labels.data.end(), e.float_labels.begin(), e.float_labels.end());
+      if (!e.float_labels.empty())
+        out.labels.float_labels.data.insert(out.labels.float_labels.data.end(), e.float_labels.begin(),
+                                            e.float_labels.end());
       else out.labels.labels.data.push_back(e.labels.at(0));
     }
     if (arch == Architecture::QuestionAnswering) {
@@ -311,7 +314,8 @@ std::string evaluate(const BigBirdModel& model, const Data& d, Architecture arch
   if (!per_label.empty()) {
     double f1 = 0;
     for (const auto& [label, c] : per_label) {
-      const double p = c[0] + c[1] ? double(c[0]) / (c[0] + c[1]) : 0, r = c[0] + c[2] ? double(c[0]) / (c[0] + c[2]) : 0;
+      const double p = c[0] + c[1] ? double(c[0]) / (c[0] + c[1]) : 0,
+                   r = c[0] + c[2] ? double(c[0]) / (c[0] + c[2]) : 0;
       f1 += p + r > 0 ? 2 * p * r / (p + r) : 0;
     }
     std::snprintf(buf, sizeof buf, ", \"eval_macro_f1\": %.7g", f1 / static_cast<double>(per_label.size()));
@@ -348,8 +352,8 @@ void train_on_data(const TrainArgs& a, const ThreadingContext& ctx) {
   const int64_t n = static_cast<int64_t>(train.examples.size()), bs = a.per_device_train_batch_size;
   const int64_t batches_per_epoch = (n + bs - 1) / bs;
   const int64_t updates_per_epoch = std::max<int64_t>(1, batches_per_epoch / a.gradient_accumulation_steps);
-  const int64_t total = a.max_steps > 0 ? a.max_steps
-                                        : static_cast<int64_t>(std::ceil(a.num_train_epochs * updates_per_epoch));
+  const int64_t total =
+      a.max_steps > 0 ? a.max_steps : static_cast<int64_t>(std::ceil(a.num_train_epochs * updates_per_epoch));
   const LrSchedule schedule = parse_lr_schedule(a.lr_scheduler_type);
   const auto params = model->make_trainable();
   AdamWConfig cfg;
