@@ -107,6 +107,10 @@ TEST(CliCommonOptions, EveryModelCommandListsThemWithTheSameHelpAndDefaults) {
             << got;
         continue;
       }
+      if (cmd == "train" && std::string(opt) == "--seed") {  // HF TrainingArguments' seed
+        EXPECT_NE(got.find("training seed (default 42"), std::string::npos) << got;
+        continue;
+      }
       EXPECT_EQ(got, want) << cmd << " " << opt;
     }
   }

@@ -9,7 +9,7 @@
 #include "core/error.h"
 #include "core/safetensors.h"
 #include "models/bigbird_model.h"
-#include "sparse/plan_io.h"
+#include "train/trainer.h"
 
 namespace bigbird::cli {
 
@@ -20,34 +20,17 @@ struct GradArgs {
   CommonOptions common;
 };
 
-TensorI64 optional_i64(const SafeTensors& st, const std::string& name) {
-  return st.has(name) ? st.read_i64(name) : TensorI64{};
-}
-
 int run(const GradArgs& a) {
   a.common.check();
   const ThreadingContext ctx = a.common.threading();
-  SafeTensors in = SafeTensors::open(a.inputs);
+  const train::LabelledBatch batch = train::read_labelled_batch(a.inputs);
   auto model = BigBirdModel::load(a.model);
-  BB_CHECK(in.has("input_ids"), "'", a.inputs, "' has no input_ids tensor");
-  EncoderInput ei{in.read_i64("input_ids"), optional_i64(in, "attention_mask"), optional_i64(in, "token_type_ids")};
-  BB_CHECK(ei.input_ids.shape.size() == 2, "input_ids must be [batch, length], got ", to_string(ei.input_ids.shape));
-  TrainLabels lab;
-  if (in.has("labels")) {
-    const DType t = in.entry("labels").dtype;
-    if (t == DType::F32 || t == DType::F64 || t == DType::F16 || t == DType::BF16)
-      lab.float_labels = in.read_f32("labels");
-    else lab.labels = in.read_i64("labels");
-  }
-  lab.start_positions = optional_i64(in, "start_positions");
-  lab.end_positions = optional_i64(in, "end_positions");
-  lab.next_sentence_label = optional_i64(in, "next_sentence_label");
   ForwardOptions opt = a.common.forward_options();
-  opt.injected_plans = plans_from_safetensors(in);
+  opt.injected_plans = batch.plans;
   for (const auto& [layer, p] : opt.injected_plans)
     BB_CHECK(layer < model->config().num_hidden_layers, "'", a.inputs, "': rand_attn.layer", layer,
              " but the model has ", model->config().num_hidden_layers, " layers");
-  const GradOutput g = model->loss_and_grads(ei, lab, opt, ctx);
+  const GradOutput g = model->loss_and_grads(batch.in, batch.labels, opt, ctx);
   std::vector<OutTensor> out;
   out.push_back(OutTensor::f32("loss", Shape{1}, &g.loss));
   for (const auto& [name, t] : g.grads) out.push_back(OutTensor::f32("grad." + name, t));

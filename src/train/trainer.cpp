@@ -22,36 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Batch {
-  EncoderInput in;
-  TrainLabels labels;
-  std::map<int, RandomPlan> plans;
-};
-
-TensorI64 optional_i64(const SafeTensors& st, const std::string& name) {
-  return st.has(name) ? st.read_i64(name) : TensorI64{};
-}
-
-Batch read_batch(const std::string& path) {
-  const SafeTensors st = SafeTensors::open(path);
-  BB_CHECK(st.has("input_ids"), "'", path, "' has no input_ids tensor");
-  Batch b;
-  b.in = {st.read_i64("input_ids"), optional_i64(st, "attention_mask"), optional_i64(st, "token_type_ids")};
-  BB_CHECK(b.in.input_ids.shape.size() == 2, "'", path, "': input_ids must be [batch, length], got ",
-           to_string(b.in.input_ids.shape));
-  if (st.has("labels")) {
-    const DType t = st.entry("labels").dtype;
-    if (t == DType::F32 || t == DType::F64 || t == DType::F16 || t == DType::BF16)
-      b.labels.float_labels = st.read_f32("labels");
-    else b.labels.labels = st.read_i64("labels");
-  }
-  b.labels.start_positions = optional_i64(st, "start_positions");
-  b.labels.end_positions = optional_i64(st, "end_positions");
-  b.labels.next_sentence_label = optional_i64(st, "next_sentence_label");
-  b.plans = plans_from_safetensors(st);
-  return b;
-}
-
 Architecture task_architecture(const std::string& task) {
   if (task == "mlm") return Architecture::MaskedLM;
   if (task == "text-classification") return Architecture::SequenceClassification;
@@ -82,7 +52,7 @@ void train_on_batch(const TrainArgs& a, const ThreadingContext& ctx) {
   BB_CHECK(a.max_steps > 0, "--max-steps must be given and positive with a pre-tokenised --train-file");
   const Architecture task = task_architecture(a.task);
   const LrSchedule schedule = parse_lr_schedule(a.lr_scheduler_type);
-  const Batch batch = read_batch(a.train_file);
+  const LabelledBatch batch = read_labelled_batch(a.train_file);
   auto model = BigBirdModel::load(a.model);
   BB_CHECK(compatible(model->architecture(), task), "--task ", a.task, " needs a ", architecture_name(task),
            " checkpoint; '", a.model, "' is a ", architecture_name(model->architecture()));
@@ -204,12 +174,12 @@ Data load_data(const TrainArgs& a, const std::string& path, Architecture arch, c
 
 // Examples [first, first + n) of `order`, padded to their longest row (pad id, mask 0, type 0,
 // labels -100), as HF's collators pad.
-Batch make_batch(const std::vector<Example>& ex, const std::vector<size_t>& idx, Architecture arch, int64_t pad_id,
-                 const MaskingInfo* mlm, uint64_t seed, int64_t epoch) {
+LabelledBatch make_batch(const std::vector<Example>& ex, const std::vector<size_t>& idx, Architecture arch,
+                         int64_t pad_id, const MaskingInfo* mlm, uint64_t seed, int64_t epoch) {
   const int64_t b = static_cast<int64_t>(idx.size());
   int64_t L = 1;
   for (size_t i : idx) L = std::max<int64_t>(L, static_cast<int64_t>(ex[i].input_ids.size()));
-  Batch out;
+  LabelledBatch out;
   out.in.input_ids = TensorI64(Shape{b, L}, pad_id);
   out.in.attention_mask = TensorI64(Shape{b, L}, 0);
   out.in.token_type_ids = TensorI64(Shape{b, L}, 0);
@@ -273,7 +243,7 @@ std::string evaluate(const BigBirdModel& model, const Data& d, Architecture arch
   for (size_t s = 0; s < d.examples.size(); s += 8) {
     std::vector<size_t> idx;
     for (size_t i = s; i < std::min(d.examples.size(), s + 8); ++i) idx.push_back(i);
-    const Batch b = make_batch(d.examples, idx, arch, pad_id, mlm, seed, 0);
+    const LabelledBatch b = make_batch(d.examples, idx, arch, pad_id, mlm, seed, 0);
     loss += model.loss_and_grads(b.in, b.labels, fo, ctx).loss;
     ++batches;
     if (arch == Architecture::SequenceClassification && !b.labels.labels.data.empty()) {
@@ -373,7 +343,7 @@ void train_on_data(const TrainArgs& a, const ThreadingContext& ctx) {
       if (cursor >= n) cursor = 0, order = shuffled(static_cast<size_t>(n), a.seed, ++epoch);
       std::vector<size_t> idx(order.begin() + cursor, order.begin() + std::min(n, cursor + bs));
       cursor += bs;
-      const Batch b = make_batch(train.examples, idx, arch, pad_id, mlm, a.seed, epoch);
+      const LabelledBatch b = make_batch(train.examples, idx, arch, pad_id, mlm, a.seed, epoch);
       tokens += static_cast<double>(b.in.input_ids.data.size());
       ForwardOptions fo = a.forward;
       fo.seed = a.forward.seed + static_cast<uint64_t>(step) * 1000003ull;  // seeded plans: fresh per step
@@ -423,6 +393,32 @@ void train_on_data(const TrainArgs& a, const ThreadingContext& ctx) {
 }
 
 }  // namespace
+
+namespace {
+TensorI64 optional_i64(const SafeTensors& st, const std::string& name) {
+  return st.has(name) ? st.read_i64(name) : TensorI64{};
+}
+}  // namespace
+
+LabelledBatch read_labelled_batch(const std::string& path) {
+  const SafeTensors st = SafeTensors::open(path);
+  BB_CHECK(st.has("input_ids"), "'", path, "' has no input_ids tensor");
+  LabelledBatch b;
+  b.in = {st.read_i64("input_ids"), optional_i64(st, "attention_mask"), optional_i64(st, "token_type_ids")};
+  BB_CHECK(b.in.input_ids.shape.size() == 2, "'", path, "': input_ids must be [batch, length], got ",
+           to_string(b.in.input_ids.shape));
+  if (st.has("labels")) {
+    const DType t = st.entry("labels").dtype;
+    if (t == DType::F32 || t == DType::F64 || t == DType::F16 || t == DType::BF16)
+      b.labels.float_labels = st.read_f32("labels");
+    else b.labels.labels = st.read_i64("labels");
+  }
+  b.labels.start_positions = optional_i64(st, "start_positions");
+  b.labels.end_positions = optional_i64(st, "end_positions");
+  b.labels.next_sentence_label = optional_i64(st, "next_sentence_label");
+  b.plans = plans_from_safetensors(st);
+  return b;
+}
 
 void train(const TrainArgs& a, const ThreadingContext& ctx) {
   BB_CHECK(!a.model.empty(), "--model is required (a checkpoint directory)");

@@ -12,8 +12,11 @@
 #include <cstdint>
 #include <string>
 
+#include <map>
+
 #include "core/threading.h"
 #include "layers/types.h"
+#include "models/bigbird_model.h"
 
 namespace bigbird::train {
 
@@ -37,6 +40,17 @@ struct TrainArgs {
   int64_t logging_steps = 500;
   ForwardOptions forward;  // attention, random plans (injected ones come from the batch file)
 };
+
+// A pre-tokenised, labelled batch as `bigbird grad` and `train --train-file X.safetensors` read
+// it: input_ids [b, L], optional attention_mask, token_type_ids, rand_attn.layer{L}, and the
+// labels under HF's names (labels: int64, or float for regression / multi-label; start_positions,
+// end_positions, next_sentence_label).
+struct LabelledBatch {
+  EncoderInput in;
+  TrainLabels labels;
+  std::map<int, RandomPlan> plans;
+};
+LabelledBatch read_labelled_batch(const std::string& path);
 
 // Runs the training and writes output_dir (and the trace); progress lines on stderr. Throws
 // bigbird::Error on bad arguments or files, leaving no partial output.
