@@ -12,6 +12,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -23,6 +24,7 @@
 #include "kernels/linear.h"
 #include "kernels/simd/dispatch.h"
 #include "models/bigbird_model.h"
+#include "train/optimizer.h"
 
 namespace bigbird::cli {
 
@@ -34,6 +36,7 @@ struct BenchArgs {
   int repeats = 3;
   CommonOptions common;  // --attention may be a comma list here
   bool json = false;
+  bool train = false;
 };
 
 BigBirdConfig shape_config(const std::string& shape) {
@@ -68,11 +71,38 @@ double nominal_flops(const BigBirdConfig& c, int64_t n, AttentionType used) {
 }
 
 std::unique_ptr<BigBirdModel> make_model(const BenchArgs& a, int64_t max_len) {
-  if (!a.model.empty()) return BigBirdModel::load(a.model);
+  if (!a.model.empty()) {
+    if (!a.train) return BigBirdModel::load(a.model);
+    return BigBirdModel::load_for_training(a.model, Architecture::MaskedLM, 0, 1234);
+  }
   BigBirdConfig c = shape_config(a.shape);
   if (a.layers > 0) c.num_hidden_layers = a.layers;
   c.max_position_embeddings = std::max<int64_t>(4096, (max_len + c.block_size - 1) / c.block_size * c.block_size);
-  return BigBirdModel::random(c, Architecture::Model, 1234);
+  return BigBirdModel::random(c, a.train ? Architecture::MaskedLM : Architecture::Model, 1234);
+}
+
+// One training step (forward + backward + clipping + AdamW) on an MLM batch with every 7th token
+// labelled, as `bigbird train` runs it.
+std::function<void()> train_step(BigBirdModel& model, const EncoderInput& in, const ForwardOptions& opt,
+                                 const ThreadingContext& ctx) {
+  auto params = std::make_shared<std::vector<std::pair<std::string, float*>>>(model.make_trainable());
+  auto adam = std::make_shared<train::AdamW>(train::AdamWConfig{});
+  auto labels = std::make_shared<TrainLabels>();
+  labels->labels = TensorI64(in.input_ids.shape, -100);
+  for (size_t i = 0; i < in.input_ids.data.size(); i += 7) labels->labels.data[i] = in.input_ids.data[i];
+  return [&model, &in, opt, &ctx, params, adam, labels] {
+    GradOutput g = model.loss_and_grads(in, *labels, opt, ctx);
+    std::vector<std::pair<float*, int64_t>> grads;
+    std::vector<train::Param> ps;
+    for (size_t i = 0; i < params->size(); ++i) {
+      Tensor& t = g.grads[i].second;
+      if (g.reached[i]) grads.emplace_back(t.ptr(), t.size());
+      ps.push_back({(*params)[i].first, (*params)[i].second, g.reached[i] ? t.ptr() : nullptr, t.size(),
+                    train::hf_weight_decay((*params)[i].first)});
+    }
+    train::clip_grad_norm(grads, 1.0, ctx);
+    adam->step(ps, 1e-4, ctx);
+  };
 }
 
 EncoderInput random_input(const BigBirdConfig& c, int64_t batch, int64_t L, uint64_t seed) {
@@ -117,15 +147,21 @@ nlohmann::json run_one(const BenchArgs& a, int64_t L, const std::string& attenti
   EncoderInput in = random_input(c, a.batch, L, 42);
   const ForwardOptions opt = bench_options(a, attention);
   if (opt.bf16) model->prepare_bf16(ctx);  // weight conversion is not part of the timed runs
-  EncoderOutput out;
-  std::vector<double> times = time_runs(a.repeats, [&] { out = model->encode(in, opt, ctx); });
+  BB_CHECK(!(a.train && opt.bf16), "bench --train runs float32 (training has no bf16 path)");
+  EncoderOutput out = model->encode(in, opt, ctx);  // also sizes the attention used (for the FLOPs)
+  std::vector<double> times;
+  if (a.train) times = time_runs(a.repeats, train_step(*model, in, opt, ctx));
+  else times = time_runs(a.repeats, [&] { out = model->encode(in, opt, ctx); });
   std::vector<double> sorted = times;
   std::sort(sorted.begin(), sorted.end());
   const double median = sorted[sorted.size() / 2];
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
-  const double flops = nominal_flops(c, out.padded_len, out.attention_used) * static_cast<double>(a.batch);
+  // Training: 3x the forward's nominal FLOPs (forward, and twice that for the backward).
+  const double flops =
+      nominal_flops(c, out.padded_len, out.attention_used) * static_cast<double>(a.batch) * (a.train ? 3.0 : 1.0);
   return {{"seq_len", L},
+          {"train", a.train},
           {"batch", a.batch},
           {"attention", attention_of(c, attention)},
           {"attention_used", attention_type_name(out.attention_used)},
@@ -150,6 +186,7 @@ nlohmann::json run_one(const BenchArgs& a, int64_t L, const std::string& attenti
 // A batch of sequences of mixed lengths in one encode_batch call (no padding to the longest),
 // against the sum of encoding each alone (medians over the repeats).
 nlohmann::json run_mixed(const BenchArgs& a, const std::vector<int64_t>& lens, const std::string& attention) {
+  BB_CHECK(!a.train, "--mixed times the forward only (not with --train)");
   const ThreadingContext ctx = a.common.threading();
   const int64_t max_len = *std::max_element(lens.begin(), lens.end());
   std::unique_ptr<BigBirdModel> model = make_model(a, max_len);
@@ -205,6 +242,7 @@ nlohmann::json run_child(const BenchArgs& a, int64_t L, const std::string& atten
   if (!attention.empty()) args.insert(args.end(), {"--attention", attention});
   args.insert(args.end(), {"--random-plan", a.common.random_plan});
   if (a.common.seed_opt->count() > 0) args.insert(args.end(), {"--seed", std::to_string(a.common.seed)});
+  if (a.train) args.push_back("--train");
   if (!a.model.empty()) args.insert(args.end(), {"--model", a.model});
   else args.insert(args.end(), {"--shape", a.shape});
   if (a.layers > 0) args.insert(args.end(), {"--layers", std::to_string(a.layers)});
@@ -264,6 +302,9 @@ Runner add_bench(CLI::App& app) {
                  "comma list of lengths encoded together in one call (no padding to the longest), timed against "
                  "the sum of encoding each alone");
   app.add_flag("--json", a->json, "print one JSON object per run");
+  app.add_flag("--train", a->train,
+               "time a training step instead (forward + backward + clipping + AdamW, MLM loss, batch as given); "
+               "GFLOP/s are 3x the forward's nominal FLOPs");
   return [a] {
     a->common.check();
     if (!a->mixed.empty()) {
