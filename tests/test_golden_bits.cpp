@@ -136,11 +136,11 @@ TEST(GoldenBits, FixtureOutputsBitIdenticalAcrossThreadsAndBeforeTheRefactor) {
     compare_recorded = golden["simd"] == simd && golden["blas_core"] == core && kOptimized;
     if (!kOptimized)
       std::printf(
-          "[  SKIPPED ] recorded hashes are from an optimised (-O3) build, this one is not: only the "
+          "note: recorded hashes are from an optimised (-O3) build, this one is not: only the "
           "1-vs-2-thread identity is checked\n");
     else if (!compare_recorded)
       std::printf(
-          "[  SKIPPED ] recorded hashes are from simd=%s blas_core=%s; this machine runs simd=%s blas_core=%s: "
+          "note: recorded hashes are from simd=%s blas_core=%s; this machine runs simd=%s blas_core=%s: "
           "only the 1-vs-2-thread identity is checked\n",
           golden["simd"].get<std::string>().c_str(), golden["blas_core"].get<std::string>().c_str(), simd.c_str(),
           core.c_str());
@@ -149,7 +149,7 @@ TEST(GoldenBits, FixtureOutputsBitIdenticalAcrossThreadsAndBeforeTheRefactor) {
   TempDir dir;
   for (const Case& c : cases()) {
     if (c.bf16 && !bf16_supported()) {
-      std::printf("[  SKIPPED ] %s: this CPU has no AVX512-BF16\n", c.name.c_str());
+      std::printf("note: case %s skipped: this CPU has no AVX512-BF16\n", c.name.c_str());
       continue;
     }
     const auto h1 = run_case(c, 1, dir), h2 = run_case(c, 2, dir);
