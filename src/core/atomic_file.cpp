@@ -17,7 +17,10 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
   namespace fs = std::filesystem;
   const fs::path target(path);
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  std::string pattern = (dir / ("." + target.filename().string() + ".XXXXXX")).string();
+  std::string leaf = ".";  // a hidden temporary beside the target: <dir>/.<name>.XXXXXX
+  leaf += target.filename().string();
+  leaf += ".XXXXXX";
+  const std::string pattern = (dir / leaf).string();
   std::vector<char> name(pattern.begin(), pattern.end());
   name.push_back('\0');
   const int fd = ::mkstemp(name.data());
