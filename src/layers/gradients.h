@@ -19,18 +19,13 @@ class Gradients {
     if (g.empty()) g.assign(static_cast<size_t>(numel(w.shape)), 0.0f);
     return g.data();
   }
-  // Moves the gradient of `w` out (empty when nothing flowed into it).
+  // Moves the gradient of `w` out (empty when nothing flowed into it: PyTorch's None).
   std::vector<float> take(const ConstView& w) {
     auto it = buffers_.find(w.data);
     if (it == buffers_.end()) return {};
     std::vector<float> g = std::move(it->second);
     buffers_.erase(it);
     return g;
-  }
-  // The gradient of `w` if anything flowed into it, else nullptr (no gradient: as PyTorch's None).
-  const float* find(const ConstView& w) const {
-    auto it = buffers_.find(w.data);
-    return it == buffers_.end() ? nullptr : it->second.data();
   }
 
  private:
