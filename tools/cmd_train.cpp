@@ -1,5 +1,8 @@
 // `bigbird train`: fine-tuning and pre-training with HF Trainer's flags and semantics (see
 // src/train/trainer.h for what this version supports).
+#include <csignal>
+#include <cstdio>
+
 #include "commands.h"
 #include "common_options.h"
 #include "core/error.h"
@@ -11,14 +14,16 @@ Runner add_train(CLI::App& app) {
   struct Args {
     train::TrainArgs t;
     CommonOptions common;
-    std::string resume, config;
-    bool checkpointing = false;
+    bool no_progress = false;
   };
   auto a = std::make_shared<Args>();
   train::TrainArgs& t = a->t;
   app.add_option("--task", t.task, "mlm (default), text-classification, token-classification, question-answering")
       ->check(CLI::IsMember({"mlm", "text-classification", "token-classification", "question-answering"}));
-  app.add_option("--model", t.model, "the checkpoint to start from (an HF directory)")->required();
+  app.add_option("--model", t.model,
+                 "the checkpoint to start from (an HF directory; a missing task head is initialised as HF does)");
+  app.add_option("--config", t.config, "train a new model from scratch: its config.json (needs --tokenizer)");
+  app.add_option("--tokenizer", t.tokenizer, "the directory with the tokenizer files (default: --model)");
   app.add_option("--train-file", t.train_file,
                  "training data: mlm: text (documents separated by blank lines) or JSONL {\"text\"}; "
                  "text-classification: JSONL {\"text\", [\"text_pair\",] \"label\"}; token-classification: JSONL "
@@ -40,11 +45,16 @@ Runner add_train(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   app.add_option("--eval-steps", t.eval_steps, "evaluate every N steps (default: at the end only)")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--save-steps", t.save_steps, "write checkpoint-{step} every N steps (default 500; 0: never)")
+  app.add_option("--save-steps", t.save_steps,
+                 "write checkpoint-{step} (model, optimizer state, data position) every N steps (default 500; 0: "
+                 "never); Ctrl-C also saves one")
       ->check(CLI::NonNegativeNumber);
-  auto* resume_opt = app.add_option("--resume-from-checkpoint", a->resume, "not implemented yet");
-  auto* config_opt = app.add_option("--config", a->config, "not implemented yet");
-  auto* ckpt_opt = app.add_flag("--gradient-checkpointing", a->checkpointing, "not implemented yet");
+  app.add_option("--resume-from-checkpoint", t.resume_from_checkpoint,
+                 "continue the run that wrote this checkpoint-{step} directory (model, optimizer, data position; "
+                 "bit-identical to an uninterrupted run with the same flags)");
+  app.add_flag("--gradient-checkpointing", t.gradient_checkpointing,
+               "keep only each layer's input and recompute the layer in the backward (less memory, ~1/3 more time)");
+  app.add_flag("--no-progress", a->no_progress, "no progress bar on a terminal (JSON log lines only)");
   app.add_option("--output-dir", t.output_dir, "where the trained checkpoint goes (config.json, model.safetensors)")
       ->required();
   app.add_option("--learning-rate", t.learning_rate, "AdamW's learning rate (default 5e-5)");
@@ -65,13 +75,26 @@ Runner add_train(CLI::App& app) {
   CommonOptionsSpec spec;
   spec.training_seed = true;
   add_common_options(app, a->common, spec);
-  return [a, resume_opt, config_opt, ckpt_opt] {
-    for (const CLI::Option* o : {resume_opt, config_opt, ckpt_opt})
-      BB_CHECK(o->count() == 0, o->get_name(), " is not implemented yet in this version of bigbird train");
+  const CLI::Option* plan_opt = app.get_option("--random-plan");
+  return [a, plan_opt] {
     a->common.check();
     a->t.seed = a->common.seed;
     a->t.forward = a->common.forward_options();
-    train::train(a->t, a->common.threading());
+    // Training draws a fresh random plan per step (the paper's intent) unless told otherwise.
+    if (plan_opt->count() == 0) a->t.forward.plan_source = PlanSource::Seeded;
+    a->t.forward.seed = a->common.seed;
+    a->t.progress = !a->no_progress;
+    try {
+      train::train(a->t, a->common.threading());
+    } catch (const train::TrainingInterrupted& e) {
+      std::fprintf(
+          stderr, "interrupted (%s) after step %lld of %lld: saved %s; continue with --resume-from-checkpoint %s\n",
+          e.signal == SIGINT    ? "SIGINT"
+          : e.signal == SIGTERM ? "SIGTERM"
+                                : "SIGHUP",
+          static_cast<long long>(e.step), static_cast<long long>(e.total), e.checkpoint.c_str(), e.checkpoint.c_str());
+      return 128 + e.signal;
+    }
     return 0;
   };
 }

@@ -173,7 +173,10 @@ std::unique_ptr<BigBirdModel> BigBirdModel::load_for_training(const std::string&
   m->prefix_ = prefix;
   auto get = [&](const std::string& n, const Shape& s) {
     ConstView v;
-    if (ws.has(n) && ws.shape(n) == s) {
+    if (ws.has(n)) {
+      BB_CHECK(ws.shape(n) == s, "'", dir, "': tensor '", n, "' has shape ", to_string(ws.shape(n)),
+               " but config.json (and the task's labels) need ", to_string(s),
+               ": the checkpoint does not fit its config");
       v = ws.get(n, s);
     } else {
       v = (*m->random_)(n, s);
@@ -183,13 +186,32 @@ std::unique_ptr<BigBirdModel> BigBirdModel::load_for_training(const std::string&
     return v;
   };
   m->w_ = bind_weights(m->config_, arch, prefix, get, [&](const std::string& n) { return ws.has(n); });
-  const bool hf_has_pooler = arch == Architecture::MaskedLM || arch == Architecture::SequenceClassification ||
-                             arch == Architecture::TokenClassification;
-  if (hf_has_pooler && !m->w_.pooler) {
-    const int64_t H = m->config_.hidden_size;
-    get(prefix + "pooler.weight", Shape{H, H});
-    get(prefix + "pooler.bias", Shape{H});
+  add_unused_pooler(*m, get);
+  return m;
+}
+
+// HF's BigBirdForMaskedLM, ...SequenceClassification and ...TokenClassification hold a pooler the
+// loss never reaches (named_parameters() lists it; saved checkpoints carry it).
+template <typename Get>
+void BigBirdModel::add_unused_pooler(BigBirdModel& m, Get& get) {
+  const bool hf_has_pooler = m.arch_ == Architecture::MaskedLM || m.arch_ == Architecture::SequenceClassification ||
+                             m.arch_ == Architecture::TokenClassification;
+  if (hf_has_pooler && !m.w_.pooler) {
+    const int64_t H = m.config_.hidden_size;
+    get(m.prefix_ + "pooler.weight", Shape{H, H});
+    get(m.prefix_ + "pooler.bias", Shape{H});
   }
+}
+
+std::unique_ptr<BigBirdModel> BigBirdModel::random_for_training(const BigBirdConfig& config, Architecture arch,
+                                                                uint64_t seed) {
+  auto m = random(config, arch, seed);
+  auto get = [&](const std::string& n, const Shape& s) {
+    ConstView v = (*m->random_)(n, s);
+    m->params_.emplace_back(n, v);
+    return v;
+  };
+  add_unused_pooler(*m, get);
   return m;
 }
 

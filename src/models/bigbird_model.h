@@ -83,6 +83,10 @@ class BigBirdModel {
   void set_labels(const std::vector<std::string>& id2label, const std::string& problem_type);
   // Random weights (benchmarks, tests): see RandomWeights; deterministic in `seed`.
   static std::unique_ptr<BigBirdModel> random(const BigBirdConfig& config, Architecture arch, uint64_t seed);
+  // A new model to train from scratch (`bigbird train --config`): random() plus the pooler HF's
+  // MaskedLM / classification models carry unused, so that the saved checkpoint is HF's layout.
+  static std::unique_ptr<BigBirdModel> random_for_training(const BigBirdConfig& config, Architecture arch,
+                                                           uint64_t seed);
   // Every tensor a checkpoint of this configuration and architecture holds: HF name and shape.
   static std::vector<std::pair<std::string, Shape>> tensor_names(const BigBirdConfig& config, Architecture arch);
 
@@ -141,6 +145,8 @@ class BigBirdModel {
   Architecture arch_ = Architecture::Model;
   std::unique_ptr<WeightStore> store_;
   std::unique_ptr<RandomWeights> random_;
+  template <typename Get>
+  static void add_unused_pooler(BigBirdModel& m, Get& get);
   std::deque<std::vector<float>> owned_;  // make_trainable()'s copies
   std::string prefix_ = "bert.";          // "bert." or "" (a bare BigBirdModel checkpoint)
   BigBirdWeights w_;

@@ -1,17 +1,27 @@
 #include "train/trainer.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 
+#include <nlohmann/json.hpp>
+
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/safetensors.h"
 #include "models/bigbird_model.h"
 #include "sparse/plan_io.h"
 #include "text/tokenizer.h"
+#include "train/checkpoint.h"
+#include "train/comm.h"
 #include "train/data.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
@@ -32,16 +42,6 @@ Architecture task_architecture(const std::string& task) {
 
 bool compatible(Architecture model, Architecture task) {
   return model == task || (task == Architecture::MaskedLM && model == Architecture::PreTraining);
-}
-
-void copy_tokenizer_files(const std::string& from, const std::string& to) {
-  for (const char* f : {"spiece.model", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"}) {
-    const fs::path src = fs::path(from) / f;
-    if (!fs::exists(src)) continue;
-    std::error_code ec;
-    fs::copy_file(src, fs::path(to) / f, fs::copy_options::overwrite_existing, ec);
-    BB_CHECK(!ec, "cannot copy '", src.string(), "' to '", to, "': ", ec.message());
-  }
 }
 
 }  // namespace
@@ -125,22 +125,33 @@ struct Data {
   int64_t num_labels = 0;
 };
 
-Data load_data(const TrainArgs& a, const std::string& path, Architecture arch, const Tokenizer& tok,
-               const BigBirdConfig& cfg, const std::vector<std::string>& known_labels) {
+// The task's row length: --max-seq-length, else HF's example scripts' defaults, never more than
+// the model's positions.
+int64_t resolved_max_seq_length(const TrainArgs& a, Architecture arch, const Tokenizer& tok, const BigBirdConfig& cfg) {
+  int64_t len = a.max_seq_length;
+  if (len <= 0) {
+    switch (arch) {
+      case Architecture::MaskedLM:
+        len = tok.model_max_length() > 0 ? std::min<int64_t>(tok.model_max_length(), 1024) : 1024;
+        break;
+      case Architecture::SequenceClassification: len = 128; break;
+      case Architecture::TokenClassification: len = 512; break;
+      default: len = 384; break;
+    }
+  }
+  return std::min(len, cfg.max_position_embeddings);
+}
+
+Data load_data(const TrainArgs& a, const std::string& path, Architecture arch, const Tokenizer& tok, int64_t len,
+               const std::vector<std::string>& known_labels) {
   Data d;
   std::map<std::string, int64_t> label2id;
   for (size_t i = 0; i < known_labels.size(); ++i) label2id[known_labels[i]] = static_cast<int64_t>(i);
   switch (arch) {
-    case Architecture::MaskedLM: {
-      int64_t len = a.max_seq_length;
-      if (len <= 0) len = std::min<int64_t>({tok.model_max_length() > 0 ? tok.model_max_length() : 1024, 1024});
-      len = std::min(len, cfg.max_position_embeddings);
-      d.examples = load_mlm_corpus(path, tok, len);
-      break;
-    }
+    case Architecture::MaskedLM: d.examples = load_mlm_corpus(path, tok, len); break;
     case Architecture::SequenceClassification: {
       ClassificationOptions o;
-      if (a.max_seq_length > 0) o.max_seq_length = a.max_seq_length;
+      o.max_seq_length = len;
       o.label2id = label2id;
       ClassificationData cd = load_classification(path, tok, o);
       d.examples = std::move(cd.examples);
@@ -151,7 +162,7 @@ Data load_data(const TrainArgs& a, const std::string& path, Architecture arch, c
     }
     case Architecture::TokenClassification: {
       TokenClassificationOptions o;
-      o.max_seq_length = a.max_seq_length > 0 ? a.max_seq_length : std::min<int64_t>(512, cfg.max_position_embeddings);
+      o.max_seq_length = len;
       o.label2id = label2id;
       TokenClassificationData td = load_token_classification(path, tok, o);
       d.examples = std::move(td.examples);
@@ -161,7 +172,7 @@ Data load_data(const TrainArgs& a, const std::string& path, Architecture arch, c
     }
     case Architecture::QuestionAnswering: {
       QaOptions o;
-      if (a.max_seq_length > 0) o.max_seq_length = a.max_seq_length;
+      o.max_seq_length = len;
       o.doc_stride = a.doc_stride;
       d.examples = load_qa(path, tok, o);
       break;
@@ -172,8 +183,8 @@ Data load_data(const TrainArgs& a, const std::string& path, Architecture arch, c
   return d;
 }
 
-// Examples [first, first + n) of `order`, padded to their longest row (pad id, mask 0, type 0,
-// labels -100), as HF's collators pad.
+// Examples idx of `ex`, padded to their longest row (pad id, mask 0, type 0, labels -100), as
+// HF's collators pad.
 LabelledBatch make_batch(const std::vector<Example>& ex, const std::vector<size_t>& idx, Architecture arch,
                          int64_t pad_id, const MaskingInfo* mlm, uint64_t seed, int64_t epoch) {
   const int64_t b = static_cast<int64_t>(idx.size());
@@ -217,6 +228,19 @@ LabelledBatch make_batch(const std::vector<Example>& ex, const std::vector<size_
       out.labels.float_labels.shape = Shape{b, static_cast<int64_t>(out.labels.float_labels.data.size()) / b};
   }
   return out;
+}
+
+// What the loss of a batch is a mean over: labelled tokens (MLM, token classification), else rows.
+// Ranks weight their gradients by their share of the global batch's count.
+double loss_count(const LabelledBatch& b, Architecture arch) {
+  if (arch == Architecture::MaskedLM || arch == Architecture::TokenClassification)
+    return static_cast<double>(std::count_if(b.labels.labels.data.begin(), b.labels.labels.data.end(),
+                                             [](int64_t v) { return v != kIgnoreIndex; }));
+  return static_cast<double>(b.in.input_ids.dim(0));
+}
+
+double real_tokens(const LabelledBatch& b) {
+  return static_cast<double>(std::count(b.in.attention_mask.data.begin(), b.in.attention_mask.data.end(), 1));
 }
 
 // A permutation of [0, n) that depends only on (seed, epoch): Fisher-Yates on SplitMix64.
@@ -294,25 +318,90 @@ std::string evaluate(const BigBirdModel& model, const Data& d, Architecture arch
   return out;
 }
 
+// Ctrl-C / SIGTERM / SIGHUP during training: the flag is read between optimizer steps (the run
+// saves a checkpoint and stops); a second signal ends the process at once.
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+extern "C" void on_stop_signal(int sig) {
+  if (g_stop_signal != 0) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
+  g_stop_signal = sig;
+}
+
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal = 0;
+    for (size_t i = 0; i < kSignals.size(); ++i) old_[i] = std::signal(kSignals[i], on_stop_signal);
+  }
+  ~StopSignals() {
+    for (size_t i = 0; i < kSignals.size(); ++i) std::signal(kSignals[i], old_[i] == SIG_ERR ? SIG_DFL : old_[i]);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  static constexpr std::array<int, 3> kSignals{SIGINT, SIGTERM, SIGHUP};
+  std::array<void (*)(int), 3> old_{};
+};
+
+
+std::string format_duration(double s) {
+  if (!(s >= 0) || s > 1e7) return "?";
+  const int64_t t = static_cast<int64_t>(s + 0.5);
+  char buf[32];
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", static_cast<long long>(t / 3600),
+                  static_cast<long long>(t / 60 % 60), static_cast<long long>(t % 60));
+  else std::snprintf(buf, sizeof buf, "%lld:%02lld", static_cast<long long>(t / 60), static_cast<long long>(t % 60));
+  return buf;
+}
+
 void train_on_data(const TrainArgs& a, const ThreadingContext& ctx) {
   BB_CHECK(a.per_device_train_batch_size > 0 && a.gradient_accumulation_steps > 0,
            "--per-device-train-batch-size and --gradient-accumulation-steps must be positive");
   BB_CHECK(a.max_steps > 0 || a.num_train_epochs > 0, "give --max-steps or a positive --num-train-epochs");
-  Architecture arch = task_architecture(a.task);
-  auto tok = Tokenizer::load(a.model);
-  const BigBirdConfig source = load_bigbird_config((fs::path(a.model) / "config.json").string());
-  const Architecture source_arch = parse_architecture(source.architectures);
+  const std::unique_ptr<Communicator> comm = make_communicator();
+  const int rank = comm->rank(), world = comm->size();
+  const bool lead = rank == 0;
+  const Architecture arch = task_architecture(a.task);
+
+  // Where the model, its config and its tokenizer come from: a checkpoint to resume, a model
+  // directory, or a config file (from scratch, with --tokenizer).
+  std::optional<LoadedCheckpoint> resume;
+  if (!a.resume_from_checkpoint.empty()) resume = read_checkpoint(a.resume_from_checkpoint);
+  const std::string model_dir = resume ? resume->dir : a.model;
+  const std::string source_config = !model_dir.empty() ? (fs::path(model_dir) / "config.json").string() : a.config;
+  const std::string tokenizer_dir = !a.tokenizer.empty() ? a.tokenizer : !a.model.empty() ? a.model : model_dir;
+  BB_CHECK(!tokenizer_dir.empty(), "--config needs --tokenizer DIR (a model directory with the tokenizer files)");
+  auto tok = Tokenizer::load(tokenizer_dir);
+  const BigBirdConfig source = load_bigbird_config(source_config);
+  const Architecture source_arch = model_dir.empty() ? arch : parse_architecture(source.architectures);
   std::vector<std::string> known;  // the checkpoint's own labels, when it already has this head
   if (source_arch == arch)
     for (const auto& [i, name] : source.id2label) known.push_back(name);
-  Data train = load_data(a, a.train_file, arch, *tok, source, known);
+  if (model_dir.empty()) known.clear();  // a config's default LABEL_0.. names are not a label set
+  const int64_t len = resolved_max_seq_length(a, arch, *tok, source);
+  Data train = load_data(a, a.train_file, arch, *tok, len, known);
   Data valid;
-  if (!a.validation_file.empty()) valid = load_data(a, a.validation_file, arch, *tok, source, train.id2label);
-  std::vector<std::string> fresh;
-  auto model = BigBirdModel::load_for_training(a.model, arch, train.num_labels, a.seed, &fresh);
-  if (!fresh.empty())
-    std::fprintf(stderr, "note: %zu weights of %s are newly initialised (e.g. %s), as HF initialises a new head\n",
-                 fresh.size(), architecture_name(arch), fresh.front().c_str());
+  if (!a.validation_file.empty() && lead) valid = load_data(a, a.validation_file, arch, *tok, len, train.id2label);
+
+  std::unique_ptr<BigBirdModel> model;
+  if (model_dir.empty()) {
+    BigBirdConfig cfg = source;
+    if (train.num_labels > 0) cfg.num_labels = train.num_labels;
+    if (arch == Architecture::QuestionAnswering) cfg.num_labels = 2;
+    model = BigBirdModel::random_for_training(cfg, arch, a.seed);
+  } else {
+    std::vector<std::string> fresh;
+    model = BigBirdModel::load_for_training(model_dir, arch, train.num_labels, a.seed, &fresh);
+    if (!fresh.empty() && lead)
+      std::fprintf(stderr, "note: %zu weights of %s are newly initialised (e.g. %s), as HF initialises a new head\n",
+                   fresh.size(), architecture_name(arch), fresh.front().c_str());
+  }
   if (arch == Architecture::SequenceClassification || arch == Architecture::TokenClassification)
     model->set_labels(train.id2label, arch == Architecture::SequenceClassification ? train.problem : "");
   const int64_t pad_id = model->config().pad_token_id;
@@ -320,76 +409,180 @@ void train_on_data(const TrainArgs& a, const ThreadingContext& ctx) {
   const MaskingInfo* mlm = arch == Architecture::MaskedLM ? &info : nullptr;
 
   const int64_t n = static_cast<int64_t>(train.examples.size()), bs = a.per_device_train_batch_size;
-  const int64_t batches_per_epoch = (n + bs - 1) / bs;
-  const int64_t updates_per_epoch = std::max<int64_t>(1, batches_per_epoch / a.gradient_accumulation_steps);
+  const int64_t global_bs = bs * world, accum = a.gradient_accumulation_steps;
+  const int64_t batches_per_epoch = (n + global_bs - 1) / global_bs;
+  const int64_t updates_per_epoch = std::max<int64_t>(1, batches_per_epoch / accum);
   const int64_t total =
       a.max_steps > 0 ? a.max_steps : static_cast<int64_t>(std::ceil(a.num_train_epochs * updates_per_epoch));
   const LrSchedule schedule = parse_lr_schedule(a.lr_scheduler_type);
+  lr_at(schedule, a.learning_rate, 0, a.warmup_steps, total);  // HF's checks (e.g. polynomial lr_end) up front
   const auto params = model->make_trainable();
   AdamWConfig cfg;
   cfg.beta1 = a.adam_beta1, cfg.beta2 = a.adam_beta2, cfg.eps = a.adam_epsilon, cfg.weight_decay = a.weight_decay;
   AdamW opt(cfg);
-  std::fprintf(stderr, "{\"examples\": %lld, \"batch_size\": %lld, \"steps\": %lld, \"parameters\": %zu}\n",
-               static_cast<long long>(n), static_cast<long long>(bs), static_cast<long long>(total), params.size());
 
-  int64_t epoch = 0, cursor = 0;
-  std::vector<size_t> order = shuffled(static_cast<size_t>(n), a.seed, epoch);
-  double tokens = 0;
-  for (int64_t step = 0; step < total; ++step) {
+  TrainerState state;
+  state.identity = {a.task, a.seed, global_bs, accum, n, len};
+  state.extra["lr_scheduler"] = {{"type", lr_schedule_name(schedule)},
+                                 {"learning_rate", a.learning_rate},
+                                 {"warmup_steps", a.warmup_steps},
+                                 {"total_steps", total}};
+  TrainPosition& pos = state.position;
+  if (resume) {
+    check_same_run(resume->state.identity, state.identity, resume->dir);
+    pos = resume->state.position;
+    load_optimizer_state(resume->dir, opt);
+    BB_CHECK(pos.step <= total, "--resume-from-checkpoint '", resume->dir, "' is at step ", pos.step,
+             ", past this run's ", total, " steps");
+  }
+  nlohmann::json log_history = resume && resume->state.extra.contains("log_history")
+                                   ? resume->state.extra["log_history"]
+                                   : nlohmann::json::array();
+  const bool progress = a.progress && lead && ::isatty(STDERR_FILENO);
+  auto log = [&](nlohmann::json line) {
+    log_history.push_back(line);
+    if (!lead) return;
+    if (progress) std::fputs("\r\033[K", stderr);
+    std::fprintf(stderr, "%s\n", line.dump().c_str());
+    std::fflush(stderr);
+  };
+  if (lead)
+    log({{"examples", n},
+         {"processes", world},
+         {"global_batch_size", global_bs},
+         {"steps", total},
+         {"start_step", pos.step},
+         {"parameters", params.size()}});
+
+  auto save = [&](const std::string& dir) {
+    if (!lead) return;
+    state.extra["log_history"] = log_history;
+    save_checkpoint(dir, *model, source_config, tokenizer_dir, opt, state);
+  };
+  auto evaluate_and_log = [&](int64_t step) {
+    if (!lead || valid.examples.empty()) return;
+    nlohmann::json j =
+        nlohmann::json::parse("{" + evaluate(*model, valid, arch, pad_id, mlm, a.seed, a.forward, ctx) + "}");
+    j["step"] = step;
+    log(j);
+  };
+
+  StopSignals signals;
+  std::vector<size_t> order = shuffled(static_cast<size_t>(n), a.seed, pos.epoch);
+  const auto started = std::chrono::steady_clock::now();
+  const int64_t first_step = pos.step;
+  double tokens_here = 0;
+  for (int64_t step = pos.step; step < total; ++step) {
     std::vector<Tensor> sum(params.size());
-    std::vector<uint8_t> reached(params.size(), 0);
+    std::vector<float> reached(params.size(), 0.0f);
     double loss = 0;
-    for (int64_t micro = 0; micro < a.gradient_accumulation_steps; ++micro) {
-      if (cursor >= n) cursor = 0, order = shuffled(static_cast<size_t>(n), a.seed, ++epoch);
-      std::vector<size_t> idx(order.begin() + cursor, order.begin() + std::min(n, cursor + bs));
-      cursor += bs;
-      const LabelledBatch b = make_batch(train.examples, idx, arch, pad_id, mlm, a.seed, epoch);
-      tokens += static_cast<double>(b.in.input_ids.data.size());
+    for (int64_t micro = 0; micro < accum; ++micro) {
+      if (pos.cursor >= n) pos.cursor = 0, order = shuffled(static_cast<size_t>(n), a.seed, ++pos.epoch);
+      // This rank's slice of the global batch [cursor, cursor + global_bs).
+      const int64_t end = std::min(n, pos.cursor + global_bs);
+      const int64_t lo = std::min(end, pos.cursor + rank * bs), hi = std::min(end, lo + bs);
+      std::vector<size_t> idx(order.begin() + lo, order.begin() + hi);
+      const int64_t epoch = pos.epoch;
+      pos.cursor += global_bs;
+      std::optional<LabelledBatch> b;
+      double counts[2] = {0, 0};  // labelled count, real tokens: summed over ranks
+      if (!idx.empty()) {
+        b = make_batch(train.examples, idx, arch, pad_id, mlm, a.seed, epoch);
+        counts[0] = loss_count(*b, arch), counts[1] = real_tokens(*b);
+      }
+      const double mine = counts[0];
+      if (world > 1) comm->allreduce_sum(counts, 2);
+      pos.tokens += counts[1], tokens_here += counts[1];
+      if (!b || mine == 0) continue;
       ForwardOptions fo = a.forward;
       fo.seed = a.forward.seed + static_cast<uint64_t>(step) * 1000003ull;  // seeded plans: fresh per step
-      GradOutput g = model->loss_and_grads(b.in, b.labels, fo, ctx);
-      loss += g.loss / static_cast<double>(a.gradient_accumulation_steps);
-      const float k = 1.0f / static_cast<float>(a.gradient_accumulation_steps);
+      GradOutput g = model->loss_and_grads(b->in, b->labels, fo, ctx);
+      // HF: each micro-batch's mean loss / accumulation steps; across ranks, weighted by the share
+      // of the global batch's labelled tokens (1 in a single process).
+      const float k = static_cast<float>((world > 1 ? mine / counts[0] : 1.0) / static_cast<double>(accum));
+      loss += g.loss * static_cast<double>(k);
       for (size_t i = 0; i < params.size(); ++i) {
         Tensor& t = g.grads[i].second;
         if (!g.reached[i]) continue;
-        reached[i] = 1;
-        if (sum[i].data.empty()) sum[i] = Tensor(t.shape);
+        reached[i] = 1.0f;
+        if (sum[i].data.empty()) {
+          if (k == 1.0f) {
+            sum[i] = std::move(t);
+            continue;
+          }
+          sum[i] = Tensor(t.shape);
+        }
         for (size_t j = 0; j < t.data.size(); ++j) sum[i].data[j] += k == 1.0f ? t.data[j] : t.data[j] * k;
+      }
+    }
+    if (world > 1) {
+      comm->allreduce_sum(&loss, 1);
+      comm->allreduce_sum(reached.data(), static_cast<int64_t>(reached.size()));
+      for (size_t i = 0; i < params.size(); ++i) {
+        if (reached[i] == 0.0f) continue;
+        if (sum[i].data.empty())
+          sum[i] = Tensor(Shape{static_cast<int64_t>(numel(model->named_parameters()[i].second.shape))});
+        comm->allreduce_sum(sum[i].ptr(), sum[i].size());
       }
     }
     std::vector<std::pair<float*, int64_t>> grads;
     std::vector<Param> ps;
     for (size_t i = 0; i < params.size(); ++i) {
-      if (reached[i]) grads.emplace_back(sum[i].ptr(), sum[i].size());
-      ps.push_back({params[i].first, params[i].second, reached[i] ? sum[i].ptr() : nullptr,
+      const bool has = reached[i] != 0.0f;
+      if (has) grads.emplace_back(sum[i].ptr(), sum[i].size());
+      ps.push_back({params[i].first, params[i].second, has ? sum[i].ptr() : nullptr,
                     static_cast<int64_t>(numel(model->named_parameters()[i].second.shape)),
                     hf_weight_decay(params[i].first)});
     }
     const double norm = clip_grad_norm(grads, a.max_grad_norm, ctx);
     const double lr = lr_at(schedule, a.learning_rate, step, a.warmup_steps, total);
     opt.step(ps, lr, ctx);
-    if (a.logging_steps > 0 && ((step + 1) % a.logging_steps == 0 || step + 1 == total))
-      std::fprintf(stderr,
-                   "{\"step\": %lld, \"epoch\": %.3f, \"loss\": %.7g, \"grad_norm\": %.7g, \"learning_rate\": %.7g, "
-                   "\"tokens\": %.0f}\n",
-                   static_cast<long long>(step + 1), epoch + static_cast<double>(std::min(cursor, n)) / n, loss, norm,
-                   lr, tokens);
-    if (!valid.examples.empty() && a.eval_steps > 0 && (step + 1) % a.eval_steps == 0 && step + 1 < total)
-      std::fprintf(stderr, "{\"step\": %lld, %s}\n", static_cast<long long>(step + 1),
-                   evaluate(*model, valid, arch, pad_id, mlm, a.seed, a.forward, ctx).c_str());
-    if (a.save_steps > 0 && (step + 1) % a.save_steps == 0 && step + 1 < total) {
-      const std::string dir = (fs::path(a.output_dir) / ("checkpoint-" + std::to_string(step + 1))).string();
-      model->save(dir, (fs::path(a.model) / "config.json").string());
-      copy_tokenizer_files(a.model, dir);
+    pos.step = step + 1;
+
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double per_step = elapsed / static_cast<double>(pos.step - first_step);
+    const double eta = per_step * static_cast<double>(total - pos.step);
+    const double epoch_f = static_cast<double>(pos.epoch) + static_cast<double>(std::min(pos.cursor, n)) / n;
+    if (progress) {
+      const int width = 24, filled = static_cast<int>(width * pos.step / total);
+      std::fprintf(stderr, "\r\033[K%lld/%lld [%s%s] loss %.4f lr %.3g %.0f tok/s ETA %s",
+                   static_cast<long long>(pos.step), static_cast<long long>(total), std::string(filled, '=').c_str(),
+                   std::string(width - filled, ' ').c_str(), loss, lr, tokens_here / std::max(elapsed, 1e-9),
+                   format_duration(eta).c_str());
+      std::fflush(stderr);
+    }
+    if (a.logging_steps > 0 && (pos.step % a.logging_steps == 0 || pos.step == total))
+      log({{"step", pos.step},
+           {"epoch", std::round(epoch_f * 1000) / 1000},
+           {"loss", loss},
+           {"grad_norm", norm},
+           {"learning_rate", lr},
+           {"tokens", pos.tokens},
+           {"tokens_per_s", std::round(tokens_here / std::max(elapsed, 1e-9))},
+           {"elapsed_s", std::round(elapsed * 10) / 10},
+           {"eta_s", std::round(eta * 10) / 10}});
+    if (a.eval_steps > 0 && pos.step % a.eval_steps == 0 && pos.step < total) evaluate_and_log(pos.step);
+    const std::string ckpt = (fs::path(a.output_dir) / ("checkpoint-" + std::to_string(pos.step))).string();
+    bool saved = false;
+    if (a.save_steps > 0 && pos.step % a.save_steps == 0) save(ckpt), saved = true;
+    double stop = g_stop_signal;
+    if (world > 1) comm->allreduce_sum(&stop, 1);
+    if (stop != 0 && pos.step < total) {
+      if (!saved) save(ckpt);
+      if (progress) std::fputs("\n", stderr);
+      throw TrainingInterrupted(g_stop_signal != 0 ? g_stop_signal : SIGTERM, ckpt, pos.step, total);
     }
   }
-  fs::create_directories(a.output_dir);
-  model->save(a.output_dir, (fs::path(a.model) / "config.json").string());
-  copy_tokenizer_files(a.model, a.output_dir);
-  if (!valid.examples.empty())
-    std::fprintf(stderr, "{\"step\": %lld, %s}\n", static_cast<long long>(total),
-                 evaluate(*model, valid, arch, pad_id, mlm, a.seed, a.forward, ctx).c_str());
+  if (progress) std::fputs("\n", stderr);
+  evaluate_and_log(total);
+  if (lead) {
+    fs::create_directories(a.output_dir);
+    model->save(a.output_dir, source_config);
+    copy_tokenizer_files(tokenizer_dir, a.output_dir);
+    state.extra["log_history"] = log_history;
+    write_file_atomically((fs::path(a.output_dir) / "trainer_state.json").string(), to_json(state).dump(2) + "\n");
+  }
+  comm->barrier();
 }
 
 }  // namespace
@@ -421,13 +614,22 @@ LabelledBatch read_labelled_batch(const std::string& path) {
 }
 
 void train(const TrainArgs& a, const ThreadingContext& ctx) {
-  BB_CHECK(!a.model.empty(), "--model is required (a checkpoint directory)");
+  BB_CHECK(a.model.empty() || a.config.empty(),
+           "give --model DIR (a checkpoint to start from) or --config FILE (a new model), not both");
+  BB_CHECK(!a.model.empty() || !a.config.empty() || !a.resume_from_checkpoint.empty(),
+           "give --model DIR (a checkpoint to start from) or --config FILE (a new model, with --tokenizer DIR)");
   BB_CHECK(!a.train_file.empty(), "--train-file is required");
   BB_CHECK(!a.output_dir.empty(), "--output-dir is required");
+  check_output_dir(a.output_dir);
   BB_CHECK(a.learning_rate >= 0 && a.max_grad_norm >= 0 && a.weight_decay >= 0,
            "--learning-rate, --max-grad-norm and --weight-decay must be >= 0");
   task_architecture(a.task);
-  if (fs::path(a.train_file).extension() == ".safetensors") return train_on_batch(a, ctx);
+  if (fs::path(a.train_file).extension() == ".safetensors") {
+    BB_CHECK(!a.model.empty() && a.resume_from_checkpoint.empty(),
+             "a pre-tokenised .safetensors --train-file trains from --model DIR (no --config, no "
+             "--resume-from-checkpoint)");
+    return train_on_batch(a, ctx);
+  }
   BB_CHECK(a.trace.empty(), "--trace is written for a pre-tokenised .safetensors --train-file only");
   train_on_data(a, ctx);
 }

@@ -13,6 +13,7 @@
 #include <string>
 
 #include <map>
+#include <stdexcept>
 
 #include "core/threading.h"
 #include "layers/types.h"
@@ -21,8 +22,13 @@
 namespace bigbird::train {
 
 struct TrainArgs {
-  std::string task = "mlm";  // mlm | text-classification | token-classification | question-answering
-  std::string model;         // checkpoint directory
+  std::string task = "mlm";            // mlm | text-classification | token-classification | question-answering
+  std::string model;                   // checkpoint directory (or config + tokenizer: a new model)
+  std::string config;                  // config.json of a new model (from scratch; needs tokenizer)
+  std::string tokenizer;               // tokenizer directory (default: model)
+  std::string resume_from_checkpoint;  // a checkpoint-{step} directory this run continues
+  bool gradient_checkpointing = false;
+  bool progress = true;  // a progress bar when stderr is a terminal (JSON lines otherwise)
   std::string train_file, output_dir, trace;
   double learning_rate = 5e-5, weight_decay = 0.0, adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
   double max_grad_norm = 1.0;
@@ -51,6 +57,16 @@ struct LabelledBatch {
   std::map<int, RandomPlan> plans;
 };
 LabelledBatch read_labelled_batch(const std::string& path);
+
+// Thrown by train() when SIGINT/SIGTERM/SIGHUP arrived: the run stopped after an optimizer step
+// and saved `checkpoint` (resume with --resume-from-checkpoint).
+struct TrainingInterrupted : std::runtime_error {
+  TrainingInterrupted(int sig, std::string dir, int64_t at, int64_t of)
+      : std::runtime_error("interrupted"), signal(sig), checkpoint(std::move(dir)), step(at), total(of) {}
+  int signal;
+  std::string checkpoint;
+  int64_t step, total;
+};
 
 // Runs the training and writes output_dir (and the trace); progress lines on stderr. Throws
 // bigbird::Error on bad arguments or files, leaving no partial output.
