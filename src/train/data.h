@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "text/tokenizer.h"
@@ -28,6 +29,12 @@ struct Example {
   std::vector<int64_t> labels;
   std::vector<float> float_labels;                 // regression (1 value) or multi-label (num_labels values)
   int64_t start_position = -1, end_position = -1;  // question answering
+  // QA: per token, character span in the context (code points, as QaRecord::answer_starts);
+  // {-1,-1} outside the context (question, special tokens).
+  std::vector<std::pair<int64_t, int64_t>> offsets;
+  // QA: the record this feature (window) comes from: its position in the file (load_qa); -1 from
+  // qa_features, which sees one record.
+  int64_t example_index = -1;
   // MLM: HF's special_tokens_mask (1 = never masked); empty elsewhere.
   std::vector<int64_t> special_tokens_mask;
 };

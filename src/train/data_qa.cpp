@@ -45,6 +45,9 @@ std::vector<Example> qa_features(const QaRecord& record, const Tokenizer& tokeni
     x.token_type_ids.assign(x.input_ids.size(), 1);
     std::fill(x.token_type_ids.begin(), x.token_type_ids.begin() + nq + 2, 0);
     x.attention_mask.assign(x.input_ids.size(), 1);
+    // Offsets (run_qa's prepare_validation_features): the context's tokens only.
+    x.offsets.assign(x.input_ids.size(), {-1, -1});
+    std::copy(ctx.offsets.begin() + start, ctx.offsets.begin() + stop, x.offsets.begin() + nq + 2);
 
     // Positions: the cls index (0) unless the window holds the whole answer.
     x.start_position = x.end_position = 0;
@@ -109,9 +112,14 @@ std::vector<QaRecord> read_qa_records(const std::string& path) {
 
 std::vector<Example> load_qa(const std::string& path, const Tokenizer& tokenizer, const QaOptions& options) {
   std::vector<Example> out;
-  for (const QaRecord& r : read_qa_records(path)) {
+  const std::vector<QaRecord> records = read_qa_records(path);
+  for (size_t i = 0; i < records.size(); ++i) {
+    const QaRecord& r = records[i];
     std::vector<Example> f = detail::with_location(path, r.line, [&] { return qa_features(r, tokenizer, options); });
-    for (Example& x : f) out.push_back(std::move(x));
+    for (Example& x : f) {
+      x.example_index = static_cast<int64_t>(i);
+      out.push_back(std::move(x));
+    }
   }
   return out;
 }
