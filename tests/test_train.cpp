@@ -137,7 +137,7 @@ TEST(Train, TextClassificationFromJsonlEndToEnd) {
   auto r = train(dir.file("a"), 2);
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("\"eval_accuracy\""), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("\"step\": 15,"), std::string::npos) << r.output;  // 3 epochs of 5 batches
+  EXPECT_NE(r.output.find("\"step\":15,"), std::string::npos) << r.output;  // 3 epochs of 5 batches
   const std::string cfg = slurp(dir.file("a/config.json"));
   EXPECT_NE(cfg.find("\"BigBirdForSequenceClassification\""), std::string::npos) << cfg;
   EXPECT_NE(cfg.find("\"0\": \"neg\""), std::string::npos) << cfg;
@@ -157,4 +157,154 @@ TEST(Train, TextClassificationFromJsonlEndToEnd) {
   EXPECT_EQ(e.status, 1);
   EXPECT_NE(e.output.find("error: "), std::string::npos) << e.output;
   EXPECT_FALSE(std::filesystem::exists(dir.file("c")));
+}
+
+namespace {
+// A small English corpus (documents separated by blank lines) for MLM runs.
+void write_corpus(const std::string& path) {
+  std::ofstream f(path);
+  const char* words[] = {"the", "river",  "runs", "past",   "a",     "garden", "where", "children", "play", "music",
+                         "in",  "summer", "and",  "winter", "under", "old",    "trees", "near",     "the",  "market"};
+  for (int d = 0; d < 24; ++d) {
+    for (int w = 0; w < 60; ++w) f << words[(d * 7 + w * 3 + w / 5) % 20] << (w % 12 == 11 ? ".\n" : " ");
+    f << "\n\n";
+  }
+}
+
+// Runs `bigbird <args>` in the background of the shell and sends it SIGINT after `seconds`.
+bigbird::test::RunResult run_cli_interrupted(const std::string& args, int seconds) {
+  return run_cli(args + " 2>&1 & pid=$!; sleep " + std::to_string(seconds) + "; kill -INT $pid; wait $pid");
+}
+}  // namespace
+
+// checkpoint-{step} holds the model, the optimizer state and the data position: resuming from it
+// gives the same bits as the uninterrupted run; Ctrl-C (SIGINT) between steps saves a checkpoint
+// and exits with 130; a resumed run must repeat the original's settings.
+TEST(Train, ResumeFromCheckpointIsBitIdenticalAndCtrlCSaves) {
+  TempDir dir;
+  write_corpus(dir.file("corpus.txt"));
+  const std::string common = "train --task mlm --model " + data_path("../../models/tiny-mlm") + " --train-file " +
+                             dir.file("corpus.txt") +
+                             " --max-seq-length 64 --per-device-train-batch-size 4 --learning-rate 1e-3 "
+                             "--warmup-steps 2 --logging-steps 1 --no-progress --seed ";
+  auto a = run_cli(common + "7 --max-steps 4 --output-dir " + dir.file("a"));
+  ASSERT_EQ(a.status, 0) << a.output;
+  auto b = run_cli(common + "7 --max-steps 2 --save-steps 2 --output-dir " + dir.file("b"));
+  ASSERT_EQ(b.status, 0) << b.output;
+  for (const char* f :
+       {"config.json", "model.safetensors", "optimizer.safetensors", "trainer_state.json", "spiece.model"})
+    EXPECT_TRUE(std::filesystem::exists(dir.file(std::string("b/checkpoint-2/") + f))) << f;
+  // The linear schedule runs over --max-steps of the resumed run (4), as HF's does.
+  auto r = run_cli(common + "7 --max-steps 4 --resume-from-checkpoint " + dir.file("b/checkpoint-2") + " --output-dir " +
+                   dir.file("b"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("\"start_step\":2"), std::string::npos) << r.output;
+  EXPECT_EQ(slurp(dir.file("a/model.safetensors")), slurp(dir.file("b/model.safetensors")));
+
+  auto bad = run_cli(common + "8 --max-steps 4 --resume-from-checkpoint " + dir.file("b/checkpoint-2") +
+                     " --output-dir " + dir.file("x"));
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.output.find("error: --resume-from-checkpoint"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("--seed"), std::string::npos) << bad.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("x")));
+
+  auto c = run_cli_interrupted(common + "7 --max-steps 1000000 --save-steps 0 --output-dir " + dir.file("c"), 6);
+  EXPECT_EQ(c.status, 130) << c.output;
+  const auto at = c.output.find("interrupted (SIGINT) after step ");
+  ASSERT_NE(at, std::string::npos) << c.output;
+  const long step = std::stol(c.output.substr(at + 32));
+  const std::string ck = dir.file("c/checkpoint-" + std::to_string(step));
+  ASSERT_TRUE(std::filesystem::exists(ck + "/trainer_state.json")) << c.output;
+  for (const auto& e : std::filesystem::directory_iterator(dir.file("c")))  // no temporary left behind
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+  auto d = run_cli(common + "7 --max-steps " + std::to_string(step + 1) + " --resume-from-checkpoint " + ck +
+                   " --output-dir " + dir.file("c"));
+  EXPECT_EQ(d.status, 0) << d.output;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("c/model.safetensors")));
+}
+
+// Token classification and question answering from an MLM checkpoint: HF's metrics in the log
+// (seqeval's overall scores, SQuAD exact match / F1), and `tag` / `qa` answer with the result.
+TEST(Train, TokenClassificationAndQuestionAnsweringEndToEnd) {
+  TempDir dir;
+  {
+    std::ofstream tr(dir.file("ner.jsonl")), qa(dir.file("qa.jsonl"));
+    const char* names[] = {"alice", "bob", "carol"};
+    const char* fruits[] = {"apple", "lemon", "mango", "plum"};
+    for (int i = 0; i < 24; ++i) {
+      tr << "{\"tokens\": [\"" << names[i % 3] << "\", \"met\", \"the\", \"doctor\", \"in\", \"new\", \"york\"], "
+         << "\"tags\": [\"B-PER\", \"O\", \"O\", \"O\", \"O\", \"B-LOC\", \"I-LOC\"]}\n";
+      const std::string context = std::string("we walked home. the fruit is ") + fruits[i % 4] + ". it rained.";
+      qa << "{\"id\": \"q" << i << "\", \"question\": \"what is the fruit?\", \"context\": \"" << context
+         << "\", \"answers\": {\"text\": [\"" << fruits[i % 4] << "\"], \"answer_start\": [29]}}\n";
+    }
+  }
+  const std::string common = " --model " + data_path("../../models/tiny-mlm") +
+                             " --num-train-epochs 2 --per-device-train-batch-size 8 --learning-rate 1e-3 --seed 1 "
+                             "--no-progress";
+  auto t = run_cli("train --task token-classification --train-file " + dir.file("ner.jsonl") + " --validation-file " +
+                   dir.file("ner.jsonl") + " --output-dir " + dir.file("ner") + common);
+  ASSERT_EQ(t.status, 0) << t.output;
+  for (const char* k : {"\"eval_precision\"", "\"eval_recall\"", "\"eval_f1\"", "\"eval_accuracy\""})
+    EXPECT_NE(t.output.find(k), std::string::npos) << k << "\n" << t.output;
+  EXPECT_NE(slurp(dir.file("ner/config.json")).find("\"B-LOC\""), std::string::npos);
+  auto tag = run_cli("tag --model " + dir.file("ner") + " \"alice met the doctor in new york\"");
+  EXPECT_EQ(tag.status, 0) << tag.output;
+
+  auto q = run_cli("train --task question-answering --train-file " + dir.file("qa.jsonl") + " --validation-file " +
+                   dir.file("qa.jsonl") + " --output-dir " + dir.file("qa") + common);
+  ASSERT_EQ(q.status, 0) << q.output;
+  EXPECT_NE(q.output.find("\"eval_exact_match\""), std::string::npos) << q.output;
+  EXPECT_NE(q.output.find("\"eval_f1\""), std::string::npos) << q.output;
+  auto ans = run_cli("qa --model " + dir.file("qa") +
+                     " '{\"question\": \"what is the fruit?\", \"context\": \"we walked home. the fruit is plum.\"}'");
+  EXPECT_EQ(ans.status, 0) << ans.output;
+  EXPECT_NE(ans.output.find("\"answer\""), std::string::npos) << ans.output;
+}
+
+// --config FILE trains a new model from scratch (HF's init, the tokenizer from --tokenizer).
+TEST(Train, FromScratchWithConfig) {
+  TempDir dir;
+  write_corpus(dir.file("corpus.txt"));
+  const std::string tiny = data_path("../../models/tiny-mlm");
+  auto r = run_cli("train --task mlm --config " + tiny + "/config.json --tokenizer " + tiny + " --train-file " +
+                   dir.file("corpus.txt") + " --max-seq-length 64 --max-steps 2 --output-dir " + dir.file("o") +
+                   " --no-progress");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(slurp(dir.file("o/config.json")).find("\"BigBirdForMaskedLM\""), std::string::npos);
+  EXPECT_NE(slurp(dir.file("o/model.safetensors")), slurp(tiny + "/model.safetensors"));
+  auto f = run_cli("fill-mask --model " + dir.file("o") + " \"the river [MASK] past\"");
+  EXPECT_EQ(f.status, 0) << f.output;
+  // --config without --tokenizer, --model with --config, an output dir under a file: one error line.
+  auto e1 = run_cli("train --task mlm --config " + tiny + "/config.json --train-file " + dir.file("corpus.txt") +
+                    " --output-dir " + dir.file("p"));
+  EXPECT_EQ(e1.status, 1);
+  EXPECT_NE(e1.output.find("error: --config needs --tokenizer"), std::string::npos) << e1.output;
+  auto e2 = run_cli("train --task mlm --model " + tiny + " --config " + tiny + "/config.json --train-file " +
+                    dir.file("corpus.txt") + " --output-dir " + dir.file("p"));
+  EXPECT_EQ(e2.status, 1);
+  EXPECT_NE(e2.output.find("not both"), std::string::npos) << e2.output;
+  auto e3 = run_cli("train --task mlm --model " + tiny + " --train-file " + dir.file("corpus.txt") + " --output-dir " +
+                    dir.file("corpus.txt") + "/out");
+  EXPECT_EQ(e3.status, 1);
+  EXPECT_NE(e3.output.find("error: --output-dir"), std::string::npos) << e3.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("p")));
+}
+
+// A checkpoint whose tensors do not fit its config.json is refused, naming the tensor.
+TEST(Train, CheckpointThatDoesNotFitItsConfigIsAnError) {
+  TempDir dir;
+  const std::string tiny = data_path("../../models/tiny-mlm");
+  std::filesystem::copy(tiny, dir.file("m"));
+  std::string cfg = slurp(dir.file("m/config.json"));
+  const auto at = cfg.find("\"intermediate_size\": 256");
+  ASSERT_NE(at, std::string::npos);
+  cfg.replace(at, 24, "\"intermediate_size\": 128");
+  std::ofstream(dir.file("m/config.json")) << cfg;
+  write_corpus(dir.file("corpus.txt"));
+  auto r = run_cli("train --task mlm --model " + dir.file("m") + " --train-file " + dir.file("corpus.txt") +
+                   " --max-steps 1 --output-dir " + dir.file("o"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("does not fit its config"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("o")));
 }

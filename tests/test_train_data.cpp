@@ -243,7 +243,8 @@ TEST(TrainDataClassify, GivenLabelMapIsHonoured) {
   EXPECT_EQ(error_of([&] { load_classification(p, tok(), o); }), "label2id: label \"neg\" has id 2, expected ids 0..1");
   o.label2id = {{"pos", 0}, {"other", 1}};
   EXPECT_EQ(error_of([&] { load_classification(p, tok(), o); }),
-            p + ":2: unknown label \"neg\" (known labels: other, pos)");
+            p + ":2: unknown label \"neg\": the model's labels (from its checkpoint, or the training set for "
+                "validation data) are other, pos");
 }
 
 TEST(TrainDataClassify, RegressionAndMultiLabel) {
@@ -466,7 +467,8 @@ TEST(TrainDataErrors, MessagesNameFileAndLine) {
   TokenClassificationOptions to;
   to.label2id = {{"O", 0}};
   EXPECT_EQ(error_of([&] { load_token_classification(p, tok(), to); }),
-            p + ":1: unknown label \"X\" (known labels: O)");
+            p + ":1: unknown label \"X\": the model's labels (from its checkpoint, or the training set for validation "
+                "data) are O");
 
   write(p, "{\"id\": \"1\", \"question\": \"q\", \"context\": \"c\", \"answers\": {\"text\": [\"c\"]}}\n");
   EXPECT_EQ(error_of([&] { load_qa(p, tok()); }), p + ":1: missing field \"answers.answer_start\"");

@@ -136,7 +136,10 @@ int64_t label_id(const std::map<std::string, int64_t>& label2id, const std::stri
   if (it != label2id.end()) return it->second;
   std::string known;
   for (const auto& [label, id] : label2id) known += (known.empty() ? "" : ", ") + label;
-  record_fail(path, line, "unknown label \"", key, "\" (known labels: ", known, ")");
+  record_fail(path, line, "unknown label \"", key,
+              "\": the model's labels (from its checkpoint, or the training set "
+              "for validation data) are ",
+              known);
 }
 
 }  // namespace bigbird::train::detail

@@ -23,6 +23,7 @@
 #include "train/checkpoint.h"
 #include "train/comm.h"
 #include "train/data.h"
+#include "train/metrics.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
 
@@ -123,6 +124,7 @@ struct Data {
   std::vector<std::string> id2label;
   std::string problem;  // HF problem_type for sequence classification
   int64_t num_labels = 0;
+  std::vector<QaRecord> qa_records;  // question answering: the examples the features come from
 };
 
 // The task's row length: --max-seq-length, else HF's example scripts' defaults, never more than
@@ -175,6 +177,7 @@ Data load_data(const TrainArgs& a, const std::string& path, Architecture arch, c
       o.max_seq_length = len;
       o.doc_stride = a.doc_stride;
       d.examples = load_qa(path, tok, o);
+      d.qa_records = read_qa_records(path);
       break;
     }
     default: fail("no data loader for ", architecture_name(arch));
@@ -258,20 +261,32 @@ std::vector<size_t> shuffled(size_t n, uint64_t seed, int64_t epoch) {
   return p;
 }
 
-// Loss and accuracy-type metrics on a data set (batches of 8, in order), as JSON fields.
-std::string evaluate(const BigBirdModel& model, const Data& d, Architecture arch, int64_t pad_id,
-                     const MaskingInfo* mlm, uint64_t seed, const ForwardOptions& fo, const ThreadingContext& ctx) {
+// HF's evaluation metrics on a data set (batches of 8, in order), as JSON fields: eval_loss for
+// every task; MLM perplexity; sequence classification accuracy and macro F1 (single-label);
+// token classification seqeval's overall precision / recall / f1 / accuracy on the words' first
+// sub-tokens; question answering SQuAD exact match and F1 of run_qa's best spans.
+nlohmann::json evaluate(const BigBirdModel& model, const Data& d, Architecture arch, int64_t pad_id,
+                        const MaskingInfo* mlm, uint64_t seed, const ForwardOptions& fo, const ThreadingContext& ctx) {
   double loss = 0;
   int64_t batches = 0, correct = 0, total = 0;
   std::map<int64_t, std::array<int64_t, 3>> per_label;  // tp, fp, fn
+  std::vector<std::vector<std::string>> gold_tags, predicted_tags;
+  std::vector<Tensor> qa_rows(d.examples.size());  // QA: each feature's [L, 2] logits
+  auto label_name = [&](int64_t id) {
+    return id >= 0 && id < static_cast<int64_t>(d.id2label.size()) ? d.id2label[static_cast<size_t>(id)]
+                                                                   : std::to_string(id);
+  };
   for (size_t s = 0; s < d.examples.size(); s += 8) {
     std::vector<size_t> idx;
     for (size_t i = s; i < std::min(d.examples.size(), s + 8); ++i) idx.push_back(i);
     const LabelledBatch b = make_batch(d.examples, idx, arch, pad_id, mlm, seed, 0);
     loss += model.loss_and_grads(b.in, b.labels, fo, ctx).loss;
     ++batches;
+    if (arch == Architecture::MaskedLM) continue;
+    const Tensor seq = model.encode(b.in, fo, ctx).sequence_output;
+    const int64_t L = seq.dim(1);
     if (arch == Architecture::SequenceClassification && !b.labels.labels.data.empty()) {
-      const Tensor logits = model.sequence_classification_logits(model.encode(b.in, fo, ctx).sequence_output, ctx);
+      const Tensor logits = model.sequence_classification_logits(seq, ctx);
       const int64_t nl = logits.dim(1);
       for (int64_t r = 0; r < logits.dim(0); ++r) {
         const float* row = logits.ptr() + r * nl;
@@ -282,38 +297,68 @@ std::string evaluate(const BigBirdModel& model, const Data& d, Architecture arch
       }
     }
     if (arch == Architecture::TokenClassification) {
-      const Tensor logits = model.token_classification_logits(model.encode(b.in, fo, ctx).sequence_output, ctx);
+      const Tensor logits = model.token_classification_logits(seq, ctx);
       const int64_t nl = logits.dim(2);
-      for (size_t t = 0; t < b.labels.labels.data.size(); ++t) {
-        const int64_t gold = b.labels.labels.data[t];
-        if (gold == kIgnoreIndex) continue;
-        const float* row = logits.ptr() + static_cast<int64_t>(t) * nl;
-        correct += (std::max_element(row, row + nl) - row) == gold, ++total;
+      for (size_t r = 0; r < idx.size(); ++r) {
+        std::vector<std::string> g, p;
+        for (int64_t t = 0; t < L; ++t) {
+          const int64_t gold = b.labels.labels.data[r * static_cast<size_t>(L) + static_cast<size_t>(t)];
+          if (gold == kIgnoreIndex) continue;
+          const float* row = logits.ptr() + (static_cast<int64_t>(r) * L + t) * nl;
+          g.push_back(label_name(gold)), p.push_back(label_name(std::max_element(row, row + nl) - row));
+        }
+        gold_tags.push_back(std::move(g)), predicted_tags.push_back(std::move(p));
+      }
+    }
+    if (arch == Architecture::QuestionAnswering) {
+      const Tensor logits = model.qa_logits(seq, ctx);
+      for (size_t r = 0; r < idx.size(); ++r) {
+        Tensor t(Shape{L, 2});
+        std::copy_n(logits.ptr() + static_cast<int64_t>(r) * L * 2, L * 2, t.ptr());
+        qa_rows[idx[r]] = std::move(t);
       }
     }
   }
-  char buf[256];
-  const double mean = loss / std::max<int64_t>(batches, 1);
-  std::string out;
-  std::snprintf(buf, sizeof buf, "\"eval_loss\": %.7g", mean);
-  out = buf;
-  if (arch == Architecture::MaskedLM) {
-    std::snprintf(buf, sizeof buf, ", \"perplexity\": %.7g", std::exp(mean));
-    out += buf;
-  }
-  if (total > 0) {
-    std::snprintf(buf, sizeof buf, ", \"eval_accuracy\": %.7g", static_cast<double>(correct) / total);
-    out += buf;
-  }
+  const double mean = loss / static_cast<double>(std::max<int64_t>(batches, 1));
+  nlohmann::json out = {{"eval_loss", mean}};
+  if (arch == Architecture::MaskedLM) out["perplexity"] = std::exp(mean);
+  if (total > 0) out["eval_accuracy"] = static_cast<double>(correct) / static_cast<double>(total);
   if (!per_label.empty()) {
     double f1 = 0;
     for (const auto& [label, c] : per_label) {
-      const double p = c[0] + c[1] ? double(c[0]) / (c[0] + c[1]) : 0,
-                   r = c[0] + c[2] ? double(c[0]) / (c[0] + c[2]) : 0;
+      const double p = c[0] + c[1] ? double(c[0]) / double(c[0] + c[1]) : 0,
+                   r = c[0] + c[2] ? double(c[0]) / double(c[0] + c[2]) : 0;
       f1 += p + r > 0 ? 2 * p * r / (p + r) : 0;
     }
-    std::snprintf(buf, sizeof buf, ", \"eval_macro_f1\": %.7g", f1 / static_cast<double>(per_label.size()));
-    out += buf;
+    out["eval_macro_f1"] = f1 / static_cast<double>(per_label.size());
+  }
+  if (arch == Architecture::TokenClassification) {
+    const EntityScores e = entity_scores(gold_tags, predicted_tags);
+    out["eval_precision"] = e.precision, out["eval_recall"] = e.recall, out["eval_f1"] = e.f1;
+    out["eval_accuracy"] = e.accuracy;
+  }
+  if (arch == Architecture::QuestionAnswering) {
+    // Split the logits back into start / end rows and group the features by example.
+    std::vector<std::vector<float>> starts(qa_rows.size()), ends(qa_rows.size());
+    std::vector<std::vector<QaFeatureView>> features(d.qa_records.size());
+    for (size_t i = 0; i < qa_rows.size(); ++i) {
+      const int64_t L = qa_rows[i].dim(0);
+      for (int64_t t = 0; t < L; ++t)
+        starts[i].push_back(qa_rows[i].data[static_cast<size_t>(2 * t)]),
+            ends[i].push_back(qa_rows[i].data[static_cast<size_t>(2 * t + 1)]);
+      const int64_t ex = d.examples[i].example_index;
+      BB_CHECK(ex >= 0 && ex < static_cast<int64_t>(features.size()), "QA feature ", i, " has no example");
+      features[static_cast<size_t>(ex)].push_back({starts[i].data(), ends[i].data(), L, &d.examples[i].offsets});
+    }
+    std::vector<std::string> answers;
+    std::vector<std::vector<std::string>> gold;
+    for (size_t e = 0; e < d.qa_records.size(); ++e) {
+      if (d.qa_records[e].answer_texts.empty()) continue;  // SQuAD v1.1 scores answerable questions
+      answers.push_back(best_answer(d.qa_records[e].context, features[e]));
+      gold.push_back(d.qa_records[e].answer_texts);
+    }
+    const SquadScores q = squad_scores(answers, gold);
+    out["eval_exact_match"] = q.exact_match, out["eval_f1"] = q.f1;
   }
   return out;
 }
@@ -347,7 +392,6 @@ class StopSignals {
   static constexpr std::array<int, 3> kSignals{SIGINT, SIGTERM, SIGHUP};
   std::array<void (*)(int), 3> old_{};
 };
-
 
 std::string format_duration(double s) {
   if (!(s >= 0) || s > 1e7) return "?";
@@ -439,20 +483,20 @@ void train_on_data(const TrainArgs& a, const ThreadingContext& ctx) {
                                    ? resume->state.extra["log_history"]
                                    : nlohmann::json::array();
   const bool progress = a.progress && lead && ::isatty(STDERR_FILENO);
-  auto log = [&](nlohmann::json line) {
-    log_history.push_back(line);
+  auto log = [&](const nlohmann::ordered_json& line) {
+    log_history.push_back(nlohmann::json::parse(line.dump()));
     if (!lead) return;
     if (progress) std::fputs("\r\033[K", stderr);
     std::fprintf(stderr, "%s\n", line.dump().c_str());
     std::fflush(stderr);
   };
   if (lead)
-    log({{"examples", n},
-         {"processes", world},
-         {"global_batch_size", global_bs},
-         {"steps", total},
-         {"start_step", pos.step},
-         {"parameters", params.size()}});
+    log(nlohmann::ordered_json{{"examples", n},
+                               {"processes", world},
+                               {"global_batch_size", global_bs},
+                               {"steps", total},
+                               {"start_step", pos.step},
+                               {"parameters", params.size()}});
 
   auto save = [&](const std::string& dir) {
     if (!lead) return;
@@ -461,9 +505,9 @@ void train_on_data(const TrainArgs& a, const ThreadingContext& ctx) {
   };
   auto evaluate_and_log = [&](int64_t step) {
     if (!lead || valid.examples.empty()) return;
-    nlohmann::json j =
-        nlohmann::json::parse("{" + evaluate(*model, valid, arch, pad_id, mlm, a.seed, a.forward, ctx) + "}");
-    j["step"] = step;
+    nlohmann::ordered_json j = {{"step", step}};
+    const nlohmann::json e = evaluate(*model, valid, arch, pad_id, mlm, a.seed, a.forward, ctx);
+    for (auto it = e.begin(); it != e.end(); ++it) j[it.key()] = *it;
     log(j);
   };
 
@@ -552,15 +596,15 @@ void train_on_data(const TrainArgs& a, const ThreadingContext& ctx) {
       std::fflush(stderr);
     }
     if (a.logging_steps > 0 && (pos.step % a.logging_steps == 0 || pos.step == total))
-      log({{"step", pos.step},
-           {"epoch", std::round(epoch_f * 1000) / 1000},
-           {"loss", loss},
-           {"grad_norm", norm},
-           {"learning_rate", lr},
-           {"tokens", pos.tokens},
-           {"tokens_per_s", std::round(tokens_here / std::max(elapsed, 1e-9))},
-           {"elapsed_s", std::round(elapsed * 10) / 10},
-           {"eta_s", std::round(eta * 10) / 10}});
+      log(nlohmann::ordered_json{{"step", pos.step},
+                                 {"epoch", std::round(epoch_f * 1000) / 1000},
+                                 {"loss", loss},
+                                 {"grad_norm", norm},
+                                 {"learning_rate", lr},
+                                 {"tokens", pos.tokens},
+                                 {"tokens_per_s", std::round(tokens_here / std::max(elapsed, 1e-9))},
+                                 {"elapsed_s", std::round(elapsed * 10) / 10},
+                                 {"eta_s", std::round(eta * 10) / 10}});
     if (a.eval_steps > 0 && pos.step % a.eval_steps == 0 && pos.step < total) evaluate_and_log(pos.step);
     const std::string ckpt = (fs::path(a.output_dir) / ("checkpoint-" + std::to_string(pos.step))).string();
     bool saved = false;
