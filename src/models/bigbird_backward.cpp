@@ -52,6 +52,9 @@ GradOutput BigBirdModel::loss_and_grads(const EncoderInput& in, const TrainLabel
   BB_CHECK(!opt.bf16, "gradients are computed in float32: --dtype bf16 has no backward");
   const Compute c = compute_for(opt, ctx);
   // Training-mode dropout at `site` with probability p (inactive without train.dropout or at p = 0).
+  // Not done: HF's dropout on original_full attention probabilities (attention_probs_dropout_prob;
+  // block-sparse attention has none) needs the full-attention kernels and EncoderBatch::attention
+  // to take a mask; until then original_full layers (and the short-input fall-back) train without it.
   auto dropout = [&](uint64_t site, double p) {
     return train.dropout ? Dropout{static_cast<float>(p), train.dropout_seed, train.step, site} : Dropout{};
   };
