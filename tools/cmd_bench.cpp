@@ -37,6 +37,7 @@ struct BenchArgs {
   CommonOptions common;  // --attention may be a comma list here
   bool json = false;
   bool train = false;
+  bool gradient_checkpointing = false;  // with --train
 };
 
 BigBirdConfig shape_config(const std::string& shape) {
@@ -84,14 +85,14 @@ std::unique_ptr<BigBirdModel> make_model(const BenchArgs& a, int64_t max_len) {
 // One training step (forward + backward + clipping + AdamW) on an MLM batch with every 7th token
 // labelled, as `bigbird train` runs it.
 std::function<void()> train_step(BigBirdModel& model, const EncoderInput& in, const ForwardOptions& opt,
-                                 const ThreadingContext& ctx) {
+                                 const ThreadingContext& ctx, const TrainingOptions& train) {
   auto params = std::make_shared<std::vector<std::pair<std::string, float*>>>(model.make_trainable());
   auto adam = std::make_shared<train::AdamW>(train::AdamWConfig{});
   auto labels = std::make_shared<TrainLabels>();
   labels->labels = TensorI64(in.input_ids.shape, -100);
   for (size_t i = 0; i < in.input_ids.data.size(); i += 7) labels->labels.data[i] = in.input_ids.data[i];
-  return [&model, &in, opt, &ctx, params, adam, labels] {
-    GradOutput g = model.loss_and_grads(in, *labels, opt, ctx);
+  return [&model, &in, opt, &ctx, train, params, adam, labels] {
+    GradOutput g = model.loss_and_grads(in, *labels, opt, ctx, train);
     std::vector<std::pair<float*, int64_t>> grads;
     std::vector<train::Param> ps;
     for (size_t i = 0; i < params->size(); ++i) {
@@ -150,7 +151,10 @@ nlohmann::json run_one(const BenchArgs& a, int64_t L, const std::string& attenti
   BB_CHECK(!(a.train && opt.bf16), "bench --train runs float32 (training has no bf16 path)");
   EncoderOutput out = model->encode(in, opt, ctx);  // also sizes the attention used (for the FLOPs)
   std::vector<double> times;
-  if (a.train) times = time_runs(a.repeats, train_step(*model, in, opt, ctx));
+  BB_CHECK(a.train || !a.gradient_checkpointing, "--gradient-checkpointing goes with --train");
+  TrainingOptions train;
+  train.gradient_checkpointing = a.gradient_checkpointing;
+  if (a.train) times = time_runs(a.repeats, train_step(*model, in, opt, ctx, train));
   else times = time_runs(a.repeats, [&] { out = model->encode(in, opt, ctx); });
   std::vector<double> sorted = times;
   std::sort(sorted.begin(), sorted.end());
@@ -162,6 +166,7 @@ nlohmann::json run_one(const BenchArgs& a, int64_t L, const std::string& attenti
       nominal_flops(c, out.padded_len, out.attention_used) * static_cast<double>(a.batch) * (a.train ? 3.0 : 1.0);
   return {{"seq_len", L},
           {"train", a.train},
+          {"gradient_checkpointing", a.gradient_checkpointing},
           {"batch", a.batch},
           {"attention", attention_of(c, attention)},
           {"attention_used", attention_type_name(out.attention_used)},
@@ -243,6 +248,7 @@ nlohmann::json run_child(const BenchArgs& a, int64_t L, const std::string& atten
   args.insert(args.end(), {"--random-plan", a.common.random_plan});
   if (a.common.seed_opt->count() > 0) args.insert(args.end(), {"--seed", std::to_string(a.common.seed)});
   if (a.train) args.push_back("--train");
+  if (a.gradient_checkpointing) args.push_back("--gradient-checkpointing");
   if (!a.model.empty()) args.insert(args.end(), {"--model", a.model});
   else args.insert(args.end(), {"--shape", a.shape});
   if (a.layers > 0) args.insert(args.end(), {"--layers", std::to_string(a.layers)});
@@ -305,6 +311,9 @@ Runner add_bench(CLI::App& app) {
   app.add_flag("--train", a->train,
                "time a training step instead (forward + backward + clipping + AdamW, MLM loss, batch as given); "
                "GFLOP/s are 3x the forward's nominal FLOPs");
+  app.add_flag("--gradient-checkpointing", a->gradient_checkpointing,
+               "with --train: keep only each layer's input and recompute the layer before its backward (the same "
+               "gradients, less memory, about one more forward of time)");
   return [a] {
     a->common.check();
     if (!a->mixed.empty()) {

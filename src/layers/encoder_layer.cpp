@@ -37,7 +37,7 @@ void post_ln_layer(const Compute& c, const EncoderLayerW& w, const StackShape& s
 }
 
 void post_ln_layer_train(const Compute& c, const EncoderLayerW& w, const StackShape& s, const EncoderBatch& batch,
-                         int layer, float* x, PostLnCache& cache, AttentionWorkspace& ws) {
+                         int layer, float* x, PostLnCache& cache, AttentionWorkspace& ws, const LayerDropout& drop) {
   const int64_t rows = batch.rows(), H = s.hidden, F = s.ffn, n = rows * H;
   for (auto* v : {&cache.q, &cache.k, &cache.v, &cache.ctx, &cache.z1, &cache.a, &cache.z2})
     v->resize(static_cast<size_t>(n));
@@ -48,43 +48,52 @@ void post_ln_layer_train(const Compute& c, const EncoderLayerW& w, const StackSh
   w.v.forward(c, x, rows, cache.v.data());
   batch.attention(c, layer, cache.q.data(), cache.k.data(), cache.v.data(), cache.ctx.data(), ws);
   w.o.forward(c, cache.ctx.data(), rows, cache.z1.data());
+  apply_dropout(c.ctx, drop.attention_output, cache.z1.data(), n);
   for (int64_t i = 0; i < n; ++i) cache.z1[static_cast<size_t>(i)] += x[i];
   layer_norm(c, cache.z1.data(), nullptr, nullptr, cache.a.data(), rows, H, w.attn_ln, s.eps);
   w.ffn_in.forward(c, cache.a.data(), rows, cache.h.data());
   std::vector<float> act(cache.h);
   activation(c, s.act, act.data(), rows * F);
   w.ffn_out.forward(c, act.data(), rows, cache.z2.data());
+  apply_dropout(c.ctx, drop.ffn_output, cache.z2.data(), n);
   for (int64_t i = 0; i < n; ++i) cache.z2[static_cast<size_t>(i)] += cache.a[static_cast<size_t>(i)];
   layer_norm(c, cache.z2.data(), nullptr, nullptr, x, rows, H, w.ffn_ln, s.eps);
 }
 
 void post_ln_layer_backward(const Compute& c, const EncoderLayerW& w, const StackShape& s, const EncoderBatch& batch,
-                            int layer, const PostLnCache& cache, float* dx, Gradients& g) {
+                            int layer, const PostLnCache& cache, float* dx, Gradients& g, const LayerDropout& drop) {
   const int64_t rows = batch.rows(), H = s.hidden, F = s.ffn, n = rows * H;
   auto grad = [&](const Linear& l, const float* x, const float* dy, float* dxl) {
     l.backward(c, x, rows, dy, dxl, g.of(l.weight()), g.of(l.bias()));
   };
-  // x_out = LN(z2), z2 = act(h)·W2ᵀ + b2 + a
+  // x_out = LN(z2), z2 = drop(act(h)·W2ᵀ + b2) + a
   std::vector<float> dz2(static_cast<size_t>(n));
   layer_norm_backward(c, cache.z2.data(), dx, rows, H, w.ffn_ln, s.eps, dz2.data(), g.of(w.ffn_ln.g), g.of(w.ffn_ln.b));
   std::vector<float> act(cache.h), dh(static_cast<size_t>(rows * F));
   activation(c, s.act, act.data(), rows * F);
-  grad(w.ffn_out, act.data(), dz2.data(), dh.data());
-  activation_backward(c.ctx, s.act, cache.h.data(), dh.data(), dh.data(), rows * F);
   std::vector<float> da(static_cast<size_t>(n));
+  if (drop.ffn_output.active()) {  // da holds the dropped gradient of the dense's output for now
+    std::copy(dz2.begin(), dz2.end(), da.begin());
+    apply_dropout(c.ctx, drop.ffn_output, da.data(), n);
+    grad(w.ffn_out, act.data(), da.data(), dh.data());
+  } else {
+    grad(w.ffn_out, act.data(), dz2.data(), dh.data());
+  }
+  activation_backward(c.ctx, s.act, cache.h.data(), dh.data(), dh.data(), rows * F);
   grad(w.ffn_in, cache.a.data(), dh.data(), da.data());
   for (int64_t i = 0; i < n; ++i) da[static_cast<size_t>(i)] += dz2[static_cast<size_t>(i)];
-  // a = LN(z1), z1 = ctx·Woᵀ + bo + x
+  // a = LN(z1), z1 = drop(ctx·Woᵀ + bo) + x
   std::vector<float>& dz1 = dz2;  // dz2 is no longer needed
   layer_norm_backward(c, cache.z1.data(), da.data(), rows, H, w.attn_ln, s.eps, dz1.data(), g.of(w.attn_ln.g),
                       g.of(w.attn_ln.b));
-  std::vector<float>& dctx = da;  // da is no longer needed
+  // x feeds q, k, v and the residual of z1 (dx is free since the first LayerNorm's backward).
+  std::copy(dz1.begin(), dz1.end(), dx);
+  apply_dropout(c.ctx, drop.attention_output, dz1.data(), n);  // now the gradient of the dense's output
+  std::vector<float>& dctx = da;                               // da is no longer needed
   grad(w.o, cache.ctx.data(), dz1.data(), dctx.data());
   std::vector<float> dq(static_cast<size_t>(n)), dk(dq.size()), dv(dq.size());
   batch.attention_backward(c, layer, cache.q.data(), cache.k.data(), cache.v.data(), dctx.data(), dq.data(), dk.data(),
                            dv.data());
-  // x feeds q, k, v and the residual of z1.
-  std::copy(dz1.begin(), dz1.end(), dx);
   std::vector<float>& dxp = dctx;  // dctx is no longer needed
   for (auto [l, d] : {std::pair{&w.q, &dq}, std::pair{&w.k, &dk}, std::pair{&w.v, &dv}}) {
     grad(*l, cache.x.data(), d->data(), dxp.data());

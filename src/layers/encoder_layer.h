@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/attention.h"
+#include "layers/dropout.h"
 #include "layers/encoder_stack.h"
 #include "layers/gradients.h"
 #include "layers/linear.h"
@@ -47,16 +48,26 @@ struct PostLnCache {
   std::vector<float> x, q, k, v, ctx, z1, a, h, z2;
 };
 
+// A post-LN layer's training dropouts (HF: BigBirdSelfOutput's on the attention output dense,
+// BigBirdOutput's on the feed-forward output dense, each before its residual sum and LayerNorm),
+// over the call's [rows, hidden] tensors. Default: none.
+struct LayerDropout {
+  Dropout attention_output, ffn_output;
+};
+
 // post_ln_layer for training: the same maths with the sums feeding each LayerNorm computed
 // explicitly (not fused into it, so the rounding differs from post_ln_layer by float epsilons),
-// keeping what the backward needs in `cache`.
+// keeping what the backward needs in `cache` (resized; reusable across layers and calls: the same
+// inputs give the same bits, which gradient checkpointing relies on).
 void post_ln_layer_train(const Compute& c, const EncoderLayerW& w, const StackShape& s, const EncoderBatch& batch,
-                         int layer, float* x, PostLnCache& cache, AttentionWorkspace& ws);
+                         int layer, float* x, PostLnCache& cache, AttentionWorkspace& ws,
+                         const LayerDropout& drop = {});
 
 // Backward of post_ln_layer_train: dx holds ∂L/∂(layer output) and receives ∂L/∂(layer input);
-// the layer's weight gradients are accumulated into `g`.
+// the layer's weight gradients are accumulated into `g`. `drop` must be the forward's.
 void post_ln_layer_backward(const Compute& c, const EncoderLayerW& w, const StackShape& s, const EncoderBatch& batch,
-                            int layer, const PostLnCache& cache, float* dx, Gradients& g);
+                            int layer, const PostLnCache& cache, float* dx, Gradients& g,
+                            const LayerDropout& drop = {});
 
 // The pre-LN feed-forward sublayer, also the decoder's: x += W2·act(W1·LN(x) + b1) + b2 over
 // [rows, in] (h: [rows, in] scratch; inter grown to at most 2048 rows of W1's width).

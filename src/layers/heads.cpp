@@ -30,20 +30,42 @@ Tensor mlm_head(const Compute& c, const Linear& transform, const NormW& ln, cons
   return decoder(c, t);
 }
 
+namespace {
+Tensor dropped(const Compute& c, const Dropout& d, Tensor t) {
+  apply_dropout(c.ctx, d, t.ptr(), t.size());
+  return t;
+}
+// z = seq + drop_out(output(u)): the residual sum feeding the QA head's LayerNorm. Without dropout
+// the bias and the sum are fused into one accumulate (HF's bits at inference).
+Tensor qa_residual(const Compute& c, const Linear& output, const Tensor& u, const Tensor& seq,
+                   const Dropout& drop_out) {
+  const int64_t rows = u.size() / u.shape.back();
+  if (!drop_out.active()) {
+    Tensor z = seq;
+    output.accumulate(c, u.ptr(), rows, z.ptr());
+    return z;
+  }
+  Tensor z = dropped(c, drop_out, output(c, u));
+  for (size_t i = 0; i < z.data.size(); ++i) z.data[i] += seq.data[i];
+  return z;
+}
+}  // namespace
+
 Tensor classification_head(const Compute& c, const Linear& dense, const Linear& out_proj, Activation act,
-                           const Tensor& seq) {
-  Tensor t = dense(c, first_tokens(seq));
+                           const Tensor& seq, const Dropout& drop_in, const Dropout& drop_hidden) {
+  Tensor t = dense(c, dropped(c, drop_in, first_tokens(seq)));
   activation(c, act, t.ptr(), t.size());
+  apply_dropout(c.ctx, drop_hidden, t.ptr(), t.size());
   return out_proj(c, t);
 }
 
 Tensor qa_head(const Compute& c, const Linear& intermediate, const Linear& output, const NormW& ln,
-               const Linear& qa_outputs, Activation act, float eps, const Tensor& seq) {
-  Tensor t = intermediate(c, seq);
+               const Linear& qa_outputs, Activation act, float eps, const Tensor& seq, const Dropout& drop_in,
+               const Dropout& drop_out) {
+  Tensor t = drop_in.active() ? intermediate(c, dropped(c, drop_in, seq)) : intermediate(c, seq);
   activation(c, act, t.ptr(), t.size());
-  Tensor u = seq;  // residual
+  Tensor u = qa_residual(c, output, t, seq, drop_out);
   const int64_t H = output.out();
-  output.accumulate(c, t.ptr(), t.size() / t.shape.back(), u.ptr());
   layer_norm(c, u.ptr(), nullptr, nullptr, u.ptr(), u.size() / H, H, ln, eps);
   return qa_outputs(c, u);
 }
@@ -91,32 +113,35 @@ Tensor mlm_head_backward(const Compute& c, const Linear& transform, const NormW&
 }
 
 Tensor classification_head_backward(const Compute& c, const Linear& dense, const Linear& out_proj, Activation act,
-                                    const Tensor& seq, const Tensor& dlogits, Gradients& g) {
-  const Tensor first = first_tokens(seq);
+                                    const Tensor& seq, const Tensor& dlogits, Gradients& g, const Dropout& drop_in,
+                                    const Dropout& drop_hidden) {
+  const Tensor first = dropped(c, drop_in, first_tokens(seq));
   const Tensor t = dense(c, first);
   Tensor u = t;
   activation(c, act, u.ptr(), u.size());
+  apply_dropout(c.ctx, drop_hidden, u.ptr(), u.size());
   Tensor du = linear_back(c, out_proj, u, dlogits, g);
+  apply_dropout(c.ctx, drop_hidden, du.ptr(), du.size());
   activation_backward(c.ctx, act, t.ptr(), du.ptr(), du.ptr(), du.size());
-  return scatter_first_tokens(seq, linear_back(c, dense, first, du, g));
+  return scatter_first_tokens(seq, dropped(c, drop_in, linear_back(c, dense, first, du, g)));
 }
 
 Tensor qa_head_backward(const Compute& c, const Linear& intermediate, const Linear& output, const NormW& ln,
                         const Linear& qa_outputs, Activation act, float eps, const Tensor& seq, const Tensor& dlogits,
-                        Gradients& g) {
+                        Gradients& g, const Dropout& drop_in, const Dropout& drop_out) {
   const int64_t H = output.out(), rows = seq.size() / H;
-  const Tensor t = intermediate(c, seq);  // pre-activation
+  const Tensor x = dropped(c, drop_in, seq);  // the intermediate's input
+  const Tensor t = intermediate(c, x);        // pre-activation
   Tensor u = t;
   activation(c, act, u.ptr(), u.size());
-  Tensor z = seq;  // the LayerNorm's input: seq + output(u)
-  output.accumulate(c, u.ptr(), rows, z.ptr());
+  const Tensor z = qa_residual(c, output, u, seq, drop_out);  // the LayerNorm's input
   Tensor y(z.shape);
   layer_norm(c, z.ptr(), nullptr, nullptr, y.ptr(), rows, H, ln, eps);
   Tensor dz = linear_back(c, qa_outputs, y, dlogits, g);
   layer_norm_backward(c, z.ptr(), dz.ptr(), rows, H, ln, eps, dz.ptr(), g.of(ln.g), g.of(ln.b));
-  Tensor du = linear_back(c, output, u, dz, g);
+  Tensor du = linear_back(c, output, u, dropped(c, drop_out, dz), g);
   activation_backward(c.ctx, act, t.ptr(), du.ptr(), du.ptr(), du.size());
-  Tensor dseq = linear_back(c, intermediate, seq, du, g);
+  Tensor dseq = dropped(c, drop_in, linear_back(c, intermediate, x, du, g));
   for (size_t i = 0; i < dseq.data.size(); ++i) dseq.data[i] += dz.data[i];  // the residual
   return dseq;
 }

@@ -3,6 +3,7 @@
 #pragma once
 #include "core/tensor.h"
 #include "kernels/activations.h"
+#include "layers/dropout.h"
 #include "layers/gradients.h"
 #include "layers/linear.h"
 #include "layers/types.h"
@@ -19,13 +20,16 @@ Tensor pooler_head(const Compute& c, const Linear& dense, const Tensor& seq);
 Tensor mlm_head(const Compute& c, const Linear& transform, const NormW& ln, const Linear& decoder, Activation act,
                 float eps, const Tensor& seq);
 
-// out_proj(act(dense(first token))) -> [b, num_labels].
+// out_proj(drop_hidden(act(dense(drop_in(first token))))) -> [b, num_labels] (HF
+// BigBirdClassificationHead; the dropouts act in training only, on [b, H] each).
 Tensor classification_head(const Compute& c, const Linear& dense, const Linear& out_proj, Activation act,
-                           const Tensor& seq);
+                           const Tensor& seq, const Dropout& drop_in = {}, const Dropout& drop_hidden = {});
 
-// qa_outputs(LN(x + output(act(intermediate(x))))) -> [b, L, 2] (before HF's question mask).
+// qa_outputs(LN(x + drop_out(output(act(intermediate(drop_in(x))))))) -> [b, L, 2] (before HF's
+// question mask; the residual takes x itself, as HF's BigBirdForQuestionAnsweringHead).
 Tensor qa_head(const Compute& c, const Linear& intermediate, const Linear& output, const NormW& ln,
-               const Linear& qa_outputs, Activation act, float eps, const Tensor& seq);
+               const Linear& qa_outputs, Activation act, float eps, const Tensor& seq, const Dropout& drop_in = {},
+               const Dropout& drop_out = {});
 
 // Backward passes: given the gradient of a head's output, the gradient of its input `seq`
 // (returned, same shape as seq) and the head's weight gradients (accumulated into g; the MLM
@@ -35,11 +39,13 @@ Tensor pooler_head_backward(const Compute& c, const Linear& dense, const Tensor&
                             Gradients& g);
 Tensor mlm_head_backward(const Compute& c, const Linear& transform, const NormW& ln, const Linear& decoder,
                          Activation act, float eps, const Tensor& seq, const Tensor& dlogits, Gradients& g);
+// The dropouts must be those of the forward (same masks).
 Tensor classification_head_backward(const Compute& c, const Linear& dense, const Linear& out_proj, Activation act,
-                                    const Tensor& seq, const Tensor& dlogits, Gradients& g);
+                                    const Tensor& seq, const Tensor& dlogits, Gradients& g, const Dropout& drop_in = {},
+                                    const Dropout& drop_hidden = {});
 Tensor qa_head_backward(const Compute& c, const Linear& intermediate, const Linear& output, const NormW& ln,
                         const Linear& qa_outputs, Activation act, float eps, const Tensor& seq, const Tensor& dlogits,
-                        Gradients& g);
+                        Gradients& g, const Dropout& drop_in = {}, const Dropout& drop_out = {});
 // A plain linear head (token classification, next-sentence): dy [..., out] -> dx [..., in].
 Tensor linear_head_backward(const Compute& c, const Linear& l, const Tensor& x, const Tensor& dy, Gradients& g);
 

@@ -50,6 +50,20 @@ struct ForwardOptions {
   bool bf16 = false;
 };
 
+// How BigBirdModel::loss_and_grads trains (inference never reads these).
+//   gradient_checkpointing: the forward keeps only each layer's input [rows, hidden]; the backward
+//     recomputes the layer's forward right before its backward (the same operations: bit-identical
+//     gradients, about one more forward of time, per-layer activations of one layer at a time).
+//   dropout: HF's training-mode dropout with the config's probabilities (layers/dropout.h); the
+//     masks are a pure function of (dropout_seed, step, site, element), so a step is reproducible
+//     on any thread count and after a resume.
+struct TrainingOptions {
+  bool gradient_checkpointing = false;
+  bool dropout = false;
+  uint64_t dropout_seed = 0;
+  uint64_t step = 0;
+};
+
 struct EncoderOutput {
   int64_t input_len = 0;   // L_in
   int64_t padded_len = 0;  // Lp (block multiple under block_sparse)

@@ -1,10 +1,12 @@
-// BigBirdModel::loss_and_grads: the training forward (every layer's activations kept), the
-// architecture's loss as HF 4.27 computes it, and the backward through heads, layers and
-// embeddings, composed from the layers' backward functions.
+// BigBirdModel::loss_and_grads: the training forward (every layer's activations kept, or with
+// gradient checkpointing only every layer's input), the architecture's loss as HF 4.27 computes
+// it, and the backward through heads, layers and embeddings, composed from the layers' backward
+// functions; HF's training-mode dropout when asked.
 #include <cmath>
 
 #include "core/error.h"
 #include "kernels/embedding.h"
+#include "layers/dropout.h"
 #include "layers/heads.h"
 #include "layers/losses.h"
 #include "layers/ops.h"
@@ -46,9 +48,22 @@ float qa_end_loss(const Tensor& logits, int64_t end, const TensorI64& positions,
 }  // namespace
 
 GradOutput BigBirdModel::loss_and_grads(const EncoderInput& in, const TrainLabels& lab, const ForwardOptions& opt,
-                                        const ThreadingContext& ctx) const {
+                                        const ThreadingContext& ctx, const TrainingOptions& train) const {
   BB_CHECK(!opt.bf16, "gradients are computed in float32: --dtype bf16 has no backward");
   const Compute c = compute_for(opt, ctx);
+  // Training-mode dropout at `site` with probability p (inactive without train.dropout or at p = 0).
+  // Not done: HF's dropout on original_full attention probabilities (attention_probs_dropout_prob;
+  // block-sparse attention has none) needs the full-attention kernels and EncoderBatch::attention
+  // to take a mask; until then original_full layers (and the short-input fall-back) train without it.
+  auto dropout = [&](uint64_t site, double p) {
+    return train.dropout ? Dropout{static_cast<float>(p), train.dropout_seed, train.step, site} : Dropout{};
+  };
+  const double p_hidden = config_.hidden_dropout_prob, p_cls = config_.classifier_dropout_prob();
+  auto layer_dropout = [&](size_t li) {
+    const int l = static_cast<int>(li);
+    return LayerDropout{dropout(dropout_site::attention_output(l), p_hidden),
+                        dropout(dropout_site::ffn_output(l), p_hidden)};
+  };
   const StackShape s = stack_shape();
   EncoderInput input = in;
   std::vector<int64_t> qlen;
@@ -78,10 +93,23 @@ GradOutput BigBirdModel::loss_and_grads(const EncoderInput& in, const TrainLabel
     for (int64_t j = 0; j < H; ++j) zr[j] = we[j] * scale + (te ? te[j] : 0.0f) + pe[j];
   });
   layer_norm(c, z0.ptr(), nullptr, nullptr, x.ptr(), rows, H, w_.emb_ln, s.eps);
-  std::vector<PostLnCache> caches(w_.layers.size());
+  const Dropout emb_drop = dropout(dropout_site::kEmbeddings, p_hidden);
+  apply_dropout(ctx, emb_drop, x.ptr(), n);
+  // Without checkpointing every layer keeps its cache; with it, only the layer inputs are kept
+  // (inputs[li], [rows, H]) and one cache serves every layer, forward and recomputation alike.
+  const bool ckpt = train.gradient_checkpointing;
+  const size_t n_layers = w_.layers.size();
+  std::vector<PostLnCache> caches(ckpt ? 1 : n_layers);
+  std::vector<std::vector<float>> inputs(ckpt ? n_layers : 0);
   AttentionWorkspace ws;
-  for (size_t li = 0; li < w_.layers.size(); ++li)
-    post_ln_layer_train(c, w_.layers[li], s, batch, static_cast<int>(li), x.ptr(), caches[li], ws);
+  // The last layer's cache stays valid for its backward: it is neither kept as an input nor recomputed.
+  for (size_t li = 0; li < n_layers; ++li) {
+    const bool recompute = ckpt && li + 1 < n_layers;
+    if (recompute) inputs[li].assign(x.ptr(), x.ptr() + n);
+    post_ln_layer_train(c, w_.layers[li], s, batch, static_cast<int>(li), x.ptr(), caches[ckpt ? 0 : li], ws,
+                        layer_dropout(li));
+    if (recompute) std::vector<float>().swap(caches[0].x);  // the same as inputs[li]
+  }
   const Tensor seq = std::move(batch.finish(std::move(x))[0].sequence_output);  // [b, L, H]
   const int64_t b = seq.dim(0), L = seq.dim(1);
 
@@ -127,7 +155,12 @@ GradOutput BigBirdModel::loss_and_grads(const EncoderInput& in, const TrainLabel
       break;
     }
     case Architecture::SequenceClassification: {
-      const Tensor logits = sequence_classification_logits(seq, ctx);  // [b, labels]
+      const Dropout d_in = dropout(dropout_site::kClassifierIn, p_cls);
+      const Dropout d_hidden = dropout(dropout_site::kClassifierHidden, p_cls);
+      const Tensor logits =  // [b, labels]
+          d_in.active() || d_hidden.active()
+              ? classification_head(c, *w_.cls_dense, w_.cls_out, act, seq, d_in, d_hidden)
+              : sequence_classification_logits(seq, ctx);
       const int64_t nl = logits.dim(1);
       std::string problem = config_.problem_type;
       if (problem.empty())
@@ -147,22 +180,31 @@ GradOutput BigBirdModel::loss_and_grads(const EncoderInput& in, const TrainLabel
                        ? mse_loss(logits.ptr(), target.ptr(), logits.size(), dlogits.ptr())
                        : bce_with_logits_loss(logits.ptr(), target.ptr(), logits.size(), dlogits.ptr());
       }
-      dseq = classification_head_backward(c, *w_.cls_dense, w_.cls_out, act, seq, dlogits, g);
+      dseq = classification_head_backward(c, *w_.cls_dense, w_.cls_out, act, seq, dlogits, g, d_in, d_hidden);
       break;
     }
     case Architecture::TokenClassification: {
       BB_CHECK(lab.labels.shape == in.input_ids.shape, "token classification needs `labels` shaped as input_ids ",
                to_string(in.input_ids.shape), ", got ", to_string(lab.labels.shape));
-      const Tensor logits = token_classification_logits(seq, ctx);
+      const Dropout d = dropout(dropout_site::kTokenClassifier, p_cls);
+      Tensor seq_d;  // the classifier's input: the dropped sequence output
+      if (d.active()) seq_d = seq, apply_dropout(ctx, d, seq_d.ptr(), seq_d.size());
+      const Tensor& in_cls = d.active() ? seq_d : seq;
+      const Tensor logits = d.active() ? (*w_.token_cls)(c, in_cls) : token_classification_logits(seq, ctx);
       Tensor dlogits;
       out.loss = ce(logits, logits.dim(-1), lab.labels, dlogits, "labels");
-      dseq = linear_head_backward(c, *w_.token_cls, seq, dlogits, g);
+      dseq = linear_head_backward(c, *w_.token_cls, in_cls, dlogits, g);
+      apply_dropout(ctx, d, dseq.ptr(), dseq.size());
       break;
     }
     case Architecture::QuestionAnswering: {
       BB_CHECK(!lab.start_positions.data.empty() && !lab.end_positions.data.empty(),
                "question answering needs `start_positions` and `end_positions` [batch]");
-      Tensor logits = qa_logits(seq, ctx);  // [b, L, 2]; HF subtracts 1e6 on the question (a constant)
+      const Dropout d_in = dropout(dropout_site::kQaIn, p_hidden), d_out = dropout(dropout_site::kQaOutput, p_hidden);
+      Tensor logits =  // [b, L, 2]; HF subtracts 1e6 on the question (a constant)
+          d_in.active() || d_out.active()
+              ? qa_head(c, *w_.qa_intermediate, w_.qa_output, w_.qa_ln, w_.qa_outputs, act, s.eps, seq, d_in, d_out)
+              : qa_logits(seq, ctx);
       BB_CHECK(logits.dim(2) == 2, "question answering head has ", logits.dim(2), " outputs, expected 2");
       for (int64_t i = 0; i < b; ++i)
         for (int64_t t = 1; t < std::min(L, qlen[static_cast<size_t>(i)]); ++t)
@@ -170,8 +212,8 @@ GradOutput BigBirdModel::loss_and_grads(const EncoderInput& in, const TrainLabel
       Tensor dlogits(logits.shape);
       out.loss = 0.5f * (qa_end_loss(logits, 0, lab.start_positions, dlogits, "start_positions") +
                          qa_end_loss(logits, 1, lab.end_positions, dlogits, "end_positions"));
-      dseq =
-          qa_head_backward(c, *w_.qa_intermediate, w_.qa_output, w_.qa_ln, w_.qa_outputs, act, s.eps, seq, dlogits, g);
+      dseq = qa_head_backward(c, *w_.qa_intermediate, w_.qa_output, w_.qa_ln, w_.qa_outputs, act, s.eps, seq, dlogits,
+                              g, d_in, d_out);
       break;
     }
     case Architecture::Model: fail("BigBirdModel has no head and no loss: gradients need a task head");
@@ -181,10 +223,20 @@ GradOutput BigBirdModel::loss_and_grads(const EncoderInput& in, const TrainLabel
   std::vector<float> dx(static_cast<size_t>(n), 0.0f);
   for (int64_t i = 0; i < b; ++i)
     for (int64_t t = 0; t < L; ++t) std::copy_n(dseq.ptr() + (i * L + t) * H, H, dx.data() + batch.row_of(0, i, t) * H);
-  for (size_t li = w_.layers.size(); li-- > 0;)
-    post_ln_layer_backward(c, w_.layers[li], s, batch, static_cast<int>(li), caches[li], dx.data(), g);
+  for (size_t li = n_layers; li-- > 0;) {
+    if (ckpt && li + 1 < n_layers) {  // recompute the layer's forward from its input (overwritten by its output)
+      post_ln_layer_train(c, w_.layers[li], s, batch, static_cast<int>(li), inputs[li].data(), caches[0], ws,
+                          layer_dropout(li));
+      std::vector<float>().swap(inputs[li]);
+    }
+    post_ln_layer_backward(c, w_.layers[li], s, batch, static_cast<int>(li), caches[ckpt ? 0 : li], dx.data(), g,
+                           layer_dropout(li));
+    if (!ckpt) caches[li] = PostLnCache{};  // freed as soon as used
+  }
+  caches.clear();
   out.embedding_output = Tensor(Shape{b, rows / b, H});
   std::copy(dx.begin(), dx.end(), out.embedding_output.data.begin());
+  apply_dropout(ctx, emb_drop, dx.data(), n);  // now ∂L/∂(the embedding LayerNorm's output)
 
   // Embeddings: word (scaled; padding_idx = pad_token_id gets nothing from the lookup), position, type.
   layer_norm_backward(c, z0.ptr(), dx.data(), rows, H, w_.emb_ln, s.eps, dx.data(), g.of(w_.emb_ln.g),

@@ -31,6 +31,17 @@ BigBirdConfig load_bigbird_config(const std::string& path) {
   json_get(j, "num_random_blocks", &c.num_random_blocks, path);
   json_get(j, "pad_token_id", &c.pad_token_id, path);
   json_get(j, "sep_token_id", &c.sep_token_id, path);
+  json_get(j, "hidden_dropout_prob", &c.hidden_dropout_prob, path);
+  json_get(j, "attention_probs_dropout_prob", &c.attention_probs_dropout_prob, path);
+  if (j.contains("classifier_dropout") && !j["classifier_dropout"].is_null()) {
+    double p = 0;
+    json_get(j, "classifier_dropout", &p, path);
+    c.classifier_dropout = p;
+  }
+  for (auto [name, p] : {std::pair{"hidden_dropout_prob", c.hidden_dropout_prob},
+                         std::pair{"attention_probs_dropout_prob", c.attention_probs_dropout_prob},
+                         std::pair{"classifier_dropout", c.classifier_dropout_prob()}})
+    BB_CHECK(p >= 0 && p <= 1, path, ": ", name, " must be in [0, 1], got ", p);
   std::string att = "block_sparse";
   json_get(j, "attention_type", &att, path);
   try {

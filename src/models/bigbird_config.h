@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,11 @@ struct BigBirdConfig {
   int64_t num_labels = 2;
   std::map<int64_t, std::string> id2label;
   std::string problem_type;  // "" (HF infers it from the labels), regression, single_/multi_label_classification
+  // Dropout probabilities (applied only when training asks for dropout: TrainingOptions).
+  double hidden_dropout_prob = 0.1;           // embeddings, attention output, feed-forward output, QA head
+  double attention_probs_dropout_prob = 0.1;  // original_full attention's probabilities (HF's block-sparse has none)
+  std::optional<double> classifier_dropout;   // classification heads; null: hidden_dropout_prob
+  double classifier_dropout_prob() const { return classifier_dropout.value_or(hidden_dropout_prob); }
 
   int64_t head_dim() const { return hidden_size / num_attention_heads; }
   // HF's fall-back rule: block_sparse on an input of length <= (5 + 2r) * block runs full attention.

@@ -65,7 +65,7 @@ struct GradOutput {
   // name); zeros for a parameter the loss does not reach.
   std::vector<std::pair<std::string, Tensor>> grads;
   std::vector<uint8_t> reached;  // per parameter: did any gradient flow into it
-  Tensor embedding_output;       // ∂loss/∂(output of the embedding LayerNorm) [b, Lp, H]
+  Tensor embedding_output;       // ∂loss/∂(output of the embeddings, after their dropout) [b, Lp, H]
 };
 
 class BigBirdModel {
@@ -116,9 +116,11 @@ class BigBirdModel {
   // The loss of the checkpoint's architecture (its head, HF's loss: cross entropy over labels
   // != -100, problem_type for sequence classification, (start + end) / 2 for QA, + NSP when
   // next_sentence_label is given) and every parameter's gradient. float32; memory linear in the
-  // length (the attention backward never forms an n x n matrix).
+  // length (the attention backward never forms an n x n matrix). `train`: gradient checkpointing
+  // (the same gradients, bit for bit, with one layer's activations alive at a time) and HF's
+  // training-mode dropout (hidden_dropout_prob, classifier_dropout; see TrainingOptions).
   GradOutput loss_and_grads(const EncoderInput& in, const TrainLabels& labels, const ForwardOptions& opt,
-                            const ThreadingContext& ctx) const;
+                            const ThreadingContext& ctx, const TrainingOptions& train = {}) const;
   // Every parameter as HF's named_parameters() lists it (tied weights once): name and weights.
   const std::vector<std::pair<std::string, ConstView>>& named_parameters() const { return params_; }
   // GradOutput::grads[i] belongs to named_parameters()[i]; `reached[i]` says whether any gradient
