@@ -73,7 +73,12 @@ void train_on_batch(const TrainArgs& a, const ThreadingContext& ctx) {
     trace.push_back(OutTensor::f32(name, Shape{1}, &f));
   };
   for (int64_t step = 0; step < a.max_steps; ++step) {
-    GradOutput g = model->loss_and_grads(batch.in, batch.labels, fo, ctx);
+    TrainingOptions to;  // training mode: dropout (the config's rates) and checkpointing as asked
+    to.gradient_checkpointing = a.gradient_checkpointing;
+    to.dropout = true;
+    to.dropout_seed = a.seed;
+    to.step = static_cast<uint64_t>(step);
+    GradOutput g = model->loss_and_grads(batch.in, batch.labels, fo, ctx, to);
     std::vector<std::pair<float*, int64_t>> grads;
     std::vector<Param> ps;
     for (size_t i = 0; i < params.size(); ++i) {
@@ -540,7 +545,12 @@ void train_on_data(const TrainArgs& a, const ThreadingContext& ctx) {
       if (!b || mine == 0) continue;
       ForwardOptions fo = a.forward;
       fo.seed = a.forward.seed + static_cast<uint64_t>(step) * 1000003ull;  // seeded plans: fresh per step
-      GradOutput g = model->loss_and_grads(b->in, b->labels, fo, ctx);
+      TrainingOptions to;  // HF's training mode: dropout on, masks from (seed, step, micro-batch, rank)
+      to.gradient_checkpointing = a.gradient_checkpointing;
+      to.dropout = true;
+      to.dropout_seed = a.seed ^ (static_cast<uint64_t>(rank) << 48);
+      to.step = static_cast<uint64_t>(step * accum + micro);
+      GradOutput g = model->loss_and_grads(b->in, b->labels, fo, ctx, to);
       // HF: each micro-batch's mean loss / accumulation steps; across ranks, weighted by the share
       // of the global batch's labelled tokens (1 in a single process).
       const float k = static_cast<float>((world > 1 ? mine / counts[0] : 1.0) / static_cast<double>(accum));
