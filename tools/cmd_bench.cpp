@@ -24,6 +24,7 @@
 #include "kernels/linear.h"
 #include "kernels/simd/dispatch.h"
 #include "models/bigbird_model.h"
+#include "layers/gradients.h"
 #include "train/optimizer.h"
 
 namespace bigbird::cli {
@@ -91,8 +92,11 @@ std::function<void()> train_step(BigBirdModel& model, const EncoderInput& in, co
   auto labels = std::make_shared<TrainLabels>();
   labels->labels = TensorI64(in.input_ids.shape, -100);
   for (size_t i = 0; i < in.input_ids.data.size(); i += 7) labels->labels.data[i] = in.input_ids.data[i];
-  return [&model, &in, opt, &ctx, train, params, adam, labels] {
-    GradOutput g = model.loss_and_grads(in, *labels, opt, ctx, train);
+  auto pool = std::make_shared<GradientPool>();  // gradient buffers reused across steps, as `bigbird train` does
+  return [&model, &in, opt, &ctx, train, params, adam, labels, pool] {
+    TrainingOptions t = train;
+    t.pool = pool.get();
+    GradOutput g = model.loss_and_grads(in, *labels, opt, ctx, t);
     std::vector<std::pair<float*, int64_t>> grads;
     std::vector<train::Param> ps;
     for (size_t i = 0; i < params->size(); ++i) {
@@ -103,6 +107,7 @@ std::function<void()> train_step(BigBirdModel& model, const EncoderInput& in, co
     }
     train::clip_grad_norm(grads, 1.0, ctx);
     adam->step(ps, 1e-4, ctx);
+    for (auto& [name, t] : g.grads) pool->give(std::move(t.data));
   };
 }
 

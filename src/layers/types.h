@@ -57,11 +57,15 @@ struct ForwardOptions {
 //   dropout: HF's training-mode dropout with the config's probabilities (layers/dropout.h); the
 //     masks are a pure function of (dropout_seed, step, site, element), so a step is reproducible
 //     on any thread count and after a resume.
+//   pool: where the gradient buffers come from (reused across steps: the caller hands the returned
+//     gradients back to it after the optimizer step); nullptr = fresh buffers.
+class GradientPool;
 struct TrainingOptions {
   bool gradient_checkpointing = false;
   bool dropout = false;
   uint64_t dropout_seed = 0;
   uint64_t step = 0;
+  GradientPool* pool = nullptr;
 };
 
 struct EncoderOutput {

@@ -114,7 +114,7 @@ GradOutput BigBirdModel::loss_and_grads(const EncoderInput& in, const TrainLabel
   const int64_t b = seq.dim(0), L = seq.dim(1);
 
   // The head's loss and the gradient of the sequence output.
-  Gradients g;
+  Gradients g(train.pool);
   GradOutput out;
   Tensor dseq(seq.shape);
   const Activation act = s.act;
@@ -252,7 +252,7 @@ GradOutput BigBirdModel::loss_and_grads(const EncoderInput& in, const TrainLabel
     t.shape = view.shape;
     t.data = g.take(view);
     out.reached.push_back(!t.data.empty());
-    if (t.data.empty()) t.data.assign(static_cast<size_t>(numel(view.shape)), 0.0f);
+    if (t.data.empty()) t.data = g.zeros(static_cast<size_t>(numel(view.shape)));
     out.grads.emplace_back(name, std::move(t));
   }
   return out;

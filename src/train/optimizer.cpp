@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "kernels/optimizer_kernels.h"
 
 // The fixtures' bit-level order needs every float operation rounded on its own: no contraction
 // of a multiply and an add into an fma other than the explicit std::fma calls.
@@ -59,9 +60,7 @@ double clip_grad_norm(const std::vector<std::pair<float*, int64_t>>& grads, doub
     const auto [t, c] = tasks[static_cast<size_t>(i)];
     const float* g = grads[t].first;
     const int64_t begin = c * kChunk, end = std::min(grads[t].second, begin + kChunk);
-    double s = 0.0;
-    for (int64_t k = begin; k < end; ++k) s += static_cast<double>(g[k]) * g[k];
-    partial[static_cast<size_t>(i)] = s;
+    partial[static_cast<size_t>(i)] = sum_squares(g + begin, end - begin);
   });
   double sum = 0.0;
   for (double s : partial) sum += s;
@@ -102,7 +101,7 @@ void AdamW::step(const std::vector<Param>& params, double lr, const ThreadingCon
   struct Job {
     const Param* p;
     State* s;
-    float decay_mul, beta1, one_minus_beta1, beta2, one_minus_beta2, bc2_sqrt, eps, neg_step_size;
+    AdamWScalars k;
   };
   std::vector<Job> jobs;
   std::vector<std::pair<size_t, int64_t>> tasks;
@@ -121,39 +120,18 @@ void AdamW::step(const std::vector<Param>& params, double lr, const ThreadingCon
     const double step_size = lr / bc1;
     Job j{&p,
           &s,
-          static_cast<float>(1.0 - lr * wd),
-          static_cast<float>(cfg_.beta1),
-          static_cast<float>(1.0 - cfg_.beta1),
-          static_cast<float>(cfg_.beta2),
-          static_cast<float>(1.0 - cfg_.beta2),
-          static_cast<float>(std::sqrt(bc2)),
-          static_cast<float>(cfg_.eps),
-          static_cast<float>(-step_size)};
+          {static_cast<float>(1.0 - lr * wd), static_cast<float>(cfg_.beta1), static_cast<float>(1.0 - cfg_.beta1),
+           static_cast<float>(cfg_.beta2), static_cast<float>(1.0 - cfg_.beta2), static_cast<float>(std::sqrt(bc2)),
+           static_cast<float>(cfg_.eps), static_cast<float>(-step_size)}};
     for (int64_t c = 0; c < num_chunks(p.n); ++c) tasks.emplace_back(jobs.size(), c);
     jobs.push_back(j);
   }
   parallel_for(ctx.when(tasks.size() > 1), static_cast<int64_t>(tasks.size()), [&](int64_t i) {
     const auto [ji, c] = tasks[static_cast<size_t>(i)];
     const Job& j = jobs[ji];
-    float* theta = j.p->data;
-    const float* g = j.p->grad;
-    float* m = j.s->exp_avg.data();
-    float* v = j.s->exp_avg_sq.data();
     const int64_t begin = c * kChunk, end = std::min(j.p->n, begin + kChunk);
-    for (int64_t k = begin; k < end; ++k) {
-      const float th = theta[k] * j.decay_mul;  // decoupled weight decay, on the not yet updated θ
-      const float gk = g[k];
-      const float mk = std::fma(gk, j.one_minus_beta1, j.beta1 * m[k]);
-      const float gs = j.one_minus_beta2 * gk;
-      const float vk = std::fma(gs, gk, j.beta2 * v[k]);
-      const float q = std::sqrt(vk) / j.bc2_sqrt;
-      const float d = q + j.eps;
-      const float num = j.neg_step_size * mk;
-      const float upd = num / d;
-      m[k] = mk;
-      v[k] = vk;
-      theta[k] = th + upd;
-    }
+    adamw_update(j.k, j.p->data + begin, j.p->grad + begin, j.s->exp_avg.data() + begin, j.s->exp_avg_sq.data() + begin,
+                 end - begin);
   });
 }
 

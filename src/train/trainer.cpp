@@ -17,6 +17,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/safetensors.h"
+#include "layers/gradients.h"
 #include "models/bigbird_model.h"
 #include "sparse/plan_io.h"
 #include "text/tokenizer.h"
@@ -68,6 +69,7 @@ void train_on_batch(const TrainArgs& a, const ThreadingContext& ctx) {
   cfg.beta1 = a.adam_beta1, cfg.beta2 = a.adam_beta2, cfg.eps = a.adam_epsilon, cfg.weight_decay = a.weight_decay;
   AdamW opt(cfg);
   std::vector<OutTensor> trace;
+  GradientPool pool;  // gradient buffers, reused from step to step
   auto scalar = [&](const std::string& name, double v) {
     const float f = static_cast<float>(v);
     trace.push_back(OutTensor::f32(name, Shape{1}, &f));
@@ -78,6 +80,7 @@ void train_on_batch(const TrainArgs& a, const ThreadingContext& ctx) {
     to.dropout = true;
     to.dropout_seed = a.seed;
     to.step = static_cast<uint64_t>(step);
+    to.pool = &pool;
     GradOutput g = model->loss_and_grads(batch.in, batch.labels, fo, ctx, to);
     std::vector<std::pair<float*, int64_t>> grads;
     std::vector<Param> ps;
@@ -93,6 +96,7 @@ void train_on_batch(const TrainArgs& a, const ThreadingContext& ctx) {
     opt.step(ps, lr, ctx);
     scalar("loss.step" + std::to_string(step), g.loss);
     scalar("grad_norm.step" + std::to_string(step), norm);
+    for (auto& [name, t] : g.grads) pool.give(std::move(t.data));
     if (step == 0)
       for (const auto& [name, p] : model->named_parameters())
         trace.push_back(OutTensor::f32("param_step1." + name, p.shape, p.data));
@@ -521,6 +525,7 @@ void train_on_data(const TrainArgs& a, const ThreadingContext& ctx) {
   const auto started = std::chrono::steady_clock::now();
   const int64_t first_step = pos.step;
   double tokens_here = 0;
+  GradientPool pool;  // gradient buffers, reused from step to step
   for (int64_t step = pos.step; step < total; ++step) {
     std::vector<Tensor> sum(params.size());
     std::vector<float> reached(params.size(), 0.0f);
@@ -550,6 +555,7 @@ void train_on_data(const TrainArgs& a, const ThreadingContext& ctx) {
       to.dropout = true;
       to.dropout_seed = a.seed ^ (static_cast<uint64_t>(rank) << 48);
       to.step = static_cast<uint64_t>(step * accum + micro);
+      to.pool = &pool;
       GradOutput g = model->loss_and_grads(b->in, b->labels, fo, ctx, to);
       // HF: each micro-batch's mean loss / accumulation steps; across ranks, weighted by the share
       // of the global batch's labelled tokens (1 in a single process).
@@ -568,6 +574,7 @@ void train_on_data(const TrainArgs& a, const ThreadingContext& ctx) {
         }
         for (size_t j = 0; j < t.data.size(); ++j) sum[i].data[j] += k == 1.0f ? t.data[j] : t.data[j] * k;
       }
+      for (auto& [name, t] : g.grads) pool.give(std::move(t.data));  // what was not moved into sum
     }
     if (world > 1) {
       comm->allreduce_sum(&loss, 1);
@@ -591,6 +598,7 @@ void train_on_data(const TrainArgs& a, const ThreadingContext& ctx) {
     const double norm = clip_grad_norm(grads, a.max_grad_norm, ctx);
     const double lr = lr_at(schedule, a.learning_rate, step, a.warmup_steps, total);
     opt.step(ps, lr, ctx);
+    for (Tensor& t : sum) pool.give(std::move(t.data));
     pos.step = step + 1;
 
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
