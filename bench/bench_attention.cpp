@@ -5,6 +5,8 @@
 //     ITC layout with r = 3, for block sizes 16-128 and head dims 32-128, per SIMD path and
 //     thread count; FLOPs = 4·d per (query, key) pair actually attended;
 //   - full attention at 2048 tokens;
+//   - the backward of both (attention_backward.h) on the same shapes, block 64, d 64; FLOPs =
+//     10·d per (query, key) pair: the five products S = QKᵀ (recomputed), dP, dQ, dK and dV;
 //   - sgemm (OpenBLAS) on the encoder's shapes, for the machine's ceiling, through linear(g_ctx, )
 //     (fixed tiles, single-threaded BLAS in each) and with OpenBLAS's own threading;
 //   - the bf16 product (AVX512-BF16) on the same shapes; GELU and LayerNorm per SIMD path.
@@ -18,6 +20,7 @@
 
 #include "kernels/activations.h"
 #include "kernels/attention.h"
+#include "kernels/attention_backward.h"
 #include "kernels/gemm_bf16.h"
 #include "kernels/layernorm.h"
 #include "kernels/linear.h"
@@ -80,6 +83,37 @@ void BM_FullAttention(benchmark::State& st) {
   for (auto _ : st) full_attention(g_ctx, a, &ws, path);
   st.SetLabel(simd_path_name(path));
   st.counters["GFLOP/s"] = benchmark::Counter(4.0 * d * heads * static_cast<double>(L * L) / 1e9,
+                                              benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_BlockSparseAttentionBackward(benchmark::State& st) {
+  const int B = static_cast<int>(st.range(0)), d = static_cast<int>(st.range(1));
+  set_threads(static_cast<int>(st.range(2)));
+  const int64_t L = 4096, H = 768, heads = H / d;
+  const int n = static_cast<int>(L / B);
+  BlockLayout layout =
+      itc_layout(n, B, static_cast<int>(heads), seeded_random_plan(1, 0, n, 3, static_cast<int>(heads)));
+  auto q = random_floats(static_cast<size_t>(L * H), 1), k = random_floats(q.size(), 2), v = random_floats(q.size(), 3);
+  auto dout = random_floats(q.size(), 4);
+  std::vector<float> dq(q.size()), dk(q.size()), dv(q.size()), mask(static_cast<size_t>(L), 1.0f);
+  AttentionInput a{q.data(), k.data(), v.data(), H, nullptr, H, L, static_cast<int>(heads), d, mask.data()};
+  double pairs = 0;
+  for (int h = 0; h < heads; ++h)
+    for (int qb = 0; qb < n; ++qb) pairs += static_cast<double>(layout.row(h, qb).size()) * B * B;
+  for (auto _ : st) block_sparse_attention_backward(g_ctx, a, layout, dout.data(), dq.data(), dk.data(), dv.data());
+  st.counters["GFLOP/s"] = benchmark::Counter(10.0 * d * pairs / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_FullAttentionBackward(benchmark::State& st) {
+  const int d = static_cast<int>(st.range(0));
+  set_threads(static_cast<int>(st.range(1)));
+  const int64_t L = 2048, H = 768, heads = H / d;
+  auto q = random_floats(static_cast<size_t>(L * H), 1), k = random_floats(q.size(), 2), v = random_floats(q.size(), 3);
+  auto dout = random_floats(q.size(), 4);
+  std::vector<float> dq(q.size()), dk(q.size()), dv(q.size());
+  AttentionInput a{q.data(), k.data(), v.data(), H, nullptr, H, L, static_cast<int>(heads), d, nullptr};
+  for (auto _ : st) full_attention_backward(g_ctx, a, dout.data(), dq.data(), dk.data(), dv.data());
+  st.counters["GFLOP/s"] = benchmark::Counter(10.0 * d * heads * static_cast<double>(L * L) / 1e9,
                                               benchmark::Counter::kIsIterationInvariantRate);
 }
 
@@ -159,6 +193,16 @@ BENCHMARK(BM_BlockSparseAttention)
 BENCHMARK(BM_FullAttention)
     ->ArgNames({"d", "threads", "simd"})
     ->ArgsProduct({{64}, {1, 2}, {2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_BlockSparseAttentionBackward)
+    ->ArgNames({"block", "d", "threads"})
+    ->ArgsProduct({{64}, {64}, {1, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_FullAttentionBackward)
+    ->ArgNames({"d", "threads"})
+    ->ArgsProduct({{64}, {1, 2}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_Sgemm)

@@ -1,7 +1,10 @@
 #include "kernels/attention_backward.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -11,20 +14,6 @@ namespace bigbird {
 
 namespace {
 
-// A run of consecutive positions (keys in pass 1, queries in pass 2) under one mask rule.
-struct Span {
-  int64_t start;
-  int64_t len;
-  MaskKind kind;
-};
-
-// Per (head, query row): the softmax max, its sum and Σ_l p_l dp_l, as pass 1 computed them.
-struct RowStats {
-  float max;
-  float sum;
-  float dot;  // Σ p dp
-};
-
 void check_backward(const AttentionInput& a, const float* dout, const float* dq, const float* dk, const float* dv,
                     const char* what) {
   BB_CHECK(a.q && a.k && a.v && dout && dq && dk && dv, what, ": null input");
@@ -32,152 +21,116 @@ void check_backward(const AttentionInput& a, const float* dout, const float* dq,
            ": bad strides (ld ", a.ld, ", ld_out ", a.ld_out, ", heads ", a.heads, ", d ", a.d, ")");
 }
 
-// What distinguishes the two attentions: the penalty and whether the output is scaled by m[q].
-struct Rule {
-  const AttentionInput& a;
-  const float* dout;
-  float penalty;
-  bool scale_by_mask;  // block-sparse: o_i = m[i]·(...), padded query rows get no gradient
-  float scale;         // 1/√d
-
-  float m(int64_t i) const { return a.mask ? a.mask[i] : 1.0f; }
-  // The coefficient of row i's output (0: no gradient flows through the row).
-  float coef(int64_t i) const { return scale_by_mask ? m(i) : 1.0f; }
-  float pen(MaskKind kind, float mq, float mk) const {
-    return (kind == MaskKind::Key ? 1.0f - mk : 1.0f - mq * mk) * penalty;
-  }
-  // do = coef·dout_i, head h.
-  void load_do(int h, int64_t i, float c, float* out) const {
-    const float* g = dout + i * a.ld_out + h * a.d;
-    for (int64_t t = 0; t < a.d; ++t) out[t] = c * g[t];
-  }
-};
-
-// Float dot product with 8 independent partial sums (vectorisable, fixed order: the same bits
-// wherever it is called).
-inline float dot(const float* x, const float* y, int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t t = 0;
-  for (; t + 8 <= n; t += 8)
-    for (int u = 0; u < 8; ++u) acc[u] += x[t + u] * y[t + u];
-  for (int u = 0; t < n; ++t, ++u) acc[u] += x[t] * y[t];
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+// The mask the kernels see: nullptr when every position is a token (penalties and output
+// scaling are then exact no-ops), as in the forward.
+const float* effective_mask(const AttentionInput& a) {
+  if (!a.mask) return nullptr;
+  for (int64_t i = 0; i < a.L; ++i)
+    if (a.mask[i] != 1.0f) return a.mask;
+  return nullptr;
 }
 
-// Score of query row i (pointer qi) against key row kj under penalty pen: one definition for both passes.
-inline float score(const float* qi, const float* kj, int64_t d, float scale, float pen) {
-  return dot(qi, kj, d) * scale + pen;
+// Row-major C = alpha·op(A)·op(B) + beta·C. Called inside parallel_for's tasks, where OpenBLAS
+// runs on the calling thread (threading.h): the bits depend on the shape only.
+void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* A, int64_t lda, const float* B,
+           int64_t ldb, float beta, float* C, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
+              static_cast<int>(n), static_cast<int>(k), alpha, A, static_cast<int>(lda), B, static_cast<int>(ldb), beta,
+              C, static_cast<int>(ldc));
 }
 
-// Per-worker buffers of pass 1.
-struct RowScratch {
-  std::vector<float> p, dp, dout;
-  std::vector<double> acc;
-};
-
-// Pass 1 for query row i of head h over `spans` of keys: writes dq_i and the row's stats.
-void backward_row(const Rule& R, int h, int64_t i, std::span<const Span> spans, RowScratch& w, float* dq,
-                  RowStats& st) {
-  const AttentionInput& a = R.a;
-  const int64_t d = a.d;
-  float* dqi = dq + i * a.ld + h * d;
-  const float c = R.coef(i);
-  st = {0.0f, 1.0f, 0.0f};
-  if (c == 0.0f) {
-    std::fill(dqi, dqi + d, 0.0f);
-    return;
-  }
-  const float* qi = a.q + i * a.ld + h * d;
-  const float mq = R.m(i);
-  float* s = w.p.data();
-  float mx = -INFINITY;
+// A buffer that grows without initialising (every use writes before it reads).
+template <class T>
+struct Buf {
+  std::unique_ptr<T[]> p;
   int64_t n = 0;
-  for (const Span& sp : spans)
-    for (int64_t j = sp.start; j < sp.start + sp.len; ++j, ++n) {
-      s[n] = score(qi, a.k + j * a.ld + h * d, d, R.scale, R.pen(sp.kind, mq, R.m(j)));
-      mx = std::max(mx, s[n]);
+  void grow(int64_t size) {
+    if (size > n) {
+      p.reset(new T[static_cast<size_t>(size)]);
+      n = size;
     }
-  if (n == 0) {
-    std::fill(dqi, dqi + d, 0.0f);
-    return;
   }
-  double sum = 0;
-  for (int64_t j = 0; j < n; ++j) {
-    s[j] = std::exp(s[j] - mx);
-    sum += s[j];
-  }
-  const float sum_f = static_cast<float>(sum);
-  float* g = w.dout.data();
-  R.load_do(h, i, c, g);
-  float* dp = w.dp.data();
-  double pdp = 0;
-  n = 0;
-  for (const Span& sp : spans)
-    for (int64_t j = sp.start; j < sp.start + sp.len; ++j, ++n) {
-      s[n] = s[n] / sum_f;
-      dp[n] = dot(g, a.v + j * a.ld + h * d, d);
-      pdp += static_cast<double>(s[n]) * dp[n];
-    }
-  const float pdp_f = static_cast<float>(pdp);
-  double* acc = w.acc.data();
-  std::fill(acc, acc + d, 0.0);
-  n = 0;
-  for (const Span& sp : spans)
-    for (int64_t j = sp.start; j < sp.start + sp.len; ++j, ++n) {
-      const double ds = s[n] * (dp[n] - pdp_f);
-      const float* kj = a.k + j * a.ld + h * d;
-      for (int64_t t = 0; t < d; ++t) acc[t] += ds * kj[t];
-    }
-  for (int64_t t = 0; t < d; ++t) dqi[t] = static_cast<float>(acc[t] * R.scale);
-  st = {mx, sum_f, pdp_f};
-}
-
-// Per-worker buffers of pass 2.
-struct KeyScratch {
-  std::vector<float> dout;
-  std::vector<double> dk, dv;
+  T* data() const { return p.get(); }
 };
 
-// Pass 2 for keys [k0, k0 + nk) of head h: every query row of `spans` (in order) that attends to
-// them with the span's mask rule; writes dk and dv of those keys.
-void backward_keys(const Rule& R, int h, int64_t k0, int64_t nk, std::span<const Span> spans, const RowStats* stats,
-                   KeyScratch& w, float* dk, float* dv) {
-  const AttentionInput& a = R.a;
-  const int64_t d = a.d;
-  double* adk = w.dk.data();
-  double* adv = w.dv.data();
-  std::fill(adk, adk + nk * d, 0.0);
-  std::fill(adv, adv + nk * d, 0.0);
-  float* g = w.dout.data();
-  for (const Span& sp : spans)
-    for (int64_t i = sp.start; i < sp.start + sp.len; ++i) {
-      const float c = R.coef(i);
-      if (c == 0.0f) continue;
-      const RowStats& st = stats[i];
-      const float* qi = a.q + i * a.ld + h * d;
-      const float mq = R.m(i);
-      R.load_do(h, i, c, g);
-      for (int64_t jj = 0; jj < nk; ++jj) {
-        const int64_t j = k0 + jj;
-        const float s = score(qi, a.k + j * a.ld + h * d, d, R.scale, R.pen(sp.kind, mq, R.m(j)));
-        const float p = std::exp(s - st.max) / st.sum;
-        if (p == 0.0f) continue;  // contributes exact zeros
-        const float dp = dot(g, a.v + j * a.ld + h * d, d);
-        const double ds = p * (dp - st.dot);
-        double* rk = adk + jj * d;
-        double* rv = adv + jj * d;
-        for (int64_t t = 0; t < d; ++t) {
-          rk[t] += ds * qi[t];
-          rv[t] += static_cast<double>(p) * g[t];
-        }
-      }
+// Per-worker buffers (sized for the largest tile of the call).
+struct Scratch {
+  Buf<float> s, ds;         // [rows, keys]: scores → probabilities; dP → dS
+  Buf<float> kp, vp;        // gathered key and value panels [keys, d] (block-sparse)
+  Buf<float> gk, gv;        // the panel's key and value gradients [keys, d]
+  Buf<float> g;             // c_i·dout_i rows [rows, d] (blocks with some c_i ≠ 1)
+  Buf<float> pen, pen_row;  // penalties of the panel (m_q = 1) and of one row (m_q ≠ 1)
+  Buf<double> ak, av;       // the head's dk and dv sums [L, d]
+
+  void size(int64_t rows, int64_t keys, int64_t d, int64_t L, bool panels) {
+    s.grow(rows * keys);
+    ds.grow(rows * keys);
+    if (panels) {
+      kp.grow(keys * d);
+      vp.grow(keys * d);
     }
-  for (int64_t jj = 0; jj < nk; ++jj) {
-    float* rk = dk + (k0 + jj) * a.ld + h * d;
-    float* rv = dv + (k0 + jj) * a.ld + h * d;
+    gk.grow(keys * d);
+    gv.grow(keys * d);
+    g.grow(rows * d);
+    pen.grow(keys);
+    pen_row.grow(keys);
+    ak.grow(L * d);
+    av.grow(L * d);
+  }
+};
+
+// One query tile against its whole key list, as block-level products (nothing else attends from
+// these rows, so the softmax needs no statistics from elsewhere):
+//   S = scale·Q·Kpᵀ;  P = softmax(S + pen) per row;  dP = G·Vpᵀ;  dS = P ⊙ (dP − rowsum(P ⊙ dP));
+//   dQ = scale·dS·Kp (written to dq);  gk = scale·dSᵀ·Q;  gv = Pᵀ·G  ([nk, d], for the caller to add).
+struct Tile {
+  const float* q;  // [nq, d] at stride ldq
+  int64_t ldq;
+  const float* kp;  // [nk, d] at stride ldp (keys of the row, in list order)
+  const float* vp;
+  int64_t ldp;
+  const float* g;  // c_i·dout_i, [nq, d] at stride ldg
+  int64_t ldg;
+  float* dq;  // [nq, d] at stride lddq
+  int64_t lddq;
+  int64_t nq, nk, d;
+};
+
+template <class PenaltyOfRow>
+void tile_backward(const simd::KernelTable& K, const Tile& t, float scale, Scratch& w, PenaltyOfRow pen_of_row) {
+  float* S = w.s.data();
+  float* dS = w.ds.data();
+  const int64_t lds = t.nk;
+  sgemm(false, true, t.nq, t.nk, t.d, scale, t.q, t.ldq, t.kp, t.ldp, 0.0f, S, lds);
+  for (int64_t r = 0; r < t.nq; ++r) K.softmax_row(S + r * lds, pen_of_row(r), t.nk);
+  sgemm(false, true, t.nq, t.nk, t.d, 1.0f, t.g, t.ldg, t.vp, t.ldp, 0.0f, dS, lds);
+  for (int64_t r = 0; r < t.nq; ++r) K.softmax_grad_row(S + r * lds, dS + r * lds, t.nk);
+  sgemm(false, false, t.nq, t.d, t.nk, scale, dS, lds, t.kp, t.ldp, 0.0f, t.dq, t.lddq);
+  sgemm(true, false, t.nk, t.d, t.nq, scale, dS, lds, t.q, t.ldq, 0.0f, w.gk.data(), t.d);
+  sgemm(true, false, t.nk, t.d, t.nq, 1.0f, S, lds, t.g, t.ldg, 0.0f, w.gv.data(), t.d);
+}
+
+// Adds panel rows [r0, r0 + n) of gk, gv to the head's sums at rows [j0, j0 + n).
+void add_panel(const Scratch& w, int64_t r0, int64_t j0, int64_t n, int64_t d, double* ak, double* av) {
+  const float* gk = w.gk.data() + r0 * d;
+  const float* gv = w.gv.data() + r0 * d;
+  double* rk = ak + j0 * d;
+  double* rv = av + j0 * d;
+  for (int64_t e = 0; e < n * d; ++e) {
+    rk[e] += gk[e];
+    rv[e] += gv[e];
+  }
+}
+
+// dk, dv of head h from its sums.
+void write_head(const AttentionInput& a, int h, const Scratch& w, float* dk, float* dv) {
+  const int64_t d = a.d;
+  for (int64_t j = 0; j < a.L; ++j) {
+    float* rk = dk + j * a.ld + h * d;
+    float* rv = dv + j * a.ld + h * d;
     for (int64_t t = 0; t < d; ++t) {
-      rk[t] = static_cast<float>(adk[jj * d + t] * R.scale);
-      rv[t] = static_cast<float>(adv[jj * d + t]);
+      rk[t] = static_cast<float>(w.ak.data()[j * d + t]);
+      rv[t] = static_cast<float>(w.av.data()[j * d + t]);
     }
   }
 }
@@ -185,103 +138,151 @@ void backward_keys(const Rule& R, int h, int64_t k0, int64_t nk, std::span<const
 }  // namespace
 
 void block_sparse_attention_backward(const ThreadingContext& ctx, const AttentionInput& a, const BlockLayout& layout,
-                                     const float* dout, float* dq, float* dk, float* dv) {
+                                     const float* dout, float* dq, float* dk, float* dv, SimdPath path) {
   check_backward(a, dout, dq, dk, dv, "block_sparse_attention_backward");
   BB_CHECK(a.L == layout.seq_len(), "block_sparse_attention_backward: sequence length ", a.L, " != layout length ",
            layout.seq_len());
   BB_CHECK(a.heads == layout.heads, "block_sparse_attention_backward: ", a.heads, " heads but layout has ",
            layout.heads);
+  const simd::KernelTable& K = simd::kernels(path);
   const int n = layout.n_blocks;
-  const int64_t B = layout.block;
-  const Rule R{a, dout, kSparsePenalty, true, static_cast<float>(1.0 / std::sqrt(static_cast<double>(a.d)))};
-  // Key spans of every (head, query block), aligned with layout.keys.
-  std::vector<Span> key_spans(layout.keys.size());
-  for (size_t e = 0; e < layout.keys.size(); ++e) key_spans[e] = {layout.keys[e].block * B, B, layout.keys[e].kind};
-  // Transposed layout: for every (head, key block), the query blocks attending to it (in query
-  // block order, then in row order; a block listed twice in a row appears twice).
-  const size_t groups = static_cast<size_t>(a.heads) * n;
-  std::vector<int64_t> t_off(groups + 1, 0);
-  for (int h = 0; h < a.heads; ++h)
-    for (int qb = 0; qb < n; ++qb)
-      for (const KeyBlock& kb : layout.row(h, qb)) ++t_off[static_cast<size_t>(h) * n + kb.block + 1];
-  for (size_t g = 0; g < groups; ++g) t_off[g + 1] += t_off[g];
-  std::vector<Span> query_spans(static_cast<size_t>(t_off[groups]));
-  {
-    std::vector<int64_t> fill(t_off.begin(), t_off.end() - 1);
-    for (int h = 0; h < a.heads; ++h)
-      for (int qb = 0; qb < n; ++qb)
-        for (const KeyBlock& kb : layout.row(h, qb))
-          query_spans[static_cast<size_t>(fill[static_cast<size_t>(h) * n + kb.block]++)] = {qb * B, B, kb.kind};
-  }
+  const int64_t B = layout.block, d = a.d;
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
+  const float* mask = effective_mask(a);
   const int64_t max_keys = static_cast<int64_t>(layout.max_row_blocks()) * B;
-  const int T = ctx.threads();
-  std::vector<RowScratch> rows(static_cast<size_t>(T));
-  std::vector<KeyScratch> keys(static_cast<size_t>(T));
-  std::vector<RowStats> stats(static_cast<size_t>(a.heads * a.L));
-  // Blocks in the order 0, n-1, 1, ..., n-2 (the global ones, the longest, first).
-  auto block_of = [n](int64_t qi) { return static_cast<int>(qi == 0 ? 0 : (qi == 1 ? n - 1 : qi - 1)); };
-  parallel_for(ctx, static_cast<int64_t>(groups), [&](int64_t t, int worker) {
-    RowScratch& w = rows[static_cast<size_t>(worker)];
-    if (w.p.size() < static_cast<size_t>(max_keys)) {
-      w.p.resize(static_cast<size_t>(max_keys));
-      w.dp.resize(static_cast<size_t>(max_keys));
-      w.dout.resize(static_cast<size_t>(a.d));
-      w.acc.resize(static_cast<size_t>(a.d));
+  std::vector<Scratch> scratch(static_cast<size_t>(std::min<int64_t>(ctx.threads(), a.heads)));
+  // One task per head: its query blocks in order, each adding its panel gradients to the head's
+  // sums in that order, so the bits do not depend on the thread count.
+  parallel_for(ctx, a.heads, [&](int64_t task, int worker) {
+    const int h = static_cast<int>(task);
+    Scratch& w = scratch[static_cast<size_t>(worker)];
+    w.size(B, max_keys, d, a.L, true);
+    std::fill_n(w.ak.data(), a.L * d, 0.0);
+    std::fill_n(w.av.data(), a.L * d, 0.0);
+    for (int qb = 0; qb < n; ++qb) {
+      const std::span<const KeyBlock> row = layout.row(h, qb);
+      const int64_t q0 = qb * B, nk = static_cast<int64_t>(row.size()) * B;
+      float* dq_blk = dq + q0 * a.ld + h * d;
+      // G = c_i·dout_i (c_i = m[q0 + i]); read in place when every c_i is 1.
+      const float* g = dout + q0 * a.ld_out + h * d;
+      int64_t ldg = a.ld_out;
+      bool ones = true, zeros = true;
+      for (int64_t i = 0; mask && i < B; ++i) {
+        ones = ones && mask[q0 + i] == 1.0f;
+        zeros = zeros && mask[q0 + i] == 0.0f;
+      }
+      if ((mask && zeros) || row.empty()) {  // a padded block, or no keys: no gradient flows
+        for (int64_t i = 0; i < B; ++i) std::fill_n(dq_blk + i * a.ld, d, 0.0f);
+        continue;
+      }
+      if (!ones) {
+        for (int64_t i = 0; i < B; ++i) {
+          const float c = mask[q0 + i];
+          const float* src = g + i * a.ld_out;
+          for (int64_t t = 0; t < d; ++t) w.g.data()[i * d + t] = c == 0.0f ? 0.0f : c * src[t];
+        }
+        g = w.g.data();
+        ldg = d;
+      }
+      // Key and value panels (read in place when the blocks are consecutive, as for the global
+      // query blocks), and the penalties (1 − m_k)·P of rows with m_q = 1 (both mask kinds agree there).
+      bool in_place = true;
+      for (size_t e = 0; e < row.size(); ++e) in_place = in_place && row[e].block == row[0].block + static_cast<int>(e);
+      const float* kp = a.k + row[0].block * B * a.ld + h * d;
+      const float* vp = a.v + row[0].block * B * a.ld + h * d;
+      int64_t ldp = a.ld;
+      if (!in_place) {
+        for (size_t e = 0; e < row.size(); ++e) {
+          const int64_t j0 = row[e].block * B;
+          for (int64_t jj = 0; jj < B; ++jj) {
+            const int64_t r = static_cast<int64_t>(e) * B + jj;
+            std::copy_n(a.k + (j0 + jj) * a.ld + h * d, d, w.kp.data() + r * d);
+            std::copy_n(a.v + (j0 + jj) * a.ld + h * d, d, w.vp.data() + r * d);
+          }
+        }
+        kp = w.kp.data();
+        vp = w.vp.data();
+        ldp = d;
+      }
+      if (mask)
+        for (size_t e = 0; e < row.size(); ++e)
+          for (int64_t jj = 0; jj < B; ++jj)
+            w.pen.data()[static_cast<int64_t>(e) * B + jj] = (1.0f - mask[row[e].block * B + jj]) * kSparsePenalty;
+      auto pen_of_row = [&](int64_t i) -> const float* {
+        if (!mask) return nullptr;
+        const float mq = mask[q0 + i];
+        if (mq == 1.0f) return w.pen.data();
+        for (size_t e = 0; e < row.size(); ++e) {
+          const int64_t j0 = row[e].block * B;
+          for (int64_t jj = 0; jj < B; ++jj) {
+            const float mk = row[e].kind == MaskKind::QueryKey ? mq * mask[j0 + jj] : mask[j0 + jj];
+            w.pen_row.data()[static_cast<int64_t>(e) * B + jj] = (1.0f - mk) * kSparsePenalty;
+          }
+        }
+        return w.pen_row.data();
+      };
+      const Tile t{.q = a.q + q0 * a.ld + h * d,
+                   .ldq = a.ld,
+                   .kp = kp,
+                   .vp = vp,
+                   .ldp = ldp,
+                   .g = g,
+                   .ldg = ldg,
+                   .dq = dq_blk,
+                   .lddq = a.ld,
+                   .nq = B,
+                   .nk = nk,
+                   .d = d};
+      tile_backward(K, t, scale, w, pen_of_row);
+      for (int64_t i = 0; !ones && i < B; ++i)  // padded rows: exact zeros (not −0 from the product)
+        if (mask[q0 + i] == 0.0f) std::fill_n(dq_blk + i * a.ld, d, 0.0f);
+      for (size_t e = 0; e < row.size(); ++e)
+        add_panel(w, static_cast<int64_t>(e) * B, row[e].block * B, B, d, w.ak.data(), w.av.data());
     }
-    const int qb = block_of(t / a.heads), h = static_cast<int>(t % a.heads);
-    const size_t r = static_cast<size_t>(h) * n + qb;
-    const std::span<const Span> spans(key_spans.data() + layout.offsets[r],
-                                      static_cast<size_t>(layout.offsets[r + 1] - layout.offsets[r]));
-    for (int64_t i = qb * B; i < (qb + 1) * B; ++i) backward_row(R, h, i, spans, w, dq, stats[h * a.L + i]);
-  });
-  parallel_for(ctx, static_cast<int64_t>(groups), [&](int64_t t, int worker) {
-    KeyScratch& w = keys[static_cast<size_t>(worker)];
-    if (w.dk.size() < static_cast<size_t>(B * a.d)) {
-      w.dk.resize(static_cast<size_t>(B * a.d));
-      w.dv.resize(static_cast<size_t>(B * a.d));
-      w.dout.resize(static_cast<size_t>(a.d));
-    }
-    const int kb = block_of(t / a.heads), h = static_cast<int>(t % a.heads);
-    const size_t g = static_cast<size_t>(h) * n + kb;
-    const std::span<const Span> spans(query_spans.data() + t_off[g], static_cast<size_t>(t_off[g + 1] - t_off[g]));
-    backward_keys(R, h, kb * B, B, spans, stats.data() + h * a.L, w, dk, dv);
+    write_head(a, h, w, dk, dv);
   });
 }
 
 void full_attention_backward(const ThreadingContext& ctx, const AttentionInput& a, const float* dout, float* dq,
-                             float* dk, float* dv) {
+                             float* dk, float* dv, SimdPath path) {
   check_backward(a, dout, dq, dk, dv, "full_attention_backward");
-  const Rule R{a, dout, kFullPenalty, false, static_cast<float>(1.0 / std::sqrt(static_cast<double>(a.d)))};
-  constexpr int64_t kTile = 64;  // query rows per pass-1 task, keys per pass-2 task
-  const int64_t tiles = (a.L + kTile - 1) / kTile;
-  const Span all[1] = {{0, a.L, MaskKind::Key}};
-  const int T = ctx.threads();
-  std::vector<RowScratch> rows(static_cast<size_t>(T));
-  std::vector<KeyScratch> keys(static_cast<size_t>(T));
-  std::vector<RowStats> stats(static_cast<size_t>(a.heads * a.L));
-  const int64_t tasks = a.heads * tiles;
-  parallel_for(ctx, tasks, [&](int64_t t, int worker) {
-    RowScratch& w = rows[static_cast<size_t>(worker)];
-    if (w.p.size() < static_cast<size_t>(a.L)) {
-      w.p.resize(static_cast<size_t>(a.L));
-      w.dp.resize(static_cast<size_t>(a.L));
-      w.dout.resize(static_cast<size_t>(a.d));
-      w.acc.resize(static_cast<size_t>(a.d));
+  const simd::KernelTable& K = simd::kernels(path);
+  const int64_t d = a.d, L = a.L;
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
+  constexpr int64_t kTile = 64;  // query rows per tile: a [64, L] score tile
+  const float* mask = effective_mask(a);
+  std::vector<float> pen;  // (1 − m_k)·finfo.min, the same for every row
+  if (mask) {
+    pen.resize(static_cast<size_t>(L));
+    for (int64_t j = 0; j < L; ++j) pen[static_cast<size_t>(j)] = (1.0f - mask[j]) * kFullPenalty;
+  }
+  const float* pen_all = mask ? pen.data() : nullptr;
+  std::vector<Scratch> scratch(static_cast<size_t>(std::min<int64_t>(ctx.threads(), a.heads)));
+  // One task per head, its query tiles in order (fixed summation order of dk, dv).
+  parallel_for(ctx, a.heads, [&](int64_t task, int worker) {
+    const int h = static_cast<int>(task);
+    Scratch& w = scratch[static_cast<size_t>(worker)];
+    w.size(kTile, L, d, L, false);
+    std::fill_n(w.ak.data(), L * d, 0.0);
+    std::fill_n(w.av.data(), L * d, 0.0);
+    for (int64_t q0 = 0; q0 < L; q0 += kTile) {
+      const int64_t nq = std::min(kTile, L - q0);
+      const Tile t{.q = a.q + q0 * a.ld + h * d,
+                   .ldq = a.ld,
+                   .kp = a.k + h * d,
+                   .vp = a.v + h * d,
+                   .ldp = a.ld,
+                   .g = dout + q0 * a.ld_out + h * d,
+                   .ldg = a.ld_out,
+                   .dq = dq + q0 * a.ld + h * d,
+                   .lddq = a.ld,
+                   .nq = nq,
+                   .nk = L,
+                   .d = d};
+      tile_backward(K, t, scale, w, [&](int64_t) { return pen_all; });
+      add_panel(w, 0, 0, L, d, w.ak.data(), w.av.data());
     }
-    const int h = static_cast<int>(t / tiles);
-    const int64_t q0 = (t % tiles) * kTile, q1 = std::min(a.L, q0 + kTile);
-    for (int64_t i = q0; i < q1; ++i) backward_row(R, h, i, all, w, dq, stats[h * a.L + i]);
-  });
-  parallel_for(ctx, tasks, [&](int64_t t, int worker) {
-    KeyScratch& w = keys[static_cast<size_t>(worker)];
-    if (w.dk.size() < static_cast<size_t>(kTile * a.d)) {
-      w.dk.resize(static_cast<size_t>(kTile * a.d));
-      w.dv.resize(static_cast<size_t>(kTile * a.d));
-      w.dout.resize(static_cast<size_t>(a.d));
-    }
-    const int h = static_cast<int>(t / tiles);
-    const int64_t k0 = (t % tiles) * kTile;
-    backward_keys(R, h, k0, std::min(kTile, a.L - k0), all, stats.data() + h * a.L, w, dk, dv);
+    write_head(a, h, w, dk, dv);
   });
 }
 

@@ -15,12 +15,18 @@
 // the backward uses the forward's actual probabilities, so a full-attention row whose keys are all
 // masked (scores all rounded to finfo.min: a uniform softmax) still passes gradients to q and k.
 //
-// The fast kernels never build an L x L matrix: pass 1, parallel over (head, query row block),
-// recomputes each row's scores, keeps its max, sum and Σ p dp (3 floats per row and head) and
-// writes dq; pass 2, parallel over (head, key block), recomputes the probabilities of every query
-// row that attends to the block (in a fixed order) and writes dk and dv. Scores and probabilities
-// in float (computed by one function in both passes, so the same bits), gradient sums in double.
-// Memory O(L) in all; the results do not depend on the thread count.
+// The fast kernels never build an L x L matrix. They work per query tile (a block-sparse query
+// block, or 64 rows of full attention) against the tile's whole key list, with block-level
+// products (OpenBLAS sgemm, single-threaded inside each task): the key and value rows of the
+// listed blocks are gathered into panels [nk, d] (full attention reads K and V in place), then
+//   S = Q·Kᵀ/√d + pen,  P = softmax(S) per row (every key of a row is in its panel: no statistics
+//   pass),  dP = G·Vᵀ (G_i = c_i·dout_i),  dS = P ⊙ (dP − rowsum(P ⊙ dP)),
+//   dQ = dS·K/√d,  dK_panel = dSᵀ·Q/√d,  dV_panel = Pᵀ·G,
+// and the panel gradients are added, per key block, to the head's dk and dv sums (double). The
+// softmax rows run on the SIMD kernel table (`path`, as in attention.h). Scores, probabilities and
+// products in float, the dk and dv sums across tiles in double. Memory O(L) per task (a 64 x L
+// score tile at most). One task per head, its tiles in a fixed order: the results do not depend
+// on the thread count (and at most `heads` threads are busy).
 #pragma once
 
 #include "core/threading.h"
@@ -31,11 +37,12 @@ namespace bigbird {
 
 // Backward of block_sparse_attention (same AttentionInput `a`: q, k, v, ld, L, heads, d, mask).
 void block_sparse_attention_backward(const ThreadingContext& ctx, const AttentionInput& a, const BlockLayout& layout,
-                                     const float* dout, float* dq, float* dk, float* dv);
+                                     const float* dout, float* dq, float* dk, float* dv,
+                                     SimdPath path = SimdPath::Auto);
 // Backward of full_attention (HF original_full: penalty (1 - m[k])·finfo(float32).min, no output
 // scaling by m[q]).
 void full_attention_backward(const ThreadingContext& ctx, const AttentionInput& a, const float* dout, float* dq,
-                             float* dk, float* dv);
+                             float* dk, float* dv, SimdPath path = SimdPath::Auto);
 
 // Scalar references (double accumulation, one query row at a time) for tests.
 void block_sparse_attention_backward_ref(const AttentionInput& a, const BlockLayout& layout, const float* dout,

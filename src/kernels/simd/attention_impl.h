@@ -298,3 +298,56 @@ inline void pack_kt_impl(const float* k, int64_t ld, int64_t L, int64_t row0, in
     for (int64_t r = r0; r < r1; ++r) std::fill(kt + r * ldkt + L, kt + (r + 1) * ldkt, 0.0f);
   }
 }
+
+// The attention backward's per-row softmax (attention_backward.cpp): s ← softmax(s + pen) over n
+// scores in place (pen may be null: no penalties). Max over the row, e^(x − max) with Vec::exp,
+// one float sum (W partial sums), then p = e·(1/Σ).
+inline void softmax_row_impl(float* s, const float* pen, int64_t n) {
+  constexpr int W = Vec::W;
+  using V = typename Vec::V;
+  V vmx = Vec::set1(-INFINITY);
+  int64_t c = 0;
+  if (pen) {
+    for (; c + W <= n; c += W) {
+      const V x = Vec::add(Vec::load(s + c), Vec::load(pen + c));
+      Vec::store(s + c, x);
+      vmx = Vec::max(vmx, x);
+    }
+  } else {
+    for (; c + W <= n; c += W) vmx = Vec::max(vmx, Vec::load(s + c));
+  }
+  float mx = Vec::hmax(vmx);
+  for (; c < n; ++c) {
+    if (pen) s[c] += pen[c];
+    mx = std::max(mx, s[c]);
+  }
+  const V vm = Vec::set1(mx);
+  V sum = Vec::zero();
+  for (c = 0; c < n; c += W) {
+    const int k = static_cast<int>(std::min<int64_t>(W, n - c));
+    const V e = Vec::keep(Vec::exp(Vec::sub(Vec::loadn(s + c, k), vm)), k);
+    Vec::storen(s + c, e, k);
+    sum = Vec::add(sum, e);
+  }
+  const V inv = Vec::set1(1.0f / Vec::hsum(sum));
+  for (c = 0; c < n; c += W) {
+    const int k = static_cast<int>(std::min<int64_t>(W, n - c));
+    Vec::storen(s + c, Vec::mul(Vec::loadn(s + c, k), inv), k);
+  }
+}
+
+// The softmax backward of one row in place: dp_c ← p_c·(dp_c − Σ_l p_l dp_l).
+inline void softmax_grad_row_impl(const float* p, float* dp, int64_t n) {
+  constexpr int W = Vec::W;
+  using V = typename Vec::V;
+  V acc[2] = {Vec::zero(), Vec::zero()};
+  for (int64_t c = 0; c < n; c += W) {
+    const int k = static_cast<int>(std::min<int64_t>(W, n - c));
+    acc[(c / W) & 1] = Vec::fma(Vec::loadn(p + c, k), Vec::loadn(dp + c, k), acc[(c / W) & 1]);
+  }
+  const V dot = Vec::set1(Vec::hsum(Vec::add(acc[0], acc[1])));
+  for (int64_t c = 0; c < n; c += W) {
+    const int k = static_cast<int>(std::min<int64_t>(W, n - c));
+    Vec::storen(dp + c, Vec::mul(Vec::loadn(p + c, k), Vec::sub(Vec::loadn(dp + c, k), dot)), k);
+  }
+}

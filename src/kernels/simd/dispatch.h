@@ -65,6 +65,10 @@ struct KernelTable {
   // [row0, row1) only (callers split the work across threads).
   void (*pack_kt)(const float* k, int64_t ld, int64_t L, int64_t row0, int64_t row1, int64_t d, float* kt,
                   int64_t ldkt);
+  // One row of the attention backward: s ← softmax(s + pen) over n values in place (pen may be
+  // null), and dp ← p ⊙ (dp − Σ p·dp) (the softmax's backward, dp in place).
+  void (*softmax_row)(float* s, const float* pen, int64_t n);
+  void (*softmax_grad_row)(const float* p, float* dp, int64_t n);
   // y = LayerNorm(x + res + bias) per row (res, bias, gamma, beta may be null); y may alias x or res.
   void (*layernorm_rows)(const float* x, const float* res, const float* bias, float* y, int64_t rows, int64_t dim,
                          const float* gamma, const float* beta, float eps);

@@ -17,6 +17,8 @@ void attend_rows(const AttnRowsJob& j) { attend_rows_impl(j); }
 void pack_kt(const float* k, int64_t ld, int64_t L, int64_t row0, int64_t row1, int64_t d, float* kt, int64_t ldkt) {
   pack_kt_impl(k, ld, L, row0, row1, d, kt, ldkt);
 }
+void softmax_row(float* s, const float* pen, int64_t n) { softmax_row_impl(s, pen, n); }
+void softmax_grad_row(const float* p, float* dp, int64_t n) { softmax_grad_row_impl(p, dp, n); }
 void layernorm_rows(const float* x, const float* res, const float* bias, float* y, int64_t rows, int64_t dim,
                     const float* gamma, const float* beta, float eps) {
   layernorm_rows_impl(x, res, bias, y, rows, dim, gamma, beta, eps);
@@ -33,6 +35,8 @@ void add_bias_rows(float* x, int64_t rows, int64_t cols, const float* bias, int6
 constexpr KernelTable kTable = {
     .attend_rows = attend_rows,
     .pack_kt = pack_kt,
+    .softmax_row = softmax_row,
+    .softmax_grad_row = softmax_grad_row,
     .layernorm_rows = layernorm_rows,
     .gelu_rows = gelu_rows,
     .add_bias_rows = add_bias_rows,
