@@ -161,8 +161,7 @@ void full_attention_dropout(const ThreadingContext& ctx, const AttentionInput& a
     for (int64_t i = 0; i < nq; ++i) {
       float* row = S.data() + i * L;
       K.softmax_row(row, mask ? pen.data() : nullptr, L);
-      const uint64_t e0 = drop.row(a.heads, h, L, q0 + i);
-      for (int64_t j = 0; j < L; ++j) row[j] *= drop.factor(e0 + static_cast<uint64_t>(j));
+      K.dropout_row(row, L, drop.key, drop.row(a.heads, h, L, q0 + i), drop.p, drop.scale, nullptr);
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(nq), static_cast<int>(d),
                 static_cast<int>(L), 1.0f, S.data(), static_cast<int>(L), a.v + h * d, static_cast<int>(a.ld), 0.0f,

@@ -113,11 +113,8 @@ void tile_backward(const simd::KernelTable& K, const Tile& t, float scale, Scrat
   if (t.drop) {
     M = w.m.data();
     for (int64_t r = 0; r < t.nq; ++r)
-      for (int64_t c = 0; c < t.nk; ++c) {
-        const float f = t.drop->factor(t.e0 + static_cast<uint64_t>(r) * t.e_ld + static_cast<uint64_t>(c));
-        M[r * lds + c] = f;
-        dS[r * lds + c] *= f;
-      }
+      K.dropout_row(dS + r * lds, t.nk, t.drop->key, t.e0 + static_cast<uint64_t>(r) * t.e_ld, t.drop->p, t.drop->scale,
+                    M + r * lds);
   }
   for (int64_t r = 0; r < t.nq; ++r) K.softmax_grad_row(S + r * lds, dS + r * lds, t.nk);
   sgemm(false, false, t.nq, t.d, t.nk, scale, dS, lds, t.kp, t.ldp, 0.0f, t.dq, t.lddq);
