@@ -6,7 +6,8 @@
 //     thread count; FLOPs = 4·d per (query, key) pair actually attended;
 //   - full attention at 2048 tokens;
 //   - the backward of both (attention_backward.h) on the same shapes, block 64, d 64; FLOPs =
-//     10·d per (query, key) pair: the five products S = QKᵀ (recomputed), dP, dQ, dK and dV;
+//     10·d per (query, key) pair: the five products S = QKᵀ (recomputed), dP, dQ, dK and dV; full
+//     attention also with dropout on the probabilities (forward + backward timed, 14·d per pair);
 //   - sgemm (OpenBLAS) on the encoder's shapes, for the machine's ceiling, through linear(g_ctx, )
 //     (fixed tiles, single-threaded BLAS in each) and with OpenBLAS's own threading;
 //   - the bf16 product (AVX512-BF16) on the same shapes; GELU and LayerNorm per SIMD path.
@@ -104,17 +105,25 @@ void BM_BlockSparseAttentionBackward(benchmark::State& st) {
   st.counters["GFLOP/s"] = benchmark::Counter(10.0 * d * pairs / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// Full attention's backward; with dropout 1, HF's training dropout on the probabilities at p = 0.1
+// (the forward then runs on sgemm tiles as well: both are timed, forward then backward).
 void BM_FullAttentionBackward(benchmark::State& st) {
   const int d = static_cast<int>(st.range(0));
   set_threads(static_cast<int>(st.range(1)));
+  const ProbsDropout drop = st.range(2) ? ProbsDropout{0.1f, 1.0f / 0.9f, 12345, 0} : ProbsDropout{};
   const int64_t L = 2048, H = 768, heads = H / d;
   auto q = random_floats(static_cast<size_t>(L * H), 1), k = random_floats(q.size(), 2), v = random_floats(q.size(), 3);
   auto dout = random_floats(q.size(), 4);
   std::vector<float> dq(q.size()), dk(q.size()), dv(q.size());
-  AttentionInput a{q.data(), k.data(), v.data(), H, nullptr, H, L, static_cast<int>(heads), d, nullptr};
-  for (auto _ : st) full_attention_backward(g_ctx, a, dout.data(), dq.data(), dk.data(), dv.data());
-  st.counters["GFLOP/s"] = benchmark::Counter(10.0 * d * heads * static_cast<double>(L * L) / 1e9,
-                                              benchmark::Counter::kIsIterationInvariantRate);
+  std::vector<float> out(q.size());
+  AttentionInput a{q.data(), k.data(), v.data(), H, out.data(), H, L, static_cast<int>(heads), d, nullptr};
+  for (auto _ : st) {
+    if (drop.active()) full_attention(g_ctx, a, nullptr, SimdPath::Auto, drop);
+    full_attention_backward(g_ctx, a, dout.data(), dq.data(), dk.data(), dv.data(), SimdPath::Auto, drop);
+  }
+  st.counters["GFLOP/s"] =
+      benchmark::Counter((drop.active() ? 14.0 : 10.0) * d * heads * static_cast<double>(L * L) / 1e9,
+                         benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void BM_Sgemm(benchmark::State& st) {
@@ -201,8 +210,8 @@ BENCHMARK(BM_BlockSparseAttentionBackward)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_FullAttentionBackward)
-    ->ArgNames({"d", "threads"})
-    ->ArgsProduct({{64}, {1, 2}})
+    ->ArgNames({"d", "threads", "dropout"})
+    ->ArgsProduct({{64}, {1, 2}, {0, 1}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_Sgemm)

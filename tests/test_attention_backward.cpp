@@ -1,6 +1,7 @@
 // The attention backward: the fast kernels against the scalar references on random shapes
 // (padding, repeated key blocks, all-masked full attention), the references against central
-// finite differences of a double forward, and bit-identical results at 1, 2 and 3 threads.
+// finite differences of a double forward, and bit-identical results at 1, 2 and 3 threads; the
+// same for full attention with dropout on its probabilities (forward and backward).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -112,11 +113,11 @@ void expect_close(const Problem& p, const Grads& fast, const Grads& ref, const s
   }
 }
 
+bool same_bits(const std::vector<float>& x, const std::vector<float>& y) {
+  return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
+}
 bool same_bits(const Grads& a, const Grads& b) {
-  auto eq = [](const std::vector<float>& x, const std::vector<float>& y) {
-    return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
-  };
-  return eq(a.dq, b.dq) && eq(a.dk, b.dk) && eq(a.dv, b.dv);
+  return same_bits(a.dq, b.dq) && same_bits(a.dk, b.dk) && same_bits(a.dv, b.dv);
 }
 
 // A random ITC case: layout, plan with repeated blocks, padding.
@@ -163,9 +164,9 @@ Backward sparse_ref(const BlockLayout& layout) {
     block_sparse_attention_backward_ref(a, layout, g, dq, dk, dv);
   };
 }
-Backward full_fast(const ThreadingContext& ctx, SimdPath path = SimdPath::Auto) {
-  return [&ctx, path](const AttentionInput& a, const float* g, float* dq, float* dk, float* dv) {
-    full_attention_backward(ctx, a, g, dq, dk, dv, path);
+Backward full_fast(const ThreadingContext& ctx, SimdPath path = SimdPath::Auto, const ProbsDropout& drop = {}) {
+  return [&ctx, path, drop](const AttentionInput& a, const float* g, float* dq, float* dk, float* dv) {
+    full_attention_backward(ctx, a, g, dq, dk, dv, path, drop);
   };
 }
 
@@ -176,10 +177,15 @@ std::vector<SimdPath> simd_paths() {
     if (simd_path_supported(p)) paths.push_back(p);
   return paths;
 }
-Backward full_ref() {
-  return [](const AttentionInput& a, const float* g, float* dq, float* dk, float* dv) {
-    full_attention_backward_ref(a, g, dq, dk, dv);
+Backward full_ref(const ProbsDropout& drop = {}) {
+  return [drop](const AttentionInput& a, const float* g, float* dq, float* dk, float* dv) {
+    full_attention_backward_ref(a, g, dq, dk, dv, drop);
   };
+}
+
+// Dropout on the probabilities at rate p (a fixed key; sequence 1 of its batch).
+ProbsDropout probs_dropout(float p, uint64_t key = 0x5eed) {
+  return {p, static_cast<float>(1.0 / (1.0 - static_cast<double>(p))), key, 1};
 }
 
 // A random full-attention case; mask 0: none, 1: padded tail, 2: padding in the middle, 3: all masked.
@@ -241,12 +247,16 @@ TEST(AttentionBackward, BitIdenticalAcrossThreadCounts) {
     std::string what;
     const Problem fp = random_full_case(rng, 100 + i, i % 4, what);
     const ThreadingContext one(1);
+    const ProbsDropout drop = probs_dropout(0.25f, 100 + static_cast<uint64_t>(i));
     const Grads s1 = run(c.p, true, sparse_fast(c.layout, one));
     const Grads f1 = run(fp, true, full_fast(one));
+    const Grads d1 = run(fp, true, full_fast(one, SimdPath::Auto, drop));
     for (int threads : {2, 3}) {
       const ThreadingContext ctx(threads);
       EXPECT_TRUE(same_bits(run(c.p, true, sparse_fast(c.layout, ctx)), s1)) << c.what << " at " << threads;
       EXPECT_TRUE(same_bits(run(fp, true, full_fast(ctx)), f1)) << what << " at " << threads;
+      EXPECT_TRUE(same_bits(run(fp, true, full_fast(ctx, SimdPath::Auto, drop)), d1))
+          << what << " dropout at " << threads;
     }
   }
 }
@@ -264,6 +274,7 @@ namespace {
 struct RowKeys {
   std::vector<std::pair<int64_t, double>> keys;
   double c = 1.0;
+  std::vector<double> drop;  // dropout's keep·scale per key (empty: none)
 };
 using RowRule = std::function<RowKeys(int h, int64_t i)>;
 
@@ -286,7 +297,8 @@ double forward_loss(const Problem& p, const std::vector<double>& q, const std::v
       for (double& x : s) sum += (x = std::exp(x - mx));
       for (int64_t t = 0; t < p.d; ++t) {
         double o = 0;
-        for (size_t j = 0; j < s.size(); ++j) o += s[j] / sum * v[rk.keys[j].first * p.ld + h * p.d + t];
+        for (size_t j = 0; j < s.size(); ++j)
+          o += s[j] / sum * (rk.drop.empty() ? 1.0 : rk.drop[j]) * v[rk.keys[j].first * p.ld + h * p.d + t];
         loss += rk.c * o * p.dout[i * p.ld_out + h * p.d + t];
       }
     }
@@ -338,11 +350,14 @@ RowRule sparse_rule(const Problem& p, const BlockLayout& layout) {
   };
 }
 
-RowRule full_rule(const Problem& p) {
-  return [&p](int, int64_t) {
+RowRule full_rule(const Problem& p, const ProbsDropout& drop = {}) {
+  return [&p, drop](int h, int64_t i) {
     RowKeys rk;
-    for (int64_t j = 0; j < p.L; ++j)
+    for (int64_t j = 0; j < p.L; ++j) {
       rk.keys.push_back({j, (1.0 - p.mask[static_cast<size_t>(j)]) * static_cast<double>(kFullPenalty)});
+      if (drop.active())
+        rk.drop.push_back(drop.factor(drop.row(static_cast<int>(p.heads), h, p.L, i) + static_cast<uint64_t>(j)));
+    }
     return rk;
   };
 }
@@ -378,4 +393,100 @@ TEST(AttentionBackward, FullReferenceMatchesFiniteDifferences) {
   double dq_norm = 0;
   for (int64_t c = 0; c < p.heads * p.d; ++c) dq_norm += std::fabs(all.dq[static_cast<size_t>(c)]);
   EXPECT_GT(dq_norm, 0.0);
+}
+
+// With dropout on the probabilities the mask is fixed by (key, sequence, head, row, key), so the
+// function is smooth in q, k, v and the finite-difference check above applies as it is.
+TEST(AttentionBackward, FullDropoutReferenceMatchesFiniteDifferences) {
+  Problem p = make_problem(11, 2, 3, 2, 93);
+  for (int64_t t = 8; t < 11; ++t) p.mask[static_cast<size_t>(t)] = 0.0f;
+  const ProbsDropout drop = probs_dropout(0.3f);
+  expect_matches_fd(p, run(p, true, full_ref(drop)), full_rule(p, drop), true, "full, dropout");
+}
+
+namespace {
+// out of the forward kernels for a problem (out [L, ld_out]).
+std::vector<float> forward_out(const Problem& p, const std::function<void(const AttentionInput&)>& f) {
+  std::vector<float> out(static_cast<size_t>(p.L * p.ld_out), kSentinel);
+  AttentionInput a = p.input(true);
+  a.out = out.data();
+  f(a);
+  return out;
+}
+}  // namespace
+
+// The forward and backward of full attention with dropout, fast against reference (forward: a sum
+// of L products p̃·v in float, the tolerance of expect_close), and thread-count independence of
+// the forward. Some probabilities are dropped, and p = 1 drops all.
+TEST(AttentionBackward, FullDropoutFastMatchesReference) {
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 12; ++i) {
+    std::string what;
+    const Problem p = random_full_case(rng, 200 + i, i % 4, what);
+    const ProbsDropout drop = probs_dropout(i % 3 == 0 ? 0.1f : 0.5f, 7 + static_cast<uint64_t>(i));
+    const std::vector<float> ref = forward_out(p, [&](const AttentionInput& a) { full_attention_ref(a, drop); });
+    const std::vector<float> fast =
+        forward_out(p, [&](const AttentionInput& a) { full_attention(test::ctx(), a, nullptr, SimdPath::Auto, drop); });
+    const std::vector<float> plain = forward_out(p, [&](const AttentionInput& a) { full_attention_ref(a); });
+    double scale = 0, err = 0, diff = 0;
+    for (int64_t r = 0; r < p.L; ++r)
+      for (int64_t c = 0; c < p.heads * p.d; ++c) {
+        const size_t e = static_cast<size_t>(r * p.ld_out + c);
+        scale = std::max(scale, std::fabs(static_cast<double>(ref[e])));
+        err = std::max(err, std::fabs(static_cast<double>(fast[e]) - ref[e]));
+        diff = std::max(diff, std::fabs(static_cast<double>(plain[e]) - ref[e]));
+      }
+    const double eps = std::numeric_limits<float>::epsilon() / 2;
+    EXPECT_LE(err, 4.0 * static_cast<double>(std::max<int64_t>(p.d, 16)) * eps * (1.0 + scale)) << what;
+    EXPECT_GT(diff, 1e-3) << what << ": the dropout changed nothing";
+    for (int threads : {1, 3}) {
+      const ThreadingContext ctx(threads);
+      EXPECT_TRUE(same_bits(
+          fast,
+          forward_out(p, [&](const AttentionInput& a) { full_attention(ctx, a, nullptr, SimdPath::Auto, drop); })))
+          << what << " at " << threads;
+    }
+    const Grads gref = run(p, true, full_ref(drop));
+    expect_written(p, gref, what + " (ref)");
+    for (SimdPath path : simd_paths()) {
+      const std::string at = what + " " + simd_path_name(path);
+      const Grads gfast = run(p, true, full_fast(test::ctx(), path, drop));
+      expect_written(p, gfast, at);
+      expect_close(p, gfast, gref, at);
+    }
+  }
+  // p = 1: every probability dropped, a zero output and no gradient to q, k, v.
+  const Problem p = make_problem(70, 2, 8, 1, 5);
+  const std::vector<float> out = forward_out(p, [&](const AttentionInput& a) {
+    full_attention(test::ctx(), a, nullptr, SimdPath::Auto, {1.0f, 0.0f, 3, 0});
+  });
+  for (int64_t r = 0; r < p.L; ++r)
+    for (int64_t c = 0; c < p.heads * p.d; ++c) ASSERT_EQ(out[static_cast<size_t>(r * p.ld_out + c)], 0.0f);
+  const Grads g = run(p, true, full_fast(test::ctx(), SimdPath::Auto, {1.0f, 0.0f, 3, 0}));
+  for (int64_t r = 0; r < p.L; ++r)
+    for (int64_t c = 0; c < p.heads * p.d; ++c) {
+      const size_t e = static_cast<size_t>(r * p.ld + c);
+      ASSERT_EQ(g.dq[e], 0.0f);
+      ASSERT_EQ(g.dk[e], 0.0f);
+      ASSERT_EQ(g.dv[e], 0.0f);
+    }
+}
+
+// An inactive dropout (p = 0, whatever its key) is no dropout: the same bits, forward and backward.
+TEST(AttentionBackward, FullZeroDropoutIsBitIdentical) {
+  std::mt19937_64 rng(13);
+  for (int i = 0; i < 4; ++i) {
+    std::string what;
+    const Problem p = random_full_case(rng, 300 + i, i % 4, what);
+    const ProbsDropout zero{0.0f, 1.0f, 99, 3};
+    EXPECT_TRUE(same_bits(
+        forward_out(p, [&](const AttentionInput& a) { full_attention(test::ctx(), a); }),
+        forward_out(p,
+                    [&](const AttentionInput& a) { full_attention(test::ctx(), a, nullptr, SimdPath::Auto, zero); })))
+        << what;
+    EXPECT_TRUE(
+        same_bits(run(p, true, full_fast(test::ctx())), run(p, true, full_fast(test::ctx(), SimdPath::Auto, zero))))
+        << what;
+    EXPECT_TRUE(same_bits(run(p, true, full_ref()), run(p, true, full_ref(zero)))) << what;
+  }
 }

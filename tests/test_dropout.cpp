@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "kernels/attention.h"
 #include "layers/dropout.h"
 #include "models/bigbird_config.h"
 #include "models/bigbird_model.h"
@@ -200,6 +201,86 @@ TEST(Dropout, FiniteDifferencesOnEveryHead) {
         ++checked;
       }
       EXPECT_GE(checked, 5u);
+    }
+  }
+}
+
+// The kernels' dropout on attention probabilities draws from the same hash as Dropout: the
+// ProbsDropout made from a Dropout keeps counter e iff the Dropout keeps element e.
+TEST(Dropout, AttentionProbsMaskIsTheDropoutMask) {
+  const Dropout d{0.3f, 17, 5, dropout_site::attention_probs(2)};
+  const ProbsDropout pd{d.p, d.scale(), d.key(), 0};
+  for (uint64_t e = 0; e < 20000; e += 7) ASSERT_EQ(pd.factor(e), d.keep(e) ? d.scale() : 0.0f) << e;
+  // e = ((seq·heads + h)·L + i)·L + j
+  const ProbsDropout second{d.p, d.scale(), d.key(), 2};
+  EXPECT_EQ(second.row(12, 3, 100, 7) + 9, ((2u * 12 + 3) * 100 + 7) * 100 + 9);
+}
+
+namespace {
+// The first `len` tokens of a masked-LM case (labels included): short enough for the fall-back.
+test::TrainCase truncated(const test::TrainCase& tc, int64_t len) {
+  test::TrainCase t;
+  const int64_t b = tc.in.input_ids.dim(0), L = tc.in.input_ids.dim(1);
+  t.in.input_ids = TensorI64(Shape{b, len});
+  t.in.attention_mask = TensorI64(Shape{b, len}, 1);
+  t.labels.labels = TensorI64(Shape{b, len});
+  for (int64_t r = 0; r < b; ++r)
+    for (int64_t i = 0; i < len; ++i) {
+      t.in.input_ids.data[static_cast<size_t>(r * len + i)] = tc.in.input_ids.data[static_cast<size_t>(r * L + i)];
+      t.labels.labels.data[static_cast<size_t>(r * len + i)] = tc.labels.labels.data[static_cast<size_t>(r * L + i)];
+    }
+  for (int64_t i = len - 6; i < len; ++i) t.in.attention_mask.data[static_cast<size_t>(len + i)] = 0;  // padding
+  return t;
+}
+}  // namespace
+
+// HF's dropout on the attention probabilities (attention_probs_dropout_prob) acts where full
+// attention runs: original_full, and block_sparse's fall-back on short inputs; block-sparse
+// attention has none. Where it acts it changes the loss, and the gradients stay the same bits at
+// 1 and 2 threads; p = 0 (or dropout off) is no dropout, bit for bit.
+TEST(Dropout, AttentionProbsOnFullAttention) {
+  for (Architecture arch : {Architecture::MaskedLM, Architecture::SequenceClassification}) {
+    BigBirdConfig cfg = test::tiny_train_config(arch);
+    cfg.hidden_dropout_prob = 0, cfg.classifier_dropout = 0.0, cfg.attention_probs_dropout_prob = 0;
+    auto zero = BigBirdModel::random(cfg, arch, 5);
+    cfg.attention_probs_dropout_prob = 0.2;
+    auto some = BigBirdModel::random(cfg, arch, 5);
+    const test::TrainCase tc = test::tiny_train_case(arch);
+    SCOPED_TRACE(architecture_name(arch));
+    ForwardOptions sparse;  // 83 tokens: block-sparse runs (the fall-back is at <= 56)
+    test::expect_same_bits(zero->loss_and_grads(tc.in, tc.labels, sparse, test::ctx(), with_dropout()),
+                           some->loss_and_grads(tc.in, tc.labels, sparse, test::ctx(), with_dropout()));
+    ForwardOptions full;
+    full.attention = AttentionType::OriginalFull;
+    const GradOutput off = zero->loss_and_grads(tc.in, tc.labels, full, test::ctx(), with_dropout());
+    test::expect_same_bits(off, some->loss_and_grads(tc.in, tc.labels, full, test::ctx()));
+    const GradOutput on = some->loss_and_grads(tc.in, tc.labels, full, ThreadingContext(1), with_dropout());
+    EXPECT_NE(on.loss, off.loss);
+    test::expect_same_bits(on, some->loss_and_grads(tc.in, tc.labels, full, ThreadingContext(2), with_dropout()));
+    EXPECT_NE(on.loss, some->loss_and_grads(tc.in, tc.labels, full, test::ctx(), with_dropout(9, 5)).loss);
+    // The fast kernels against the reference ones (the same masks; float against double): the
+    // bound of test_grad.cpp, 1e-4·max|g| per tensor (key biases: rounding noise around 0).
+    ForwardOptions full_ref = full;
+    full_ref.reference_kernels = true;
+    const GradOutput ref = some->loss_and_grads(tc.in, tc.labels, full_ref, test::ctx(), with_dropout());
+    EXPECT_NEAR(on.loss, ref.loss, 1e-5 * std::fabs(ref.loss));
+    for (size_t i = 0; i < ref.grads.size(); ++i) {
+      const std::string& name = ref.grads[i].first;
+      double worst = 0, scale = 0;
+      for (size_t e = 0; e < ref.grads[i].second.data.size(); ++e) {
+        worst = std::max(worst, std::fabs(double(on.grads[i].second.data[e]) - ref.grads[i].second.data[e]));
+        scale = std::max(scale, std::fabs(double(ref.grads[i].second.data[e])));
+      }
+      if (name.find(".key.bias") == std::string::npos) {
+        EXPECT_LE(worst, 1e-4 * scale + 1e-7) << name;
+      }
+    }
+    if (arch == Architecture::MaskedLM) {  // the fall-back of block_sparse on a short input
+      const test::TrainCase s = truncated(tc, 40);
+      const GradOutput fb_off = zero->loss_and_grads(s.in, s.labels, sparse, test::ctx(), with_dropout());
+      const GradOutput fb_on = some->loss_and_grads(s.in, s.labels, sparse, ThreadingContext(1), with_dropout());
+      EXPECT_NE(fb_on.loss, fb_off.loss);
+      test::expect_same_bits(fb_on, some->loss_and_grads(s.in, s.labels, sparse, ThreadingContext(2), with_dropout()));
     }
   }
 }

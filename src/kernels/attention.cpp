@@ -1,5 +1,7 @@
 #include "kernels/attention.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -130,9 +132,52 @@ void block_sparse_attention(const ThreadingContext& ctx, const AttentionInput& a
   });
 }
 
-void full_attention(const ThreadingContext& ctx, const AttentionInput& a, AttentionWorkspace* ws, SimdPath path) {
+namespace {
+// full_attention with dropout on the probabilities: per (head, tile of kDropTile query rows)
+//   S = Q·Kᵀ/√d (sgemm), P = softmax(S + pen) per row, P̃ = P ⊙ keep·scale, out = P̃·V (sgemm)
+// with a kDropTile x L score tile per thread. OpenBLAS runs single-threaded inside the tasks, and
+// each task writes only its own rows and head: the bits do not depend on the thread count.
+void full_attention_dropout(const ThreadingContext& ctx, const AttentionInput& a, const simd::KernelTable& K,
+                            const ProbsDropout& drop) {
+  constexpr int64_t kDropTile = 64;
+  const int64_t L = a.L, d = a.d;
+  const int64_t tiles = (L + kDropTile - 1) / kDropTile;
+  const float* mask = effective_mask(a);
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
+  std::vector<float> pen;  // (1 − m_k)·finfo.min, as attend_rows adds it
+  if (mask) {
+    pen.resize(static_cast<size_t>(L));
+    for (int64_t j = 0; j < L; ++j) pen[static_cast<size_t>(j)] = (1.0f - mask[j]) * kFullPenalty;
+  }
+  std::vector<std::vector<float>> tile(static_cast<size_t>(std::min<int64_t>(ctx.threads(), a.heads * tiles)));
+  parallel_for(ctx, a.heads * tiles, [&](int64_t t, int worker) {
+    std::vector<float>& S = tile[static_cast<size_t>(worker)];
+    if (S.size() < static_cast<size_t>(kDropTile * L)) S.resize(static_cast<size_t>(kDropTile * L));
+    const int h = static_cast<int>(t / tiles);
+    const int64_t q0 = (t % tiles) * kDropTile, nq = std::min(kDropTile, L - q0);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(nq), static_cast<int>(L), static_cast<int>(d),
+                scale, a.q + q0 * a.ld + h * d, static_cast<int>(a.ld), a.k + h * d, static_cast<int>(a.ld), 0.0f,
+                S.data(), static_cast<int>(L));
+    for (int64_t i = 0; i < nq; ++i) {
+      float* row = S.data() + i * L;
+      K.softmax_row(row, mask ? pen.data() : nullptr, L);
+      K.dropout_row(row, L, drop.key, drop.row(a.heads, h, L, q0 + i), drop.p, drop.scale, nullptr);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(nq), static_cast<int>(d),
+                static_cast<int>(L), 1.0f, S.data(), static_cast<int>(L), a.v + h * d, static_cast<int>(a.ld), 0.0f,
+                a.out + q0 * a.ld_out + h * d, static_cast<int>(a.ld_out));
+  });
+}
+}  // namespace
+
+void full_attention(const ThreadingContext& ctx, const AttentionInput& a, AttentionWorkspace* ws, SimdPath path,
+                    const ProbsDropout& drop) {
   check_input(a);
   const simd::KernelTable& K = simd::kernels(path);
+  if (drop.active()) {
+    full_attention_dropout(ctx, a, K, drop);
+    return;
+  }
   AttentionWorkspace local;
   AttentionWorkspace& w = ws ? *ws : local;
   const int64_t T = simd::kTileRows;
@@ -164,9 +209,11 @@ void full_attention(const ThreadingContext& ctx, const AttentionInput& a, Attent
 // ---------------------------------------------------------------- scalar references
 
 namespace {
-// One query row against a weighted key list: weight w_j multiplies exp(score_j + pen_j).
+// One query row against a weighted key list: weight w_j multiplies exp(score_j + pen_j). `drop`
+// (optional, per key) multiplies the probabilities after the softmax (dropout's keep·scale).
 void ref_row(const AttentionInput& a, int h, int64_t qi, const std::vector<int64_t>& keys,
-             const std::vector<double>& pens, const std::vector<double>& mult, double scale, double out_scale) {
+             const std::vector<double>& pens, const std::vector<double>& mult, double scale, double out_scale,
+             const std::vector<double>* drop = nullptr) {
   const int64_t d = a.d;
   std::vector<double> sc(keys.size());
   double mx = -INFINITY;
@@ -184,7 +231,7 @@ void ref_row(const AttentionInput& a, int h, int64_t qi, const std::vector<int64
   }
   for (int64_t t = 0; t < d; ++t) {
     double acc = 0;
-    for (size_t j = 0; j < keys.size(); ++j) acc += sc[j] * a.v[keys[j] * a.ld + h * d + t];
+    for (size_t j = 0; j < keys.size(); ++j) acc += sc[j] * (drop ? (*drop)[j] : 1.0) * a.v[keys[j] * a.ld + h * d + t];
     a.out[qi * a.ld_out + h * d + t] = static_cast<float>(acc / sum * out_scale);
   }
 }
@@ -211,18 +258,19 @@ void block_sparse_attention_ref(const AttentionInput& a, const BlockLayout& layo
     }
 }
 
-void full_attention_ref(const AttentionInput& a) {
+void full_attention_ref(const AttentionInput& a, const ProbsDropout& drop) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(a.d));
   for (int h = 0; h < a.heads; ++h)
     for (int64_t qi = 0; qi < a.L; ++qi) {
       std::vector<int64_t> keys;
-      std::vector<double> pens, mult;
+      std::vector<double> pens, mult, factor;
       for (int64_t k = 0; k < a.L; ++k) {
         keys.push_back(k);
         pens.push_back((1.0 - m_at(a, k)) * static_cast<double>(kFullPenalty));
         mult.push_back(1.0);
+        if (drop.active()) factor.push_back(drop.factor(drop.row(a.heads, h, a.L, qi) + static_cast<uint64_t>(k)));
       }
-      ref_row(a, h, qi, keys, pens, mult, scale, 1.0);
+      ref_row(a, h, qi, keys, pens, mult, scale, 1.0, drop.active() ? &factor : nullptr);
     }
 }
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/counter_rng.h"
 #include "core/threading.h"
 #include "kernels/simd/dispatch.h"
 #include "sparse/layout.h"
@@ -40,6 +41,28 @@ struct AttentionWorkspace {
   std::vector<simd::KeyPiece> pieces;
 };
 
+// Dropout on the softmax probabilities of full attention, as HF's BigBirdSelfAttention applies
+// attention_probs_dropout_prob in training: out = dropout(softmax(s))·v, the softmax's normaliser
+// unchanged. Probability (i, j) of head h is kept iff counter_uniform(key, e) >= p, with
+//   e = ((seq·heads + h)·L + i)·L + j
+// (row-major numbering of the [batch, heads, L, L] probabilities, seq = the sequence's index in
+// its batch), and then multiplied by `scale`. Inactive by default (p = 0): the kernels then run
+// exactly as without it. Block-sparse attention has none (HF applies none there).
+struct ProbsDropout {
+  float p = 0.0f;
+  float scale = 1.0f;  // 1/(1-p) rounded to float (0 when p = 1)
+  uint64_t key = 0;    // counter_key(seed, step, site) of core/counter_rng.h
+  uint64_t seq = 0;
+  bool active() const { return p > 0.0f; }
+  // The counter of probability (i, 0) of head h (add j for key j).
+  uint64_t row(int heads, int h, int64_t L, int64_t i) const {
+    const uint64_t n = static_cast<uint64_t>(L);
+    return ((seq * static_cast<uint64_t>(heads) + static_cast<uint64_t>(h)) * n + static_cast<uint64_t>(i)) * n;
+  }
+  // keep·scale of the probability with counter e.
+  float factor(uint64_t e) const { return counter_uniform(key, e) >= p ? scale : 0.0f; }
+};
+
 // HF's additive penalty inside block-sparse attention.
 constexpr float kSparsePenalty = -10000.0f;
 // HF's additive penalty in original_full attention: torch.finfo(float32).min.
@@ -56,13 +79,15 @@ void block_sparse_attention(const ThreadingContext& ctx, const AttentionInput& a
 
 // HF original_full: softmax(q·kᵀ/√d + (1 - m[k])·finfo.min)·v; padded query rows computed
 // normally. Tiles of 64 query rows stream over the keys in chunks of 512 with an online
-// softmax: O(L) memory in all, O(64·512) per thread.
+// softmax: O(L) memory in all, O(64·512) per thread. With an active `drop` (training), tiles of
+// 64 query rows against all keys instead (sgemm: a 64 x L score tile per thread), the
+// probabilities dropped before the product with v.
 void full_attention(const ThreadingContext& ctx, const AttentionInput& a, AttentionWorkspace* ws = nullptr,
-                    SimdPath path = SimdPath::Auto);
+                    SimdPath path = SimdPath::Auto, const ProbsDropout& drop = {});
 
 // Scalar references (double accumulation, one query row at a time) for tests.
 void block_sparse_attention_ref(const AttentionInput& a, const BlockLayout& layout);
-void full_attention_ref(const AttentionInput& a);
+void full_attention_ref(const AttentionInput& a, const ProbsDropout& drop = {});
 // Dense reference over an expanded layout: weights count_key·e^(s+(1-m_k)P) + count_qk·e^(s+(1-m_q m_k)P).
 void dense_layout_attention_ref(const AttentionInput& a, const DenseLayout& dense);
 

@@ -56,15 +56,17 @@ struct Buf {
 // Per-worker buffers (sized for the largest tile of the call).
 struct Scratch {
   Buf<float> s, ds;         // [rows, keys]: scores → probabilities; dP → dS
+  Buf<float> m;             // [rows, keys]: dropout's keep·scale (full attention with dropout)
   Buf<float> kp, vp;        // gathered key and value panels [keys, d] (block-sparse)
   Buf<float> gk, gv;        // the panel's key and value gradients [keys, d]
   Buf<float> g;             // c_i·dout_i rows [rows, d] (blocks with some c_i ≠ 1)
   Buf<float> pen, pen_row;  // penalties of the panel (m_q = 1) and of one row (m_q ≠ 1)
   Buf<double> ak, av;       // the head's dk and dv sums [L, d]
 
-  void size(int64_t rows, int64_t keys, int64_t d, int64_t L, bool panels) {
+  void size(int64_t rows, int64_t keys, int64_t d, int64_t L, bool panels, bool dropout = false) {
     s.grow(rows * keys);
     ds.grow(rows * keys);
+    if (dropout) m.grow(rows * keys);
     if (panels) {
       kp.grow(keys * d);
       vp.grow(keys * d);
@@ -94,6 +96,9 @@ struct Tile {
   float* dq;  // [nq, d] at stride lddq
   int64_t lddq;
   int64_t nq, nk, d;
+  // Dropout on the probabilities (full attention): key c of row r has counter e0 + r·e_ld + c.
+  const ProbsDropout* drop = nullptr;
+  uint64_t e0 = 0, e_ld = 0;
 };
 
 template <class PenaltyOfRow>
@@ -104,9 +109,18 @@ void tile_backward(const simd::KernelTable& K, const Tile& t, float scale, Scrat
   sgemm(false, true, t.nq, t.nk, t.d, scale, t.q, t.ldq, t.kp, t.ldp, 0.0f, S, lds);
   for (int64_t r = 0; r < t.nq; ++r) K.softmax_row(S + r * lds, pen_of_row(r), t.nk);
   sgemm(false, true, t.nq, t.nk, t.d, 1.0f, t.g, t.ldg, t.vp, t.ldp, 0.0f, dS, lds);
+  float* M = nullptr;  // with dropout: keep·scale per probability; dP ⊙= M (the gradient of P̃ = P ⊙ M is dP ⊙ M)
+  if (t.drop) {
+    M = w.m.data();
+    for (int64_t r = 0; r < t.nq; ++r)
+      K.dropout_row(dS + r * lds, t.nk, t.drop->key, t.e0 + static_cast<uint64_t>(r) * t.e_ld, t.drop->p, t.drop->scale,
+                    M + r * lds);
+  }
   for (int64_t r = 0; r < t.nq; ++r) K.softmax_grad_row(S + r * lds, dS + r * lds, t.nk);
   sgemm(false, false, t.nq, t.d, t.nk, scale, dS, lds, t.kp, t.ldp, 0.0f, t.dq, t.lddq);
   sgemm(true, false, t.nk, t.d, t.nq, scale, dS, lds, t.q, t.ldq, 0.0f, w.gk.data(), t.d);
+  if (M)  // dV = P̃ᵀ·G
+    for (int64_t e = 0; e < t.nq * lds; ++e) S[e] *= M[e];
   sgemm(true, false, t.nk, t.d, t.nq, 1.0f, S, lds, t.g, t.ldg, 0.0f, w.gv.data(), t.d);
 }
 
@@ -244,7 +258,7 @@ void block_sparse_attention_backward(const ThreadingContext& ctx, const Attentio
 }
 
 void full_attention_backward(const ThreadingContext& ctx, const AttentionInput& a, const float* dout, float* dq,
-                             float* dk, float* dv, SimdPath path) {
+                             float* dk, float* dv, SimdPath path, const ProbsDropout& drop) {
   check_backward(a, dout, dq, dk, dv, "full_attention_backward");
   const simd::KernelTable& K = simd::kernels(path);
   const int64_t d = a.d, L = a.L;
@@ -262,7 +276,7 @@ void full_attention_backward(const ThreadingContext& ctx, const AttentionInput& 
   parallel_for(ctx, a.heads, [&](int64_t task, int worker) {
     const int h = static_cast<int>(task);
     Scratch& w = scratch[static_cast<size_t>(worker)];
-    w.size(kTile, L, d, L, false);
+    w.size(kTile, L, d, L, false, drop.active());
     std::fill_n(w.ak.data(), L * d, 0.0);
     std::fill_n(w.av.data(), L * d, 0.0);
     for (int64_t q0 = 0; q0 < L; q0 += kTile) {
@@ -278,7 +292,10 @@ void full_attention_backward(const ThreadingContext& ctx, const AttentionInput& 
                    .lddq = a.ld,
                    .nq = nq,
                    .nk = L,
-                   .d = d};
+                   .d = d,
+                   .drop = drop.active() ? &drop : nullptr,
+                   .e0 = drop.row(a.heads, h, L, q0),
+                   .e_ld = static_cast<uint64_t>(L)};
       tile_backward(K, t, scale, w, [&](int64_t) { return pen_all; });
       add_panel(w, 0, 0, L, d, w.ak.data(), w.av.data());
     }
@@ -292,10 +309,11 @@ namespace {
 double m_at(const AttentionInput& a, int64_t i) { return a.mask ? a.mask[i] : 1.0; }
 
 // One query row against its key list (keys may repeat, each with its own penalty): accumulates
-// dk and dv (double, [L][heads*d]) and writes dq_i. `c` multiplies the row's output.
+// dk and dv (double, [L][heads*d]) and writes dq_i. `c` multiplies the row's output; `drop`
+// (optional, per key) the probabilities after the softmax (dropout's keep·scale).
 void ref_row_backward(const AttentionInput& a, int h, int64_t qi, const std::vector<int64_t>& keys,
                       const std::vector<double>& pens, double c, const float* dout, float* dq, std::vector<double>& dk,
-                      std::vector<double>& dv) {
+                      std::vector<double>& dv, const std::vector<double>* drop = nullptr) {
   const int64_t d = a.d, hd = a.heads * d;
   const double scale = 1.0 / std::sqrt(static_cast<double>(d));
   const size_t nk = keys.size();
@@ -316,6 +334,7 @@ void ref_row_backward(const AttentionInput& a, int h, int64_t qi, const std::vec
     p[j] /= sum;
     dp[j] = 0;
     for (int64_t t = 0; t < d; ++t) dp[j] += g[t] * a.v[keys[j] * a.ld + h * d + t];
+    if (drop) dp[j] *= (*drop)[j];
     pdp += p[j] * dp[j];
   }
   std::vector<double> gq(static_cast<size_t>(d), 0.0);
@@ -325,7 +344,7 @@ void ref_row_backward(const AttentionInput& a, int h, int64_t qi, const std::vec
     for (int64_t t = 0; t < d; ++t) {
       gq[t] += ds * a.k[k * a.ld + h * d + t] * scale;
       dk[k * hd + h * d + t] += ds * a.q[qi * a.ld + h * d + t] * scale;
-      dv[k * hd + h * d + t] += p[j] * g[t];
+      dv[k * hd + h * d + t] += p[j] * (drop ? (*drop)[j] : 1.0) * g[t];
     }
   }
   for (int64_t t = 0; t < d; ++t) dq[qi * a.ld + h * d + t] = static_cast<float>(gq[t]);
@@ -365,7 +384,8 @@ void block_sparse_attention_backward_ref(const AttentionInput& a, const BlockLay
   write_kv(a, gk, gv, dk, dv);
 }
 
-void full_attention_backward_ref(const AttentionInput& a, const float* dout, float* dq, float* dk, float* dv) {
+void full_attention_backward_ref(const AttentionInput& a, const float* dout, float* dq, float* dk, float* dv,
+                                 const ProbsDropout& drop) {
   check_backward(a, dout, dq, dk, dv, "full_attention_backward_ref");
   const int64_t hd = a.heads * a.d;
   std::vector<double> gk(static_cast<size_t>(a.L * hd), 0.0), gv(gk.size(), 0.0);
@@ -375,8 +395,12 @@ void full_attention_backward_ref(const AttentionInput& a, const float* dout, flo
     keys[k] = k;
     pens[k] = (1.0 - m_at(a, k)) * static_cast<double>(kFullPenalty);
   }
+  std::vector<double> factor(drop.active() ? static_cast<size_t>(a.L) : 0);
   for (int h = 0; h < a.heads; ++h)
-    for (int64_t qi = 0; qi < a.L; ++qi) ref_row_backward(a, h, qi, keys, pens, 1.0, dout, dq, gk, gv);
+    for (int64_t qi = 0; qi < a.L; ++qi) {
+      for (size_t k = 0; k < factor.size(); ++k) factor[k] = drop.factor(drop.row(a.heads, h, a.L, qi) + k);
+      ref_row_backward(a, h, qi, keys, pens, 1.0, dout, dq, gk, gv, drop.active() ? &factor : nullptr);
+    }
   write_kv(a, gk, gv, dk, dv);
 }
 

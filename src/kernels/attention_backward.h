@@ -40,13 +40,16 @@ void block_sparse_attention_backward(const ThreadingContext& ctx, const Attentio
                                      const float* dout, float* dq, float* dk, float* dv,
                                      SimdPath path = SimdPath::Auto);
 // Backward of full_attention (HF original_full: penalty (1 - m[k])·finfo(float32).min, no output
-// scaling by m[q]).
+// scaling by m[q]), with the forward's dropout on the probabilities when `drop` is active: with
+// P̃ = P ⊙ M, M_ij = keep_ij·scale (attention.h's ProbsDropout),
+//   dv_j += Σ_i P̃_ij do_i;  dp_ij = M_ij·(do_i·v_j);  ds_ij = P_ij (dp_ij − Σ_l P_il dp_il).
 void full_attention_backward(const ThreadingContext& ctx, const AttentionInput& a, const float* dout, float* dq,
-                             float* dk, float* dv, SimdPath path = SimdPath::Auto);
+                             float* dk, float* dv, SimdPath path = SimdPath::Auto, const ProbsDropout& drop = {});
 
 // Scalar references (double accumulation, one query row at a time) for tests.
 void block_sparse_attention_backward_ref(const AttentionInput& a, const BlockLayout& layout, const float* dout,
                                          float* dq, float* dk, float* dv);
-void full_attention_backward_ref(const AttentionInput& a, const float* dout, float* dq, float* dk, float* dv);
+void full_attention_backward_ref(const AttentionInput& a, const float* dout, float* dq, float* dk, float* dv,
+                                 const ProbsDropout& drop = {});
 
 }  // namespace bigbird

@@ -24,7 +24,7 @@ RandomPlan choose_layer_plan(const ForwardOptions& opt, int layer, int heads, in
 }
 
 void encoder_attention(const Compute& c, const EncoderAttentionArgs& a, const BlockLayout* layout,
-                       AttentionWorkspace* ws) {
+                       AttentionWorkspace* ws, const ProbsDropout& drop) {
   for (int64_t bi = 0; bi < a.batch; ++bi) {
     AttentionInput ai;
     const int64_t off = bi * a.Lp * a.ld;
@@ -42,8 +42,10 @@ void encoder_attention(const Compute& c, const EncoderAttentionArgs& a, const Bl
       if (c.reference()) block_sparse_attention_ref(ai, *layout);
       else block_sparse_attention(c.ctx, ai, *layout, ws);
     } else {
-      if (c.reference()) full_attention_ref(ai);
-      else full_attention(c.ctx, ai, ws);
+      ProbsDropout d = drop;
+      d.seq += static_cast<uint64_t>(bi);
+      if (c.reference()) full_attention_ref(ai, d);
+      else full_attention(c.ctx, ai, ws, SimdPath::Auto, d);
     }
   }
 }

@@ -29,8 +29,9 @@ struct EncoderAttentionArgs {
 };
 
 // Runs attention for every row: block-sparse over `layout` when given, else HF's full attention;
-// the scalar reference kernels when c.reference().
+// the scalar reference kernels when c.reference(). `drop` (training, full attention only): the
+// dropout on the probabilities, drop.seq the index of the first sequence (sequence bi is seq + bi).
 void encoder_attention(const Compute& c, const EncoderAttentionArgs& a, const BlockLayout* layout,
-                       AttentionWorkspace* ws);
+                       AttentionWorkspace* ws, const ProbsDropout& drop = {});
 
 }  // namespace bigbird

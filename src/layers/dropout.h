@@ -1,9 +1,10 @@
 // Dropout as PyTorch's nn.Dropout in training mode (an element is kept with probability 1 - p
 // and then scaled by 1/(1-p), else zeroed), with masks from a counter-based generator instead of
 // a stateful one: element e of the tensor at site s keeps iff u(seed, step, s, e) >= p, where u is
-// a uniform in [0, 1) hashed from the four numbers. A mask therefore does not depend on the thread
-// count, on the order of calls or on anything run before, and a resumed run reproduces it; the
-// backward applies the same mask and scale by calling the same function on the gradient.
+// a uniform in [0, 1) hashed from the four numbers (core/counter_rng.h, shared with the attention
+// kernels for HF's dropout on full-attention probabilities). A mask therefore does not depend on
+// the thread count, on the order of calls or on anything run before, and a resumed run reproduces
+// it; the backward applies the same mask and scale by calling the same function on the gradient.
 #pragma once
 #include <cstdint>
 

@@ -46,7 +46,7 @@ void post_ln_layer_train(const Compute& c, const EncoderLayerW& w, const StackSh
   w.q.forward(c, x, rows, cache.q.data());
   w.k.forward(c, x, rows, cache.k.data());
   w.v.forward(c, x, rows, cache.v.data());
-  batch.attention(c, layer, cache.q.data(), cache.k.data(), cache.v.data(), cache.ctx.data(), ws);
+  batch.attention(c, layer, cache.q.data(), cache.k.data(), cache.v.data(), cache.ctx.data(), ws, drop.attention_probs);
   w.o.forward(c, cache.ctx.data(), rows, cache.z1.data());
   apply_dropout(c.ctx, drop.attention_output, cache.z1.data(), n);
   for (int64_t i = 0; i < n; ++i) cache.z1[static_cast<size_t>(i)] += x[i];
@@ -93,7 +93,7 @@ void post_ln_layer_backward(const Compute& c, const EncoderLayerW& w, const Stac
   grad(w.o, cache.ctx.data(), dz1.data(), dctx.data());
   std::vector<float> dq(static_cast<size_t>(n)), dk(dq.size()), dv(dq.size());
   batch.attention_backward(c, layer, cache.q.data(), cache.k.data(), cache.v.data(), dctx.data(), dq.data(), dk.data(),
-                           dv.data());
+                           dv.data(), drop.attention_probs);
   std::vector<float>& dxp = dctx;  // dctx is no longer needed
   for (auto [l, d] : {std::pair{&w.q, &dq}, std::pair{&w.k, &dk}, std::pair{&w.v, &dv}}) {
     grad(*l, cache.x.data(), d->data(), dxp.data());

@@ -49,10 +49,11 @@ struct PostLnCache {
 };
 
 // A post-LN layer's training dropouts (HF: BigBirdSelfOutput's on the attention output dense,
-// BigBirdOutput's on the feed-forward output dense, each before its residual sum and LayerNorm),
-// over the call's [rows, hidden] tensors. Default: none.
+// BigBirdOutput's on the feed-forward output dense, each before its residual sum and LayerNorm,
+// over the call's [rows, hidden] tensors; BigBirdSelfAttention's on the probabilities of full
+// attention, see EncoderBatch::attention). Default: none.
 struct LayerDropout {
-  Dropout attention_output, ffn_output;
+  Dropout attention_output, ffn_output, attention_probs;
 };
 
 // post_ln_layer for training: the same maths with the sums feeding each LayerNorm computed

@@ -96,22 +96,33 @@ TokenRow EncoderBatch::token(const Group& g, int64_t i) const {
   return {g.in->input_ids.data[src], type, t, true};
 }
 
+namespace {
+// The kernels' dropout on the probabilities of sequence `seq` of the call.
+ProbsDropout probs_dropout(const Dropout& d, uint64_t seq) {
+  if (!d.active()) return {};
+  return {d.p, d.scale(), d.key(), seq};
+}
+}  // namespace
+
 void EncoderBatch::attention(const Compute& c, int layer, const float* q, const float* k, const float* v, float* out,
-                             AttentionWorkspace& ws) const {
+                             AttentionWorkspace& ws, const Dropout& probs) const {
   const int64_t H = shape_.hidden;
+  uint64_t seq = 0;  // the call's sequences in order, across inputs
   for (const Group& g : groups_) {
     const std::optional<BlockLayout>& layout = g.layouts[static_cast<size_t>(layer)];
     const int64_t off = g.row0 * H;
     encoder_attention(c,
                       {q + off, k + off, v + off, out + off, H, g.b, g.Lp, static_cast<int>(shape_.heads),
                        shape_.head_dim(), mask_.data() + g.row0},
-                      layout ? &*layout : nullptr, &ws);
+                      layout ? &*layout : nullptr, &ws, probs_dropout(probs, seq));
+    seq += static_cast<uint64_t>(g.b);
   }
 }
 
 void EncoderBatch::attention_backward(const Compute& c, int layer, const float* q, const float* k, const float* v,
-                                      const float* dout, float* dq, float* dk, float* dv) const {
+                                      const float* dout, float* dq, float* dk, float* dv, const Dropout& probs) const {
   const int64_t H = shape_.hidden;
+  uint64_t seq = 0;
   for (const Group& g : groups_) {
     const std::optional<BlockLayout>& layout = g.layouts[static_cast<size_t>(layer)];
     for (int64_t bi = 0; bi < g.b; ++bi) {
@@ -131,10 +142,12 @@ void EncoderBatch::attention_backward(const Compute& c, int layer, const float* 
         if (c.reference()) block_sparse_attention_backward_ref(ai, *layout, dout + off, dq + off, dk + off, dv + off);
         else block_sparse_attention_backward(c.ctx, ai, *layout, dout + off, dq + off, dk + off, dv + off);
       } else {
-        if (c.reference()) full_attention_backward_ref(ai, dout + off, dq + off, dk + off, dv + off);
-        else full_attention_backward(c.ctx, ai, dout + off, dq + off, dk + off, dv + off);
+        const ProbsDropout drop = probs_dropout(probs, seq + static_cast<uint64_t>(bi));
+        if (c.reference()) full_attention_backward_ref(ai, dout + off, dq + off, dk + off, dv + off, drop);
+        else full_attention_backward(c.ctx, ai, dout + off, dq + off, dk + off, dv + off, SimdPath::Auto, drop);
       }
     }
+    seq += static_cast<uint64_t>(g.b);
   }
 }
 

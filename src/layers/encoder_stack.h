@@ -18,6 +18,7 @@
 #include "core/tensor.h"
 #include "kernels/activations.h"
 #include "kernels/attention.h"
+#include "layers/dropout.h"
 #include "layers/types.h"
 #include "sparse/layout.h"
 
@@ -65,14 +66,17 @@ class EncoderBatch {
   template <typename F>
   void for_each_token(const ThreadingContext& ctx, const F& f) const;
 
-  // Attention of layer `layer` over every input: q, k, v, out are [rows, hidden].
+  // Attention of layer `layer` over every input: q, k, v, out are [rows, hidden]. `probs`
+  // (training): HF's dropout on the probabilities of full attention (original_full, or the
+  // fall-back on short inputs; block-sparse attention has none), over the call's sequences
+  // numbered in order across inputs (kernels/attention.h's ProbsDropout).
   void attention(const Compute& c, int layer, const float* q, const float* k, const float* v, float* out,
-                 AttentionWorkspace& ws) const;
+                 AttentionWorkspace& ws, const Dropout& probs = {}) const;
 
   // Backward of attention(): dout [rows, hidden] (the attention output's gradient) gives dq, dk,
-  // dv [rows, hidden] (written).
+  // dv [rows, hidden] (written). `probs` must be the forward's.
   void attention_backward(const Compute& c, int layer, const float* q, const float* k, const float* v,
-                          const float* dout, float* dq, float* dk, float* dv) const;
+                          const float* dout, float* dq, float* dk, float* dv, const Dropout& probs = {}) const;
 
   // The call's row of token t of sequence bi of input `input` (for heads and losses).
   int64_t row_of(size_t input, int64_t bi, int64_t t) const;

@@ -52,17 +52,18 @@ GradOutput BigBirdModel::loss_and_grads(const EncoderInput& in, const TrainLabel
   BB_CHECK(!opt.bf16, "gradients are computed in float32: --dtype bf16 has no backward");
   const Compute c = compute_for(opt, ctx);
   // Training-mode dropout at `site` with probability p (inactive without train.dropout or at p = 0).
-  // Not done: HF's dropout on original_full attention probabilities (attention_probs_dropout_prob;
-  // block-sparse attention has none) needs the full-attention kernels and EncoderBatch::attention
-  // to take a mask; until then original_full layers (and the short-input fall-back) train without it.
+  // HF's dropout on the attention probabilities (attention_probs_dropout_prob) acts where full
+  // attention runs: original_full layers and the short-input fall-back (block-sparse has none).
   auto dropout = [&](uint64_t site, double p) {
     return train.dropout ? Dropout{static_cast<float>(p), train.dropout_seed, train.step, site} : Dropout{};
   };
   const double p_hidden = config_.hidden_dropout_prob, p_cls = config_.classifier_dropout_prob();
+  const double p_probs = config_.attention_probs_dropout_prob;
   auto layer_dropout = [&](size_t li) {
     const int l = static_cast<int>(li);
     return LayerDropout{dropout(dropout_site::attention_output(l), p_hidden),
-                        dropout(dropout_site::ffn_output(l), p_hidden)};
+                        dropout(dropout_site::ffn_output(l), p_hidden),
+                        dropout(dropout_site::attention_probs(l), p_probs)};
   };
   const StackShape s = stack_shape();
   EncoderInput input = in;

@@ -8,6 +8,7 @@
 #pragma once
 #include <cstdint>
 
+#include "core/counter_rng.h"
 #include "sparse/layout.h"
 
 namespace bigbird {
@@ -69,6 +70,11 @@ struct KernelTable {
   // null), and dp ← p ⊙ (dp − Σ p·dp) (the softmax's backward, dp in place).
   void (*softmax_row)(float* s, const float* pen, int64_t n);
   void (*softmax_grad_row)(const float* p, float* dp, int64_t n);
+  // Dropout on one row of attention probabilities (attention.h's ProbsDropout): with
+  // f_j = counter_uniform(key, e0 + j) >= p ? scale : 0, x_j ← x_j·f_j, and f_j stored in f when
+  // f is not null. Plain C++ that the compiler vectorises per instruction set (the hash is integer
+  // arithmetic: the same f_j on every path).
+  void (*dropout_row)(float* x, int64_t n, uint64_t key, uint64_t e0, float p, float scale, float* f);
   // y = LayerNorm(x + res + bias) per row (res, bias, gamma, beta may be null); y may alias x or res.
   void (*layernorm_rows)(const float* x, const float* res, const float* bias, float* y, int64_t rows, int64_t dim,
                          const float* gamma, const float* beta, float eps);

@@ -101,3 +101,18 @@ inline void add_bias_rows_impl(float* x, int64_t rows, int64_t cols, const float
     }
   }
 }
+
+// Dropout on one row of attention probabilities (KernelTable::dropout_row): scalar code over the
+// counter hash of core/counter_rng.h, vectorised by the compiler under each target (64-bit
+// multiplies: AVX-512DQ's vpmullq).
+inline void dropout_row_impl(float* x, int64_t n, uint64_t key, uint64_t e0, float p, float scale, float* f) {
+  if (f) {
+    for (int64_t j = 0; j < n; ++j) {
+      const float m = counter_uniform(key, e0 + static_cast<uint64_t>(j)) >= p ? scale : 0.0f;
+      x[j] *= m;
+      f[j] = m;
+    }
+  } else {
+    for (int64_t j = 0; j < n; ++j) x[j] *= counter_uniform(key, e0 + static_cast<uint64_t>(j)) >= p ? scale : 0.0f;
+  }
+}

@@ -19,6 +19,9 @@ void pack_kt(const float* k, int64_t ld, int64_t L, int64_t row0, int64_t row1, 
 }
 void softmax_row(float* s, const float* pen, int64_t n) { softmax_row_impl(s, pen, n); }
 void softmax_grad_row(const float* p, float* dp, int64_t n) { softmax_grad_row_impl(p, dp, n); }
+void dropout_row(float* x, int64_t n, uint64_t key, uint64_t e0, float p, float scale, float* f) {
+  dropout_row_impl(x, n, key, e0, p, scale, f);
+}
 void layernorm_rows(const float* x, const float* res, const float* bias, float* y, int64_t rows, int64_t dim,
                     const float* gamma, const float* beta, float eps) {
   layernorm_rows_impl(x, res, bias, y, rows, dim, gamma, beta, eps);
@@ -37,6 +40,7 @@ constexpr KernelTable kTable = {
     .pack_kt = pack_kt,
     .softmax_row = softmax_row,
     .softmax_grad_row = softmax_grad_row,
+    .dropout_row = dropout_row,
     .layernorm_rows = layernorm_rows,
     .gelu_rows = gelu_rows,
     .add_bias_rows = add_bias_rows,
