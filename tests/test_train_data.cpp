@@ -433,6 +433,32 @@ TEST(TrainDataQa, WindowsWithStrideAndAnswerOutside) {
   EXPECT_EQ(f[0].start_position, 0);  // the first window ends long before "Berlin"
 }
 
+// HF's fast tokenizers check the stride only when the context overflows: a short context gives
+// one window with any doc_stride (run_qa's default 128 with --max-seq-length 128 works on short
+// contexts); a long one is refused with the numbers.
+TEST(TrainDataQa, StrideCheckedOnlyWhenTheContextOverflows) {
+  QaRecord r;
+  r.question = "Where?";
+  r.context = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen Berlin end";
+  r.answer_texts = {"Berlin"};
+  r.answer_starts = {static_cast<int64_t>(r.context.find("Berlin"))};
+  const std::vector<int64_t> q = tok().encode("Where?", EncodeOptions{false}).input_ids;
+  const int64_t n = static_cast<int64_t>(tok().encode(r.context, EncodeOptions{false}).input_ids.size());
+  QaOptions o;
+  o.doc_stride = 128;
+  o.max_seq_length = static_cast<int64_t>(q.size()) + 3 + n;  // the context just fits
+  const std::vector<Example> f = qa_features(r, tok(), o);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(span_text(f[0]), "Berlin");
+  o.max_seq_length -= 1;  // one token too many: windows, and a stride that cannot be
+  const std::string e = error_of([&] { qa_features(r, tok(), o); });
+  EXPECT_NE(e.find("doc_stride (128) must be smaller than the context tokens of a window (" + std::to_string(n - 1)),
+            std::string::npos)
+      << e;
+  EXPECT_NE(e.find("when the context (" + std::to_string(n) + " tokens) is split into windows"), std::string::npos)
+      << e;
+}
+
 // ---------------------------------------------------------------- errors
 
 TEST(TrainDataErrors, MessagesNameFileAndLine) {

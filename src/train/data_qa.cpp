@@ -24,10 +24,14 @@ std::vector<Example> qa_features(const QaRecord& record, const Tokenizer& tokeni
   if (room <= 0)
     fail("the question is ", nq, " tokens long: with max_seq_length ", L, " no room is left for the context");
   BB_CHECK(options.doc_stride >= 0, "doc_stride must not be negative, got ", options.doc_stride);
-  if (options.doc_stride >= room)
-    fail("doc_stride (", options.doc_stride, ") must be smaller than the context tokens of a window (", room,
-         " = max_seq_length ", L, " - ", nq, " question tokens - 3 special tokens)");
   const int64_t n = static_cast<int64_t>(ctx.input_ids.size()), step = room - options.doc_stride;
+  // As HF's fast tokenizers (tokenizers 0.13, transformers 4.27): the stride only matters, and is
+  // only checked, when the context overflows the window; a context that fits makes one window
+  // whatever the stride.
+  if (n > room && options.doc_stride >= room)
+    fail("doc_stride (", options.doc_stride, ") must be smaller than the context tokens of a window (", room,
+         " = max_seq_length ", L, " - ", nq, " question tokens - 3 special tokens) when the context (", n,
+         " tokens) is split into windows");
 
   const bool has_answer = !record.answer_starts.empty();
   const int64_t start_char = has_answer ? record.answer_starts[0] : 0;
