@@ -261,6 +261,69 @@ bool register_activation(const std::string& name, Activation a) {
     register_activation("relu", Activation::Relu) && register_activation("silu", Activation::Silu);
 
 // ---------------------------------------------------------------------------------------------
+// The GELU derivatives of activation_backward: dx = dy·act'(x).
+//
+// Tolerance (kGeluGradAbsTol + kGeluGradRelTol·|act'(x)|)·|dy| + 2^-24·|ref|: the bound
+// activations.h states for the float32 derivative (NR erfc's fractional error < 1.2e-7 and one
+// exp for the erf form; one exp, one division and a sum whose terms reach 1.2 in magnitude for
+// the tanh form, hence an absolute floor of a few float32 ulps of 1), times the gradient, plus
+// the product's own rounding. The reference is activate_derivative (double) times dy.
+
+struct GradCase {
+  Buffer x, dy;
+};
+
+std::vector<GradCase> grad_fixed() {
+  std::vector<float> xs;  // the forward's sweep: [-20, 20] in steps of 1e-4 plus special values
+  for (int i = -200000; i <= 200000; ++i) xs.push_back(static_cast<float>(i) * 1e-4f);
+  for (float v : {1e-30f, -1e-30f, 1e-8f, -1e-8f, 30.f, -30.f, 1e4f, -1e4f, 3e38f, -3e38f, 0.0f, -0.0f})
+    xs.push_back(v);
+  GradCase sweep{Buffer(xs, 0), Buffer(std::vector<float>(xs.size(), 1.0f), 0)};
+  return {sweep};
+}
+
+GradCase grad_random(CaseRng& rng) {
+  const size_t n = static_cast<size_t>(rng.uniform(1, 40000));
+  return {Buffer(rng.normal(n, rng.real(0.5f, 8.0f)), static_cast<size_t>(rng.uniform(0, 15))),
+          Buffer(rng.normal(n), static_cast<size_t>(rng.uniform(0, 15)))};
+}
+
+bool register_activation_grad(const std::string& name, Activation a) {
+  KernelSpec<GradCase> s;
+  s.name = "grad_" + name;
+  s.fixed = grad_fixed();
+  s.random = 8;
+  s.make_random = grad_random;
+  s.describe = [](const GradCase& c) {
+    return "n=" + std::to_string(c.x.size()) + " offsets " + std::to_string(c.x.offset()) + "," +
+           std::to_string(c.dy.offset());
+  };
+  s.reference = [a](const GradCase& c) {
+    std::vector<float> dx(c.x.size());
+    activation_backward_ref(a, c.x.data(), c.dy.data(), dx.data(), static_cast<int64_t>(dx.size()));
+    return dx;
+  };
+  s.tolerance = [a](const GradCase& c, size_t i, double ref) {
+    const double d = std::fabs(activate_derivative(a, c.x[i]));
+    return (kGeluGradAbsTol + kGeluGradRelTol * d) * std::fabs(c.dy[i]) + std::ldexp(std::fabs(ref), -24);
+  };
+  s.fast = [a](const GradCase& c, const KernelRun& run) {
+    std::vector<float> dx(c.x.size());
+    activation_backward(run.ctx, a, c.x.data(), c.dy.data(), dx.data(), static_cast<int64_t>(dx.size()), run.path);
+    return dx;
+  };
+  return register_kernel(std::move(s));
+}
+
+[[maybe_unused]] const bool kActivationGrads =
+    register_activation_grad("gelu", Activation::Gelu) && register_activation_grad("gelu_new", Activation::GeluNew) &&
+    register_activation_grad("gelu_fast", Activation::GeluFast) &&
+    register_activation_grad("gelu_pytorch_tanh", Activation::GeluPytorchTanh) &&
+    register_activation_grad("gelu_accurate", Activation::GeluAccurate) &&
+    register_activation_grad("gelu_python", Activation::GeluPython) &&
+    register_activation_grad("gelu_10", Activation::Gelu10) && register_activation_grad("silu", Activation::Silu);
+
+// ---------------------------------------------------------------------------------------------
 // add_bias_rows (the bias add after a packed GEMM): x[r*ldx + c] += bias[c] for c < cols.
 // Tolerance 0: one float32 addition, rounded the same way on every path; the slack columns
 // [cols, ldx) must stay untouched.
@@ -364,3 +427,4 @@ KernelSpec<PackCase> pack_kt_spec() {
 [[maybe_unused]] const bool kPackKt = register_kernel(pack_kt_spec());
 
 }  // namespace
+

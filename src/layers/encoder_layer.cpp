@@ -49,14 +49,14 @@ void post_ln_layer_train(const Compute& c, const EncoderLayerW& w, const StackSh
   batch.attention(c, layer, cache.q.data(), cache.k.data(), cache.v.data(), cache.ctx.data(), ws, drop.attention_probs);
   w.o.forward(c, cache.ctx.data(), rows, cache.z1.data());
   apply_dropout(c.ctx, drop.attention_output, cache.z1.data(), n);
-  for (int64_t i = 0; i < n; ++i) cache.z1[static_cast<size_t>(i)] += x[i];
+  add_inplace(c, cache.z1.data(), x, n);
   layer_norm(c, cache.z1.data(), nullptr, nullptr, cache.a.data(), rows, H, w.attn_ln, s.eps);
   w.ffn_in.forward(c, cache.a.data(), rows, cache.h.data());
   std::vector<float> act(cache.h);
   activation(c, s.act, act.data(), rows * F);
   w.ffn_out.forward(c, act.data(), rows, cache.z2.data());
   apply_dropout(c.ctx, drop.ffn_output, cache.z2.data(), n);
-  for (int64_t i = 0; i < n; ++i) cache.z2[static_cast<size_t>(i)] += cache.a[static_cast<size_t>(i)];
+  add_inplace(c, cache.z2.data(), cache.a.data(), n);
   layer_norm(c, cache.z2.data(), nullptr, nullptr, x, rows, H, w.ffn_ln, s.eps);
 }
 
@@ -79,9 +79,9 @@ void post_ln_layer_backward(const Compute& c, const EncoderLayerW& w, const Stac
   } else {
     grad(w.ffn_out, act.data(), dz2.data(), dh.data());
   }
-  activation_backward(c.ctx, s.act, cache.h.data(), dh.data(), dh.data(), rows * F);
+  activation_backward(c, s.act, cache.h.data(), dh.data(), dh.data(), rows * F);
   grad(w.ffn_in, cache.a.data(), dh.data(), da.data());
-  for (int64_t i = 0; i < n; ++i) da[static_cast<size_t>(i)] += dz2[static_cast<size_t>(i)];
+  add_inplace(c, da.data(), dz2.data(), n);
   // a = LN(z1), z1 = drop(ctx·Woᵀ + bo) + x
   std::vector<float>& dz1 = dz2;  // dz2 is no longer needed
   layer_norm_backward(c, cache.z1.data(), da.data(), rows, H, w.attn_ln, s.eps, dz1.data(), g.of(w.attn_ln.g),
@@ -97,7 +97,7 @@ void post_ln_layer_backward(const Compute& c, const EncoderLayerW& w, const Stac
   std::vector<float>& dxp = dctx;  // dctx is no longer needed
   for (auto [l, d] : {std::pair{&w.q, &dq}, std::pair{&w.k, &dk}, std::pair{&w.v, &dv}}) {
     grad(*l, cache.x.data(), d->data(), dxp.data());
-    for (int64_t i = 0; i < n; ++i) dx[i] += dxp[static_cast<size_t>(i)];
+    add_inplace(c, dx, dxp.data(), n);
   }
 }
 
