@@ -6,9 +6,12 @@
 
 #include <cmath>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 #include "kernel_harness.h"
 #include "kernels/activations.h"
+#include "kernels/blas_core.h"
+#include "kernels/linear.h"
 #include "kernels/layernorm.h"
 #include "test_util.h"
 
@@ -428,3 +431,39 @@ KernelSpec<PackCase> pack_kt_spec() {
 
 }  // namespace
 
+// ---------------------------------------------------------------------------------------------
+// OpenBLAS's core: a generic fallback is replaced on a CPU with AVX2/AVX-512, a real choice never.
+
+TEST(BlasCore, GenericFallbackReplacedByTheCpusBestCore) {
+  for (const char* kept : {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids", "Excavator"})
+    EXPECT_STREQ(better_blas_core(kept), "") << kept;
+  const char* want = "";
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+    want = __builtin_cpu_supports("avx512bf16") ? "Cooperlake" : "SkylakeX";
+  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    want = "Haswell";
+  for (const char* generic : {"Prescott", "Core2", "Nehalem", "Sandybridge", "Unknown"})
+    EXPECT_STREQ(better_blas_core(generic), want) << generic;
+  std::printf("note: this CPU's OpenBLAS core as loaded: %s; replacement: \"%s\"\n", blas_core_name().c_str(),
+              better_blas_core(blas_core_name().c_str()));
+}
+
+TEST(BlasCore, TheCliRunsANonGenericCore) {
+  // `bigbird bench --json` reports the core its process runs (after any restart), here started
+  // without OPENBLAS_CORETYPE (this test program may have set it for itself).
+  std::string out;
+  FILE* p = popen(("env -u OPENBLAS_CORETYPE " + std::string(BIGBIRD_EXE) +
+                   " bench --shape small --seq-len 128 --layers 1 --repeats 1 --json 2>&1")
+                      .c_str(),
+                  "r");
+  ASSERT_NE(p, nullptr);
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  ASSERT_EQ(pclose(p), 0) << out;
+  const auto j = nlohmann::json::parse(out.substr(out.find('{')));
+  const std::string core = j["blas_core"];
+  EXPECT_STREQ(better_blas_core(core.c_str()), "") << core;
+  std::printf("note: bigbird runs OpenBLAS core %s\n", core.c_str());
+}
