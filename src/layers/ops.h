@@ -22,6 +22,9 @@ void activation(const Compute& c, Activation act, float* x, int64_t n);
 // thread count: each element is one float addition).
 void add_inplace(const Compute& c, float* y, const float* x, int64_t n);
 
+// y[i] = x[i] over n values, parallel over fixed pieces (a copy of a large activation).
+void copy(const Compute& c, const float* x, float* y, int64_t n);
+
 // dx = dy·act'(x) over n values (dx may alias dy), x = the activation's input.
 void activation_backward(const Compute& c, Activation act, const float* x, const float* dy, float* dx, int64_t n);
 
