@@ -65,6 +65,55 @@ const std::vector<int> kThreads = {1, 2, 3};
 
 // ---------------------------------------------------------------------------------------------- linear
 
+// linear_many / linear_backward_many: several jobs of other shapes over the same rows in one
+// parallel region give each job's own linear / linear_backward bits, at any thread count.
+TEST(BackwardLinear, ManyJobsInOneRegionGiveEachJobsBits) {
+  uint64_t seed = 900;
+  for (int64_t rows : {int64_t{3}, int64_t{37}, int64_t{1100}}) {
+    SCOPED_TRACE(rows);
+    struct J {
+      int64_t in, out;
+      std::vector<float> x, W, b, dy, dW0, db0;
+    };
+    std::vector<J> js;
+    for (auto [in, out] : {std::pair<int64_t, int64_t>{29, 300}, {64, 64}, {300, 17}}) {
+      J j{in, out, random_vec(static_cast<size_t>(rows * in), seed++), random_vec(static_cast<size_t>(out * in), seed++),
+          random_vec(static_cast<size_t>(out), seed++), random_vec(static_cast<size_t>(rows * out), seed++),
+          random_vec(static_cast<size_t>(out * in), seed++), random_vec(static_cast<size_t>(out), seed++)};
+      js.push_back(std::move(j));
+    }
+    for (int threads : kThreads) {
+      ThreadingContext ctx(threads);
+      std::vector<std::vector<float>> y(js.size()), dx(js.size()), dW(js.size()), db(js.size());
+      std::vector<LinearJob> fj;
+      std::vector<LinearBackwardJob> bj;
+      for (size_t i = 0; i < js.size(); ++i) {
+        J& j = js[i];
+        y[i].assign(static_cast<size_t>(rows * j.out), 3.0f), dx[i].assign(j.x.size(), 5.0f), dW[i] = j.dW0,
+        db[i] = j.db0;
+        fj.push_back({j.x.data(), j.in, j.W.data(), i == 1 ? nullptr : j.b.data(), j.out, y[i].data(), i == 2});
+        bj.push_back({j.x.data(), j.in, j.W.data(), j.out, j.dy.data(), dx[i].data(), dW[i].data(),
+                      i == 0 ? nullptr : db[i].data()});
+      }
+      linear_many(ctx, rows, fj.data(), static_cast<int>(fj.size()));
+      linear_backward_many(ctx, rows, bj.data(), static_cast<int>(bj.size()));
+      for (size_t i = 0; i < js.size(); ++i) {
+        J& j = js[i];
+        std::vector<float> y1(static_cast<size_t>(rows * j.out), 3.0f), dx1(j.x.size(), 5.0f), dW1 = j.dW0,
+            db1 = j.db0;
+        if (i == 2) linear_accumulate(ThreadingContext(1), j.x.data(), rows, j.in, j.W.data(), j.b.data(), j.out, y1.data());
+        else linear(ThreadingContext(1), j.x.data(), rows, j.in, j.W.data(), i == 1 ? nullptr : j.b.data(), j.out, y1.data());
+        linear_backward(ThreadingContext(1), j.x.data(), rows, j.in, j.W.data(), j.out, j.dy.data(), dx1.data(),
+                        dW1.data(), i == 0 ? nullptr : db1.data());
+        EXPECT_EQ(y[i], y1) << "job " << i << ", " << threads << " threads";
+        EXPECT_EQ(dx[i], dx1) << "job " << i << ", " << threads << " threads";
+        EXPECT_EQ(dW[i], dW1) << "job " << i << ", " << threads << " threads";
+        EXPECT_EQ(db[i], db1) << "job " << i << ", " << threads << " threads";
+      }
+    }
+  }
+}
+
 TEST(BackwardLinear, MatchesReferenceFiniteDifferencesAndThreadCounts) {
   uint64_t seed = 100;
   struct Shape {
@@ -330,7 +379,9 @@ TEST(BackwardActivations, KernelEqualsDerivativeTimesGradAtAnyThreadCount) {
                                         std::ldexp(std::fabs(ref[i]), -24)
                                   : 0.0;
           ASSERT_NEAR(dx[i], ref[i], tol) << "activation " << static_cast<int>(a) << " at " << x[i];
-          if (!simd) ASSERT_EQ(dx[i], static_cast<float>(static_cast<double>(dy[i]) * activate_derivative(a, x[i])));
+          if (!simd) {
+            ASSERT_EQ(dx[i], static_cast<float>(static_cast<double>(dy[i]) * activate_derivative(a, x[i])));
+          }
         }
       } else {
         EXPECT_EQ(dx, first) << threads << " threads";

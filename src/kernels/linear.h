@@ -17,6 +17,20 @@ void linear(const ThreadingContext& ctx, const float* x, int64_t rows, int64_t i
 void linear_accumulate(const ThreadingContext& ctx, const float* x, int64_t rows, int64_t in, const float* W,
                        const float* bias, int64_t out, float* y);
 
+// Several products over the same rows in one parallel region (one fork/join, tiles of every job
+// spread over the threads together): y = x·Wᵀ + b, or y += x·Wᵀ + b when accumulate. Each job's
+// tiles are those of linear(): the same bits as calling linear() per job.
+struct LinearJob {
+  const float* x;
+  int64_t in;
+  const float* W;
+  const float* bias;  // nullptr: none
+  int64_t out;
+  float* y;
+  bool accumulate;
+};
+void linear_many(const ThreadingContext& ctx, int64_t rows, const LinearJob* jobs, int n_jobs);
+
 // Scalar reference (double accumulation) for tests.
 void linear_ref(const float* x, int64_t rows, int64_t in, const float* W, const float* bias, int64_t out, float* y);
 
@@ -27,6 +41,17 @@ void linear_ref(const float* x, int64_t rows, int64_t in, const float* W, const 
 // db: each column summed over the rows in row order (double accumulator), columns in fixed chunks.
 void linear_backward(const ThreadingContext& ctx, const float* x, int64_t rows, int64_t in, const float* W, int64_t out,
                      const float* dy, float* dx, float* dW, float* db);
+// Several backward passes over the same rows in one parallel region: every job's dW, dx and db
+// tasks (those of linear_backward, so the same bits) spread over the threads together.
+struct LinearBackwardJob {
+  const float* x;
+  int64_t in;
+  const float* W;
+  int64_t out;
+  const float* dy;
+  float *dx, *dW, *db;  // each nullptr: skipped
+};
+void linear_backward_many(const ThreadingContext& ctx, int64_t rows, const LinearBackwardJob* jobs, int n_jobs);
 // Scalar reference of linear_backward (double accumulation), same semantics.
 void linear_backward_ref(const float* x, int64_t rows, int64_t in, const float* W, int64_t out, const float* dy,
                          float* dx, float* dW, float* db);

@@ -19,9 +19,7 @@ void post_ln_layer(const Compute& c, const EncoderLayerW& w, const StackShape& s
   const int64_t rows = batch.rows(), H = s.hidden, F = s.ffn;
   float* ctx = buf.q.data();  // the attention output overwrites q
   float* a = buf.k.data();    // the attention sublayer's output reuses k
-  w.q.forward(c, x, rows, buf.q.data());
-  w.k.forward(c, x, rows, buf.k.data());
-  w.v.forward(c, x, rows, buf.v.data());
+  forward_many(c, x, rows, {{&w.q, buf.q.data()}, {&w.k, buf.k.data()}, {&w.v, buf.v.data()}});
   batch.attention(c, layer, buf.q.data(), buf.k.data(), buf.v.data(), ctx, buf.ws);
   // a = LN(ctx·Woᵀ + bo + x): the bias and the residual fused into the norm.
   w.o.forward(c, ctx, rows, a, Linear::Bias::Skip);
@@ -49,11 +47,9 @@ void post_ln_layer_train(const Compute& c, const EncoderLayerW& w, const StackSh
   const int64_t rows = batch.rows(), H = s.hidden, F = s.ffn, n = rows * H;
   for (auto* v : {&cache.x, &cache.q, &cache.k, &cache.v, &cache.ctx, &cache.z1, &cache.a, &cache.z2}) fit(*v, n);
   fit(cache.h, rows * F);
-  fit(tmp.act, rows * F);
+  fit(tmp.act, rows * std::max(F, H));  // also holds a [rows, hidden] gradient in the backward
   copy(c, x, cache.x.data(), n);
-  w.q.forward(c, x, rows, cache.q.data());
-  w.k.forward(c, x, rows, cache.k.data());
-  w.v.forward(c, x, rows, cache.v.data());
+  forward_many(c, x, rows, {{&w.q, cache.q.data()}, {&w.k, cache.k.data()}, {&w.v, cache.v.data()}});
   batch.attention(c, layer, cache.q.data(), cache.k.data(), cache.v.data(), cache.ctx.data(), ws, drop.attention_probs);
   w.o.forward(c, cache.ctx.data(), rows, cache.z1.data());
   apply_dropout(c.ctx, drop.attention_output, cache.z1.data(), n);
@@ -74,7 +70,7 @@ void post_ln_layer_backward(const Compute& c, const EncoderLayerW& w, const Stac
                             const LayerDropout& drop) {
   const int64_t rows = batch.rows(), H = s.hidden, F = s.ffn, n = rows * H;
   for (auto* v : {&tmp.dz2, &tmp.da, &tmp.dq, &tmp.dk, &tmp.dv}) fit(*v, n);
-  fit(tmp.act, rows * F);
+  fit(tmp.act, rows * std::max(F, H));  // also holds a [rows, hidden] gradient in the backward
   fit(tmp.dh, rows * F);
   auto grad = [&](const Linear& l, const float* x, const float* dy, float* dxl) {
     l.backward(c, x, rows, dy, dxl, g.of(l.weight()), g.of(l.bias()));
@@ -105,11 +101,15 @@ void post_ln_layer_backward(const Compute& c, const EncoderLayerW& w, const Stac
   float *dq = tmp.dq.data(), *dk = tmp.dk.data(), *dv = tmp.dv.data();
   batch.attention_backward(c, layer, cache.q.data(), cache.k.data(), cache.v.data(), dctx, dq, dk, dv,
                            drop.attention_probs);
-  float* dxp = dctx;  // dctx is no longer needed
-  for (auto [l, d] : {std::pair{&w.q, dq}, std::pair{&w.k, dk}, std::pair{&w.v, dv}}) {
-    grad(*l, cache.x.data(), d, dxp);
-    add_inplace(c, dx, dxp, n);
-  }
+  // The three projections' input gradients go to buffers no longer needed (dz1, dctx and the
+  // activation's), then into dx in the order q, k, v.
+  float *dxq = dz1, *dxk = dctx, *dxv = act;
+  const float* xin = cache.x.data();
+  backward_many(c, rows,
+                {{&w.q, xin, dq, dxq, g.of(w.q.weight()), g.of(w.q.bias())},
+                 {&w.k, xin, dk, dxk, g.of(w.k.weight()), g.of(w.k.bias())},
+                 {&w.v, xin, dv, dxv, g.of(w.v.weight()), g.of(w.v.bias())}});
+  add3_inplace(c, dx, dxq, dxk, dxv, n);
 }
 
 void pre_ln_layer(const Compute& c, const EncoderLayerW& w, const StackShape& s, const EncoderBatch& batch, int layer,
@@ -118,9 +118,7 @@ void pre_ln_layer(const Compute& c, const EncoderLayerW& w, const StackShape& s,
   float* h = buf.h.data();
   float* ctx = buf.q.data();  // the attention output overwrites q
   layer_norm(c, x, nullptr, nullptr, h, rows, H, w.attn_ln, s.eps);
-  w.q.forward(c, h, rows, buf.q.data());
-  w.k.forward(c, h, rows, buf.k.data());
-  w.v.forward(c, h, rows, buf.v.data());
+  forward_many(c, h, rows, {{&w.q, buf.q.data()}, {&w.k, buf.k.data()}, {&w.v, buf.v.data()}});
   batch.attention(c, layer, buf.q.data(), buf.k.data(), buf.v.data(), ctx, buf.ws);
   w.o.accumulate(c, ctx, rows, x);
   pre_ln_feed_forward(c, w.ffn_ln, w.ffn_in, w.ffn_out, s.act, s.eps, x, rows, h, buf.inter);

@@ -66,4 +66,30 @@ Tensor Linear::operator()(const Compute& c, const Tensor& x) const {
   return y;
 }
 
+void forward_many(const Compute& c, const float* x, int64_t rows,
+                  std::initializer_list<std::pair<const Linear*, float*>> layers) {
+  std::vector<LinearJob> jobs;
+  for (const auto& [l, y] : layers) {
+    if (!l->tiled_f32(c, rows)) {
+      l->forward(c, x, rows, y);
+      continue;
+    }
+    jobs.push_back({x, l->in(), l->weight().data, l->bias().data, l->out(), y, false});
+  }
+  linear_many(c.ctx, rows, jobs.data(), static_cast<int>(jobs.size()));
+}
+
+void backward_many(const Compute& c, int64_t rows, std::initializer_list<LinearGrad> grads) {
+  std::vector<LinearBackwardJob> jobs;
+  for (const LinearGrad& g : grads) {
+    const Linear& l = *g.layer;
+    if (c.reference()) {
+      l.backward(c, g.x, rows, g.dy, g.dx, g.dW, g.db);
+      continue;
+    }
+    jobs.push_back({g.x, l.in(), l.weight().data, l.out(), g.dy, g.dx, g.dW, l.bias().data ? g.db : nullptr});
+  }
+  linear_backward_many(c.ctx, rows, jobs.data(), static_cast<int>(jobs.size()));
+}
+
 }  // namespace bigbird

@@ -3,7 +3,9 @@
 // scalar reference, or one matrix-vector product per row for the one or two rows of a decoder step.
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
+#include <utility>
 
 #include "core/tensor.h"
 #include "layers/types.h"
@@ -39,6 +41,12 @@ class Linear {
   // The layer over the last dimension of x: [..., in] -> [..., out].
   Tensor operator()(const Compute& c, const Tensor& x) const;
 
+  // Whether a call of `rows` rows runs the tiled float32 sgemm of kernels/linear.h (what
+  // forward_many and backward_many batch together).
+  bool tiled_f32(const Compute& c, int64_t rows) const {
+    return c.matmul == MatMul::F32 && !(few_rows_ == FewRows::MatVec && rows <= 2);
+  }
+
   // Packs the bf16 weights now rather than on first use (e.g. before timing). Thread-safe.
   void prepare_bf16(const ThreadingContext& ctx) const;
 
@@ -51,5 +59,20 @@ class Linear {
   struct Bf16Cache;
   std::shared_ptr<Bf16Cache> bf16_;  // shared by copies of this layer
 };
+
+// Several layers on the same input: y_i = x·W_iᵀ + b_i. On the tiled float32 path one parallel
+// region runs every layer's tiles (one fork/join instead of one per layer, and the threads
+// balance over all the tiles); the bits are those of each layer's forward().
+void forward_many(const Compute& c, const float* x, int64_t rows, std::initializer_list<std::pair<const Linear*, float*>> layers);
+
+// Several layers' backward passes over the same rows (Linear::backward's semantics per entry), in
+// one parallel region on the tiled float32 path; the same bits as one backward() per entry.
+struct LinearGrad {
+  const Linear* layer;
+  const float* x;
+  const float* dy;
+  float *dx, *dW, *db;
+};
+void backward_many(const Compute& c, int64_t rows, std::initializer_list<LinearGrad> grads);
 
 }  // namespace bigbird

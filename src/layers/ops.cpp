@@ -39,6 +39,17 @@ void add_inplace(const Compute& c, float* y, const float* x, int64_t n) {
       Schedule::Static);
 }
 
+void add3_inplace(const Compute& c, float* y, const float* a, const float* b, const float* c3, int64_t n) {
+  constexpr int64_t kPiece = 1 << 16;  // elements per task
+  parallel_for(
+      c.ctx.when(n > 2 * kPiece), (n + kPiece - 1) / kPiece,
+      [&](int64_t t) {
+        const int64_t i1 = std::min(n, (t + 1) * kPiece);
+        for (int64_t i = t * kPiece; i < i1; ++i) y[i] = ((y[i] + a[i]) + b[i]) + c3[i];
+      },
+      Schedule::Static);
+}
+
 void copy(const Compute& c, const float* x, float* y, int64_t n) {
   constexpr int64_t kPiece = 1 << 16;  // elements per task
   parallel_for(

@@ -22,6 +22,10 @@ void activation(const Compute& c, Activation act, float* x, int64_t n);
 // thread count: each element is one float addition).
 void add_inplace(const Compute& c, float* y, const float* x, int64_t n);
 
+// y[i] = ((y[i] + a[i]) + b[i]) + c3[i] over n values (three residual sums in one pass, rounded
+// as three add_inplace calls in that order).
+void add3_inplace(const Compute& c, float* y, const float* a, const float* b, const float* c3, int64_t n);
+
 // y[i] = x[i] over n values, parallel over fixed pieces (a copy of a large activation).
 void copy(const Compute& c, const float* x, float* y, int64_t n);
 
