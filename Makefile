@@ -3,13 +3,14 @@
 #               HuggingFace's outputs, then the memory benchmark at base size
 #   make test   build and run the whole test suite
 # Extra: make test-sanitize (ASan + UBSan build of the suite), make bench (full sweep: table and
-# SVG plot into bench/results and the README, scripts/bench_sweep.py).
+# SVG plot into bench/results and the README, scripts/bench_sweep.py), make bench-train (training
+# step against length, scripts/bench_train.py).
 JOBS ?= 2
 BUILD ?= build
 BUILD_ASAN ?= build-asan
 FIXTURE := tests/data/roberta-tiny
 
-.PHONY: deps build demo test test-sanitize bench clean
+.PHONY: deps build demo test test-sanitize bench bench-train clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -39,6 +40,10 @@ test-sanitize: deps
 
 bench: build
 	python3 scripts/bench_sweep.py --bigbird $(BUILD)/bigbird --shape base --repeats 3 --out bench/results --readme README.md
+
+# Training step time, rate and memory against length (README's training table; minutes).
+bench-train: build
+	python3 scripts/bench_train.py --bigbird $(BUILD)/bigbird
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)
