@@ -207,13 +207,30 @@ std::string act_describe(const ActCase& c) {
          " offset " + std::to_string(c.x.offset());
 }
 
-std::vector<ActCase> act_fixed() {
-  // The former SimdGeluWithinStatedBoundOnEveryPath sweep: [-20, 20] in steps of 1e-4 plus tiny,
-  // huge and special values, one odd-length row (every path's vector tail runs).
+// The former SimdGeluWithinStatedBoundOnEveryPath sweep: [-20, 20] in steps of 1e-4 plus tiny,
+// huge and special values, an odd count (every path's vector tail runs).
+std::vector<float> gelu_sweep() {
   std::vector<float> xs;
   for (int i = -200000; i <= 200000; ++i) xs.push_back(static_cast<float>(i) * 1e-4f);
   for (float v : {1e-30f, -1e-30f, 1e-8f, -1e-8f, 30.f, -30.f, 1e4f, -1e4f, 3e38f, -3e38f, 0.0f, -0.0f})
     xs.push_back(v);
+  return xs;
+}
+
+// The activations the kernel tests cover: the GELU family (SIMD paths) and two exact ones.
+const std::pair<const char*, Activation> kTestedActivations[] = {
+    {"gelu", Activation::Gelu},
+    {"gelu_new", Activation::GeluNew},
+    {"gelu_fast", Activation::GeluFast},
+    {"gelu_pytorch_tanh", Activation::GeluPytorchTanh},
+    {"gelu_accurate", Activation::GeluAccurate},
+    {"gelu_python", Activation::GeluPython},
+    {"gelu_10", Activation::Gelu10},
+    {"relu", Activation::Relu},
+    {"silu", Activation::Silu}};
+
+std::vector<ActCase> act_fixed() {
+  const std::vector<float> xs = gelu_sweep();  // one odd-length row
   ActCase sweep;
   sweep.rows = 1, sweep.cols = static_cast<int64_t>(xs.size()), sweep.x = Buffer(xs, 0);
   // The former BiasFusedIntoActivation case.
@@ -255,13 +272,10 @@ bool register_activation(const std::string& name, Activation a) {
   return register_kernel(std::move(s));
 }
 
-[[maybe_unused]] const bool kActivations =
-    register_activation("gelu", Activation::Gelu) && register_activation("gelu_new", Activation::GeluNew) &&
-    register_activation("gelu_fast", Activation::GeluFast) &&
-    register_activation("gelu_pytorch_tanh", Activation::GeluPytorchTanh) &&
-    register_activation("gelu_accurate", Activation::GeluAccurate) &&
-    register_activation("gelu_python", Activation::GeluPython) && register_activation("gelu_10", Activation::Gelu10) &&
-    register_activation("relu", Activation::Relu) && register_activation("silu", Activation::Silu);
+[[maybe_unused]] const bool kActivations = [] {
+  for (const auto& [name, a] : kTestedActivations) register_activation(name, a);
+  return true;
+}();
 
 // ---------------------------------------------------------------------------------------------
 // The GELU derivatives of activation_backward: dx = dy·act'(x).
@@ -277,10 +291,7 @@ struct GradCase {
 };
 
 std::vector<GradCase> grad_fixed() {
-  std::vector<float> xs;  // the forward's sweep: [-20, 20] in steps of 1e-4 plus special values
-  for (int i = -200000; i <= 200000; ++i) xs.push_back(static_cast<float>(i) * 1e-4f);
-  for (float v : {1e-30f, -1e-30f, 1e-8f, -1e-8f, 30.f, -30.f, 1e4f, -1e4f, 3e38f, -3e38f, 0.0f, -0.0f})
-    xs.push_back(v);
+  const std::vector<float> xs = gelu_sweep();
   GradCase sweep{Buffer(xs, 0), Buffer(std::vector<float>(xs.size(), 1.0f), 0)};
   return {sweep};
 }
@@ -318,13 +329,10 @@ bool register_activation_grad(const std::string& name, Activation a) {
   return register_kernel(std::move(s));
 }
 
-[[maybe_unused]] const bool kActivationGrads =
-    register_activation_grad("gelu", Activation::Gelu) && register_activation_grad("gelu_new", Activation::GeluNew) &&
-    register_activation_grad("gelu_fast", Activation::GeluFast) &&
-    register_activation_grad("gelu_pytorch_tanh", Activation::GeluPytorchTanh) &&
-    register_activation_grad("gelu_accurate", Activation::GeluAccurate) &&
-    register_activation_grad("gelu_python", Activation::GeluPython) &&
-    register_activation_grad("gelu_10", Activation::Gelu10) && register_activation_grad("silu", Activation::Silu);
+[[maybe_unused]] const bool kActivationGrads = [] {
+  for (const auto& [name, a] : kTestedActivations) register_activation_grad(name, a);
+  return true;
+}();
 
 // ---------------------------------------------------------------------------------------------
 // add_bias_rows (the bias add after a packed GEMM): x[r*ldx + c] += bias[c] for c < cols.
