@@ -38,7 +38,7 @@ void ensure_blas_core(char** argv) {
   if (setenv("OPENBLAS_CORETYPE", core, 1) != 0) return;
   execv("/proc/self/exe", argv);
   std::fprintf(stderr, "warning: OpenBLAS runs its generic %s kernels on this CPU and restarting with "
-               "OPENBLAS_CORETYPE=%s failed (%s): set it yourself for ~10x faster matrix products\n",
+               "OPENBLAS_CORETYPE=%s failed (%s): set it yourself for about 4x faster matrix products\n",
                loaded.c_str(), core, std::strerror(errno));
 }
 
