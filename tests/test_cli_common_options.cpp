@@ -338,6 +338,7 @@ TEST(CliCommonOptions, InferenceCommandsDefaultToZerosPlans) {
       "classify --model " + data_path("roberta-tiny/seqcls") + tok + " --threads 1 " + quoted(ctx),
       "qa --model " + data_path("roberta-tiny/qa") + tok + " --threads 1 --question " + quoted("What is it?") +
           " --context " + data_path("tasks/qa_context.txt"),
+      "tag --model " + data_path("../../models/tiny-tagger") + " --threads 1 " + quoted(ctx.substr(0, 700)),
       "summarize --model " + data_path("../../models/tiny-pegasus") + " --threads 1 --max-length 6 " + quoted(ctx),
   };
   for (const std::string& c : commands) {

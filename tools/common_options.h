@@ -1,6 +1,7 @@
 // The options every model-running subcommand takes (forward, bench, generate, bench-decode,
-// summarize, fill-mask, classify, qa, tag, embed), registered by one function with the same
-// names, help text, validation and defaults everywhere:
+// summarize, fill-mask, classify, qa, tag, embed, grad, train), registered by one function with
+// the same names, help text, validation and defaults everywhere (except --random-plan's default,
+// which follows the command, and train's --seed):
 //
 //   --threads N                          0 (default): all cores
 //   --attention block_sparse|original_full   default: the checkpoint's config.attention_type
