@@ -3,6 +3,8 @@
 // path's bit for bit, on every head, both attention types, with and without dropout.
 #include <gtest/gtest.h>
 
+#include "layers/encoder_layer.h"
+#include "layers/gradients.h"
 #include "models/bigbird_model.h"
 #include "test_util.h"
 #include "train_fixtures.h"
@@ -39,4 +41,49 @@ TEST(Checkpointing, OneLayerModel) {  // nothing to recompute: the only layer's 
   ckpt.gradient_checkpointing = true;
   test::expect_same_bits(m->loss_and_grads(tc.in, tc.labels, {}, test::ctx()),
                          m->loss_and_grads(tc.in, tc.labels, {}, test::ctx(), ckpt));
+}
+
+namespace {
+// The first L2 tokens of every sequence of c (labels shaped as the input cut the same way).
+test::TrainCase first_tokens(const test::TrainCase& c, int64_t L2) {
+  const int64_t b = c.in.input_ids.dim(0), L = c.in.input_ids.dim(1);
+  auto cut = [&](const TensorI64& t) {
+    if (t.shape != Shape{b, L}) return t;
+    TensorI64 r(Shape{b, L2});
+    for (int64_t i = 0; i < b; ++i)
+      for (int64_t j = 0; j < L2; ++j) r.data[static_cast<size_t>(i * L2 + j)] = t.data[static_cast<size_t>(i * L + j)];
+    return r;
+  };
+  test::TrainCase r = c;
+  r.in.input_ids = cut(c.in.input_ids), r.in.attention_mask = cut(c.in.attention_mask);
+  r.in.token_type_ids = cut(c.in.token_type_ids), r.labels.labels = cut(c.labels.labels);
+  return r;
+}
+}  // namespace
+
+// A workspace and a gradient pool kept from call to call (as `bigbird train` keeps them) hold
+// buffers of the earlier calls, of other lengths and of the other checkpointing mode: every result
+// must still equal a call's on fresh buffers, bit for bit.
+TEST(TrainWorkspace, ReusedBuffersGiveTheFreshBuffersBits) {
+  for (const test::TrainArch& ta : test::kTrainArchs) {
+    SCOPED_TRACE(ta.name);
+    auto m = BigBirdModel::random(test::tiny_train_config(ta.arch, 3), ta.arch, 5);
+    const test::TrainCase full = test::tiny_train_case(ta.arch), cut = first_tokens(full, 41);
+    TrainWorkspace work;
+    GradientPool pool(&test::ctx());
+    int step = 0;
+    for (const test::TrainCase* tc : {&full, &cut, &full, &full, &cut})
+      for (bool ckpt : {false, true}) {
+        SCOPED_TRACE("call " + std::to_string(step));
+        TrainingOptions fresh;
+        fresh.gradient_checkpointing = ckpt, fresh.dropout = true, fresh.dropout_seed = 3, fresh.step = step++;
+        TrainingOptions reused = fresh;
+        reused.workspace = &work, reused.pool = &pool;
+        const GradOutput a = m->loss_and_grads(tc->in, tc->labels, {}, test::ctx(), fresh);
+        GradOutput b = m->loss_and_grads(tc->in, tc->labels, {}, test::ctx(), reused);
+        ASSERT_TRUE(std::isfinite(a.loss));
+        test::expect_same_bits(a, b);
+        for (auto& [name, t] : b.grads) pool.give(std::move(t.data));
+      }
+  }
 }

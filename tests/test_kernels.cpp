@@ -6,9 +6,12 @@
 
 #include <cmath>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 #include "kernel_harness.h"
 #include "kernels/activations.h"
+#include "kernels/blas_core.h"
+#include "kernels/linear.h"
 #include "kernels/layernorm.h"
 #include "test_util.h"
 
@@ -261,6 +264,69 @@ bool register_activation(const std::string& name, Activation a) {
     register_activation("relu", Activation::Relu) && register_activation("silu", Activation::Silu);
 
 // ---------------------------------------------------------------------------------------------
+// The GELU derivatives of activation_backward: dx = dy·act'(x).
+//
+// Tolerance (kGeluGradAbsTol + kGeluGradRelTol·|act'(x)|)·|dy| + 2^-24·|ref|: the bound
+// activations.h states for the float32 derivative (NR erfc's fractional error < 1.2e-7 and one
+// exp for the erf form; one exp, one division and a sum whose terms reach 1.2 in magnitude for
+// the tanh form, hence an absolute floor of a few float32 ulps of 1), times the gradient, plus
+// the product's own rounding. The reference is activate_derivative (double) times dy.
+
+struct GradCase {
+  Buffer x, dy;
+};
+
+std::vector<GradCase> grad_fixed() {
+  std::vector<float> xs;  // the forward's sweep: [-20, 20] in steps of 1e-4 plus special values
+  for (int i = -200000; i <= 200000; ++i) xs.push_back(static_cast<float>(i) * 1e-4f);
+  for (float v : {1e-30f, -1e-30f, 1e-8f, -1e-8f, 30.f, -30.f, 1e4f, -1e4f, 3e38f, -3e38f, 0.0f, -0.0f})
+    xs.push_back(v);
+  GradCase sweep{Buffer(xs, 0), Buffer(std::vector<float>(xs.size(), 1.0f), 0)};
+  return {sweep};
+}
+
+GradCase grad_random(CaseRng& rng) {
+  const size_t n = static_cast<size_t>(rng.uniform(1, 40000));
+  return {Buffer(rng.normal(n, rng.real(0.5f, 8.0f)), static_cast<size_t>(rng.uniform(0, 15))),
+          Buffer(rng.normal(n), static_cast<size_t>(rng.uniform(0, 15)))};
+}
+
+bool register_activation_grad(const std::string& name, Activation a) {
+  KernelSpec<GradCase> s;
+  s.name = "grad_" + name;
+  s.fixed = grad_fixed();
+  s.random = 8;
+  s.make_random = grad_random;
+  s.describe = [](const GradCase& c) {
+    return "n=" + std::to_string(c.x.size()) + " offsets " + std::to_string(c.x.offset()) + "," +
+           std::to_string(c.dy.offset());
+  };
+  s.reference = [a](const GradCase& c) {
+    std::vector<float> dx(c.x.size());
+    activation_backward_ref(a, c.x.data(), c.dy.data(), dx.data(), static_cast<int64_t>(dx.size()));
+    return dx;
+  };
+  s.tolerance = [a](const GradCase& c, size_t i, double ref) {
+    const double d = std::fabs(activate_derivative(a, c.x[i]));
+    return (kGeluGradAbsTol + kGeluGradRelTol * d) * std::fabs(c.dy[i]) + std::ldexp(std::fabs(ref), -24);
+  };
+  s.fast = [a](const GradCase& c, const KernelRun& run) {
+    std::vector<float> dx(c.x.size());
+    activation_backward(run.ctx, a, c.x.data(), c.dy.data(), dx.data(), static_cast<int64_t>(dx.size()), run.path);
+    return dx;
+  };
+  return register_kernel(std::move(s));
+}
+
+[[maybe_unused]] const bool kActivationGrads =
+    register_activation_grad("gelu", Activation::Gelu) && register_activation_grad("gelu_new", Activation::GeluNew) &&
+    register_activation_grad("gelu_fast", Activation::GeluFast) &&
+    register_activation_grad("gelu_pytorch_tanh", Activation::GeluPytorchTanh) &&
+    register_activation_grad("gelu_accurate", Activation::GeluAccurate) &&
+    register_activation_grad("gelu_python", Activation::GeluPython) &&
+    register_activation_grad("gelu_10", Activation::Gelu10) && register_activation_grad("silu", Activation::Silu);
+
+// ---------------------------------------------------------------------------------------------
 // add_bias_rows (the bias add after a packed GEMM): x[r*ldx + c] += bias[c] for c < cols.
 // Tolerance 0: one float32 addition, rounded the same way on every path; the slack columns
 // [cols, ldx) must stay untouched.
@@ -364,3 +430,40 @@ KernelSpec<PackCase> pack_kt_spec() {
 [[maybe_unused]] const bool kPackKt = register_kernel(pack_kt_spec());
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// OpenBLAS's core: a generic fallback is replaced on a CPU with AVX2/AVX-512, a real choice never.
+
+TEST(BlasCore, GenericFallbackReplacedByTheCpusBestCore) {
+  for (const char* kept : {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids", "Excavator"})
+    EXPECT_STREQ(better_blas_core(kept), "") << kept;
+  const char* want = "";
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+    want = __builtin_cpu_supports("avx512bf16") ? "Cooperlake" : "SkylakeX";
+  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    want = "Haswell";
+  for (const char* generic : {"Prescott", "Core2", "Nehalem", "Sandybridge", "Unknown"})
+    EXPECT_STREQ(better_blas_core(generic), want) << generic;
+  std::printf("note: this CPU's OpenBLAS core as loaded: %s; replacement: \"%s\"\n", blas_core_name().c_str(),
+              better_blas_core(blas_core_name().c_str()));
+}
+
+TEST(BlasCore, TheCliRunsANonGenericCore) {
+  // `bigbird bench --json` reports the core its process runs (after any restart), here started
+  // without OPENBLAS_CORETYPE (this test program may have set it for itself).
+  std::string out;
+  FILE* p = popen(("env -u OPENBLAS_CORETYPE " + std::string(BIGBIRD_EXE) +
+                   " bench --shape small --seq-len 128 --layers 1 --repeats 1 --json 2>&1")
+                      .c_str(),
+                  "r");
+  ASSERT_NE(p, nullptr);
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  ASSERT_EQ(pclose(p), 0) << out;
+  const auto j = nlohmann::json::parse(out.substr(out.find('{')));
+  const std::string core = j["blas_core"];
+  EXPECT_STREQ(better_blas_core(core.c_str()), "") << core;
+  std::printf("note: bigbird runs OpenBLAS core %s\n", core.c_str());
+}

@@ -24,6 +24,7 @@
 #include "kernels/linear.h"
 #include "kernels/simd/dispatch.h"
 #include "models/bigbird_model.h"
+#include "layers/encoder_layer.h"
 #include "layers/gradients.h"
 #include "train/optimizer.h"
 
@@ -92,10 +93,13 @@ std::function<void()> train_step(BigBirdModel& model, const EncoderInput& in, co
   auto labels = std::make_shared<TrainLabels>();
   labels->labels = TensorI64(in.input_ids.shape, -100);
   for (size_t i = 0; i < in.input_ids.data.size(); i += 7) labels->labels.data[i] = in.input_ids.data[i];
-  auto pool = std::make_shared<GradientPool>();  // gradient buffers reused across steps, as `bigbird train` does
-  return [&model, &in, opt, &ctx, train, params, adam, labels, pool] {
+  // Gradient buffers and activations reused across steps, as `bigbird train` does.
+  auto pool = std::make_shared<GradientPool>(&ctx);
+  auto work = std::make_shared<TrainWorkspace>();
+  return [&model, &in, opt, &ctx, train, params, adam, labels, pool, work] {
     TrainingOptions t = train;
     t.pool = pool.get();
+    t.workspace = work.get();
     GradOutput g = model.loss_and_grads(in, *labels, opt, ctx, t);
     std::vector<std::pair<float*, int64_t>> grads;
     std::vector<train::Param> ps;

@@ -6,8 +6,10 @@
 
 #include "commands.h"
 #include "core/error.h"
+#include "kernels/blas_core.h"
 
 int main(int argc, char** argv) {
+  bigbird::ensure_blas_core(argv);  // OpenBLAS's AVX2/AVX-512 kernels on CPUs newer than it
   CLI::App app{"bigbird: BigBird sparse-attention transformers on CPU"};
   app.require_subcommand(1);
   std::map<CLI::App*, bigbird::cli::Runner> runners;

@@ -195,16 +195,24 @@ double activate_derivative(Activation a, double x) {
 }
 
 void activation_backward(const ThreadingContext& ctx, Activation a, const float* x, const float* dy, float* dx,
-                         int64_t n) {
+                         int64_t n, SimdPath path) {
   constexpr int64_t kPiece = 4096;  // elements per task
+  bool tanh_form, clip10;
+  const bool fast = simd_gelu(a, tanh_form, clip10) && !clip10;
+  const simd::KernelTable& K = simd::kernels(path);
   parallel_for(
       ctx.when(n > 32768), (n + kPiece - 1) / kPiece,
       [&](int64_t t) {
         const int64_t i0 = t * kPiece, i1 = std::min(n, i0 + kPiece);
+        if (fast) return K.gelu_grad(x + i0, dy + i0, dx + i0, i1 - i0, tanh_form);
         for (int64_t i = i0; i < i1; ++i)
           dx[i] = static_cast<float>(static_cast<double>(dy[i]) * activate_derivative(a, x[i]));
       },
       Schedule::Static);
+}
+
+void activation_backward_ref(Activation a, const float* x, const float* dy, float* dx, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dx[i] = static_cast<float>(static_cast<double>(dy[i]) * activate_derivative(a, x[i]));
 }
 
 }  // namespace bigbird

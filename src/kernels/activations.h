@@ -43,10 +43,18 @@ void activate_inplace(const ThreadingContext& ctx, Activation a, float* x, int64
 // relu'(0) = relu2'(0) = 0; relu6' = 1 on the open (0, 6) only; gelu_10' = gelu' where -10 ≤ gelu(x) ≤ 10, else 0.
 double activate_derivative(Activation a, double x);
 
-// dx[i] = dy[i]·act'(x[i]) (product in double, rounded once), x = the activation's input (pre-activation); dx may
-// alias dy. Parallel over fixed pieces; the bits do not depend on the thread count.
+// dx[i] = dy[i]·act'(x[i]), x = the activation's input (pre-activation); dx may alias dy. The GELU
+// family (except gelu_10) runs float32 SIMD derivatives (KernelTable::gelu_grad) within
+// kGeluGradAbsTol + kGeluGradRelTol·|act'(x)| of the exact derivative (tests/test_backward_ops.cpp
+// sweeps them), times dy; the others evaluate activate_derivative (product in double, rounded
+// once). Parallel over fixed pieces; the bits do not depend on the thread count.
 void activation_backward(const ThreadingContext& ctx, Activation a, const float* x, const float* dy, float* dx,
-                         int64_t n);
+                         int64_t n, SimdPath path = SimdPath::Auto);
+constexpr double kGeluGradAbsTol = 1e-6;
+constexpr double kGeluGradRelTol = 1e-6;
+
+// The reference: dx[i] = dy[i]·activate_derivative(x[i]) (product in double, rounded once), serial.
+void activation_backward_ref(Activation a, const float* x, const float* dy, float* dx, int64_t n);
 
 // x[r, c] = act(x[r, c] + bias[c]) over rows x cols (bias may be null): a linear layer's bias
 // add fused into its activation. Parallel over rows.

@@ -36,68 +36,79 @@ void post_ln_layer(const Compute& c, const EncoderLayerW& w, const StackShape& s
   }
 }
 
+namespace {
+// v holds n values (contents unspecified: the caller writes every one before reading it).
+void fit(std::vector<float>& v, int64_t n) {
+  if (v.size() != static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
+}
+}  // namespace
+
 void post_ln_layer_train(const Compute& c, const EncoderLayerW& w, const StackShape& s, const EncoderBatch& batch,
-                         int layer, float* x, PostLnCache& cache, AttentionWorkspace& ws, const LayerDropout& drop) {
+                         int layer, float* x, PostLnCache& cache, AttentionWorkspace& ws, PostLnScratch& tmp,
+                         const LayerDropout& drop) {
   const int64_t rows = batch.rows(), H = s.hidden, F = s.ffn, n = rows * H;
-  for (auto* v : {&cache.q, &cache.k, &cache.v, &cache.ctx, &cache.z1, &cache.a, &cache.z2})
-    v->resize(static_cast<size_t>(n));
-  cache.h.resize(static_cast<size_t>(rows * F));
-  cache.x.assign(x, x + n);
+  for (auto* v : {&cache.x, &cache.q, &cache.k, &cache.v, &cache.ctx, &cache.z1, &cache.a, &cache.z2}) fit(*v, n);
+  fit(cache.h, rows * F);
+  fit(tmp.act, rows * F);
+  copy(c, x, cache.x.data(), n);
   w.q.forward(c, x, rows, cache.q.data());
   w.k.forward(c, x, rows, cache.k.data());
   w.v.forward(c, x, rows, cache.v.data());
   batch.attention(c, layer, cache.q.data(), cache.k.data(), cache.v.data(), cache.ctx.data(), ws, drop.attention_probs);
   w.o.forward(c, cache.ctx.data(), rows, cache.z1.data());
   apply_dropout(c.ctx, drop.attention_output, cache.z1.data(), n);
-  for (int64_t i = 0; i < n; ++i) cache.z1[static_cast<size_t>(i)] += x[i];
+  add_inplace(c, cache.z1.data(), x, n);
   layer_norm(c, cache.z1.data(), nullptr, nullptr, cache.a.data(), rows, H, w.attn_ln, s.eps);
   w.ffn_in.forward(c, cache.a.data(), rows, cache.h.data());
-  std::vector<float> act(cache.h);
-  activation(c, s.act, act.data(), rows * F);
-  w.ffn_out.forward(c, act.data(), rows, cache.z2.data());
+  float* act = tmp.act.data();
+  copy(c, cache.h.data(), act, rows * F);
+  activation(c, s.act, act, rows * F);
+  w.ffn_out.forward(c, act, rows, cache.z2.data());
   apply_dropout(c.ctx, drop.ffn_output, cache.z2.data(), n);
-  for (int64_t i = 0; i < n; ++i) cache.z2[static_cast<size_t>(i)] += cache.a[static_cast<size_t>(i)];
+  add_inplace(c, cache.z2.data(), cache.a.data(), n);
   layer_norm(c, cache.z2.data(), nullptr, nullptr, x, rows, H, w.ffn_ln, s.eps);
 }
 
 void post_ln_layer_backward(const Compute& c, const EncoderLayerW& w, const StackShape& s, const EncoderBatch& batch,
-                            int layer, const PostLnCache& cache, float* dx, Gradients& g, const LayerDropout& drop) {
+                            int layer, const PostLnCache& cache, float* dx, Gradients& g, PostLnScratch& tmp,
+                            const LayerDropout& drop) {
   const int64_t rows = batch.rows(), H = s.hidden, F = s.ffn, n = rows * H;
+  for (auto* v : {&tmp.dz2, &tmp.da, &tmp.dq, &tmp.dk, &tmp.dv}) fit(*v, n);
+  fit(tmp.act, rows * F);
+  fit(tmp.dh, rows * F);
   auto grad = [&](const Linear& l, const float* x, const float* dy, float* dxl) {
     l.backward(c, x, rows, dy, dxl, g.of(l.weight()), g.of(l.bias()));
   };
   // x_out = LN(z2), z2 = drop(act(h)·W2ᵀ + b2) + a
-  std::vector<float> dz2(static_cast<size_t>(n));
-  layer_norm_backward(c, cache.z2.data(), dx, rows, H, w.ffn_ln, s.eps, dz2.data(), g.of(w.ffn_ln.g), g.of(w.ffn_ln.b));
-  std::vector<float> act(cache.h), dh(static_cast<size_t>(rows * F));
-  activation(c, s.act, act.data(), rows * F);
-  std::vector<float> da(static_cast<size_t>(n));
+  float *dz2 = tmp.dz2.data(), *act = tmp.act.data(), *dh = tmp.dh.data(), *da = tmp.da.data();
+  layer_norm_backward(c, cache.z2.data(), dx, rows, H, w.ffn_ln, s.eps, dz2, g.of(w.ffn_ln.g), g.of(w.ffn_ln.b));
+  copy(c, cache.h.data(), act, rows * F);
+  activation(c, s.act, act, rows * F);
   if (drop.ffn_output.active()) {  // da holds the dropped gradient of the dense's output for now
-    std::copy(dz2.begin(), dz2.end(), da.begin());
-    apply_dropout(c.ctx, drop.ffn_output, da.data(), n);
-    grad(w.ffn_out, act.data(), da.data(), dh.data());
+    copy(c, dz2, da, n);
+    apply_dropout(c.ctx, drop.ffn_output, da, n);
+    grad(w.ffn_out, act, da, dh);
   } else {
-    grad(w.ffn_out, act.data(), dz2.data(), dh.data());
+    grad(w.ffn_out, act, dz2, dh);
   }
-  activation_backward(c.ctx, s.act, cache.h.data(), dh.data(), dh.data(), rows * F);
-  grad(w.ffn_in, cache.a.data(), dh.data(), da.data());
-  for (int64_t i = 0; i < n; ++i) da[static_cast<size_t>(i)] += dz2[static_cast<size_t>(i)];
+  activation_backward(c, s.act, cache.h.data(), dh, dh, rows * F);
+  grad(w.ffn_in, cache.a.data(), dh, da);
+  add_inplace(c, da, dz2, n);
   // a = LN(z1), z1 = drop(ctx·Woᵀ + bo) + x
-  std::vector<float>& dz1 = dz2;  // dz2 is no longer needed
-  layer_norm_backward(c, cache.z1.data(), da.data(), rows, H, w.attn_ln, s.eps, dz1.data(), g.of(w.attn_ln.g),
-                      g.of(w.attn_ln.b));
+  float* dz1 = dz2;  // dz2 is no longer needed
+  layer_norm_backward(c, cache.z1.data(), da, rows, H, w.attn_ln, s.eps, dz1, g.of(w.attn_ln.g), g.of(w.attn_ln.b));
   // x feeds q, k, v and the residual of z1 (dx is free since the first LayerNorm's backward).
-  std::copy(dz1.begin(), dz1.end(), dx);
-  apply_dropout(c.ctx, drop.attention_output, dz1.data(), n);  // now the gradient of the dense's output
-  std::vector<float>& dctx = da;                               // da is no longer needed
-  grad(w.o, cache.ctx.data(), dz1.data(), dctx.data());
-  std::vector<float> dq(static_cast<size_t>(n)), dk(dq.size()), dv(dq.size());
-  batch.attention_backward(c, layer, cache.q.data(), cache.k.data(), cache.v.data(), dctx.data(), dq.data(), dk.data(),
-                           dv.data(), drop.attention_probs);
-  std::vector<float>& dxp = dctx;  // dctx is no longer needed
-  for (auto [l, d] : {std::pair{&w.q, &dq}, std::pair{&w.k, &dk}, std::pair{&w.v, &dv}}) {
-    grad(*l, cache.x.data(), d->data(), dxp.data());
-    for (int64_t i = 0; i < n; ++i) dx[i] += dxp[static_cast<size_t>(i)];
+  copy(c, dz1, dx, n);
+  apply_dropout(c.ctx, drop.attention_output, dz1, n);  // now the gradient of the dense's output
+  float* dctx = da;                                     // da is no longer needed
+  grad(w.o, cache.ctx.data(), dz1, dctx);
+  float *dq = tmp.dq.data(), *dk = tmp.dk.data(), *dv = tmp.dv.data();
+  batch.attention_backward(c, layer, cache.q.data(), cache.k.data(), cache.v.data(), dctx, dq, dk, dv,
+                           drop.attention_probs);
+  float* dxp = dctx;  // dctx is no longer needed
+  for (auto [l, d] : {std::pair{&w.q, dq}, std::pair{&w.k, dk}, std::pair{&w.v, dv}}) {
+    grad(*l, cache.x.data(), d, dxp);
+    add_inplace(c, dx, dxp, n);
   }
 }
 

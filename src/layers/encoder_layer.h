@@ -48,6 +48,24 @@ struct PostLnCache {
   std::vector<float> x, q, k, v, ctx, z1, a, h, z2;
 };
 
+// The temporaries of post_ln_layer_train and post_ln_layer_backward ([rows, hidden] or
+// [rows, ffn] each): resized, never cleared (every element is written before it is read).
+struct PostLnScratch {
+  std::vector<float> act, dz2, da, dh, dq, dk, dv;
+};
+
+// What a training step computes into, kept by the caller from step to step (beside the gradient
+// pool, TrainingOptions::workspace): every layer's cache, the layers' temporaries, the attention
+// workspace and, with gradient checkpointing, the layer inputs. A step that reuses them allocates
+// nothing of its activations: at 4k tokens several GB of fresh pages a step otherwise, cleared and
+// faulted in on one thread while the others wait.
+struct TrainWorkspace {
+  std::vector<PostLnCache> caches;
+  std::vector<std::vector<float>> inputs;
+  PostLnScratch scratch;
+  AttentionWorkspace attention;
+};
+
 // A post-LN layer's training dropouts (HF: BigBirdSelfOutput's on the attention output dense,
 // BigBirdOutput's on the feed-forward output dense, each before its residual sum and LayerNorm,
 // over the call's [rows, hidden] tensors; BigBirdSelfAttention's on the probabilities of full
@@ -61,13 +79,13 @@ struct LayerDropout {
 // keeping what the backward needs in `cache` (resized; reusable across layers and calls: the same
 // inputs give the same bits, which gradient checkpointing relies on).
 void post_ln_layer_train(const Compute& c, const EncoderLayerW& w, const StackShape& s, const EncoderBatch& batch,
-                         int layer, float* x, PostLnCache& cache, AttentionWorkspace& ws,
+                         int layer, float* x, PostLnCache& cache, AttentionWorkspace& ws, PostLnScratch& tmp,
                          const LayerDropout& drop = {});
 
 // Backward of post_ln_layer_train: dx holds ∂L/∂(layer output) and receives ∂L/∂(layer input);
 // the layer's weight gradients are accumulated into `g`. `drop` must be the forward's.
 void post_ln_layer_backward(const Compute& c, const EncoderLayerW& w, const StackShape& s, const EncoderBatch& batch,
-                            int layer, const PostLnCache& cache, float* dx, Gradients& g,
+                            int layer, const PostLnCache& cache, float* dx, Gradients& g, PostLnScratch& tmp,
                             const LayerDropout& drop = {});
 
 // The pre-LN feed-forward sublayer, also the decoder's: x += W2·act(W1·LN(x) + b1) + b2 over

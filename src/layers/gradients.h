@@ -14,11 +14,14 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "core/threading.h"
 
 namespace bigbird {
 
 class GradientPool {
  public:
+  // ctx: the threads that clear a reused buffer (nullptr: the calling thread alone).
+  explicit GradientPool(const ThreadingContext* ctx = nullptr) : ctx_(ctx) {}
   // Keeps v for reuse (nothing for an empty one).
   void give(std::vector<float>&& v) {
     if (!v.empty()) free_.emplace(v.size(), std::move(v));
@@ -29,11 +32,20 @@ class GradientPool {
     if (it == free_.end()) return std::vector<float>(n, 0.0f);
     std::vector<float> v = std::move(it->second);
     free_.erase(it);
-    std::fill(v.begin(), v.end(), 0.0f);
+    constexpr size_t kPiece = size_t{1} << 18;  // floats per task
+    float* p = v.data();
+    parallel_for(ctx_ ? ctx_->when(n > 2 * kPiece) : ThreadingContext::serial(),
+                 static_cast<int64_t>((n + kPiece - 1) / kPiece),
+                 [&](int64_t t) {
+                   const size_t i0 = static_cast<size_t>(t) * kPiece;
+                   std::fill(p + i0, p + std::min(n, i0 + kPiece), 0.0f);
+                 },
+                 Schedule::Static);
     return v;
   }
 
  private:
+  const ThreadingContext* ctx_;
   std::multimap<size_t, std::vector<float>> free_;
 };
 

@@ -108,7 +108,7 @@ Tensor mlm_head_backward(const Compute& c, const Linear& transform, const NormW&
   layer_norm(c, u.ptr(), nullptr, nullptr, y.ptr(), rows, H, ln, eps);
   Tensor dy = linear_back(c, decoder, y, dlogits, g);
   layer_norm_backward(c, u.ptr(), dy.ptr(), rows, H, ln, eps, dy.ptr(), g.of(ln.g), g.of(ln.b));
-  activation_backward(c.ctx, act, t.ptr(), dy.ptr(), dy.ptr(), dy.size());
+  activation_backward(c, act, t.ptr(), dy.ptr(), dy.ptr(), dy.size());
   return linear_back(c, transform, seq, dy, g);
 }
 
@@ -122,7 +122,7 @@ Tensor classification_head_backward(const Compute& c, const Linear& dense, const
   apply_dropout(c.ctx, drop_hidden, u.ptr(), u.size());
   Tensor du = linear_back(c, out_proj, u, dlogits, g);
   apply_dropout(c.ctx, drop_hidden, du.ptr(), du.size());
-  activation_backward(c.ctx, act, t.ptr(), du.ptr(), du.ptr(), du.size());
+  activation_backward(c, act, t.ptr(), du.ptr(), du.ptr(), du.size());
   return scatter_first_tokens(seq, dropped(c, drop_in, linear_back(c, dense, first, du, g)));
 }
 
@@ -140,7 +140,7 @@ Tensor qa_head_backward(const Compute& c, const Linear& intermediate, const Line
   Tensor dz = linear_back(c, qa_outputs, y, dlogits, g);
   layer_norm_backward(c, z.ptr(), dz.ptr(), rows, H, ln, eps, dz.ptr(), g.of(ln.g), g.of(ln.b));
   Tensor du = linear_back(c, output, u, dropped(c, drop_out, dz), g);
-  activation_backward(c.ctx, act, t.ptr(), du.ptr(), du.ptr(), du.size());
+  activation_backward(c, act, t.ptr(), du.ptr(), du.ptr(), du.size());
   Tensor dseq = dropped(c, drop_in, linear_back(c, intermediate, x, du, g));
   for (size_t i = 0; i < dseq.data.size(); ++i) dseq.data[i] += dz.data[i];  // the residual
   return dseq;

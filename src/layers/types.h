@@ -61,13 +61,17 @@ struct ForwardOptions {
 //     on any thread count and after a resume.
 //   pool: where the gradient buffers come from (reused across steps: the caller hands the returned
 //     gradients back to it after the optimizer step); nullptr = fresh buffers.
+//   workspace: the activations and temporaries of the step (layers/encoder_layer.h), kept by the
+//     caller and reused by the next step; nullptr = fresh buffers, freed as the backward goes.
 class GradientPool;
+struct TrainWorkspace;
 struct TrainingOptions {
   bool gradient_checkpointing = false;
   bool dropout = false;
   uint64_t dropout_seed = 0;
   uint64_t step = 0;
   GradientPool* pool = nullptr;
+  TrainWorkspace* workspace = nullptr;
 };
 
 struct EncoderOutput {

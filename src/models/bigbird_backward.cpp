@@ -100,16 +100,21 @@ GradOutput BigBirdModel::loss_and_grads(const EncoderInput& in, const TrainLabel
   // (inputs[li], [rows, H]) and one cache serves every layer, forward and recomputation alike.
   const bool ckpt = train.gradient_checkpointing;
   const size_t n_layers = w_.layers.size();
-  std::vector<PostLnCache> caches(ckpt ? 1 : n_layers);
-  std::vector<std::vector<float>> inputs(ckpt ? n_layers : 0);
-  AttentionWorkspace ws;
+  // A caller's workspace is reused as it is (the buffers keep their size from step to step); a
+  // local one frees each layer's cache as soon as its backward is done.
+  TrainWorkspace local;
+  TrainWorkspace& work = train.workspace ? *train.workspace : local;
+  std::vector<PostLnCache>& caches = work.caches;
+  std::vector<std::vector<float>>& inputs = work.inputs;
+  caches.resize(ckpt ? 1 : n_layers);
+  inputs.resize(ckpt ? n_layers : 0);
+  AttentionWorkspace& ws = work.attention;
   // The last layer's cache stays valid for its backward: it is neither kept as an input nor recomputed.
   for (size_t li = 0; li < n_layers; ++li) {
     const bool recompute = ckpt && li + 1 < n_layers;
-    if (recompute) inputs[li].assign(x.ptr(), x.ptr() + n);
+    if (recompute) inputs[li].resize(static_cast<size_t>(n)), copy(c, x.ptr(), inputs[li].data(), n);
     post_ln_layer_train(c, w_.layers[li], s, batch, static_cast<int>(li), x.ptr(), caches[ckpt ? 0 : li], ws,
-                        layer_dropout(li));
-    if (recompute) std::vector<float>().swap(caches[0].x);  // the same as inputs[li]
+                        work.scratch, layer_dropout(li));
   }
   const Tensor seq = std::move(batch.finish(std::move(x))[0].sequence_output);  // [b, L, H]
   const int64_t b = seq.dim(0), L = seq.dim(1);
@@ -227,14 +232,13 @@ GradOutput BigBirdModel::loss_and_grads(const EncoderInput& in, const TrainLabel
   for (size_t li = n_layers; li-- > 0;) {
     if (ckpt && li + 1 < n_layers) {  // recompute the layer's forward from its input (overwritten by its output)
       post_ln_layer_train(c, w_.layers[li], s, batch, static_cast<int>(li), inputs[li].data(), caches[0], ws,
-                          layer_dropout(li));
-      std::vector<float>().swap(inputs[li]);
+                          work.scratch, layer_dropout(li));
+      if (&work == &local) std::vector<float>().swap(inputs[li]);
     }
     post_ln_layer_backward(c, w_.layers[li], s, batch, static_cast<int>(li), caches[ckpt ? 0 : li], dx.data(), g,
-                           layer_dropout(li));
-    if (!ckpt) caches[li] = PostLnCache{};  // freed as soon as used
+                           work.scratch, layer_dropout(li));
+    if (!ckpt && &work == &local) caches[li] = PostLnCache{};  // freed as soon as used
   }
-  caches.clear();
   out.embedding_output = Tensor(Shape{b, rows / b, H});
   std::copy(dx.begin(), dx.end(), out.embedding_output.data.begin());
   apply_dropout(ctx, emb_drop, dx.data(), n);  // now ∂L/∂(the embedding LayerNorm's output)

@@ -17,6 +17,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/safetensors.h"
+#include "layers/encoder_layer.h"
 #include "layers/gradients.h"
 #include "models/bigbird_model.h"
 #include "sparse/plan_io.h"
@@ -69,7 +70,8 @@ void train_on_batch(const TrainArgs& a, const ThreadingContext& ctx) {
   cfg.beta1 = a.adam_beta1, cfg.beta2 = a.adam_beta2, cfg.eps = a.adam_epsilon, cfg.weight_decay = a.weight_decay;
   AdamW opt(cfg);
   std::vector<OutTensor> trace;
-  GradientPool pool;  // gradient buffers, reused from step to step
+  GradientPool pool(&ctx);  // gradient buffers and activations, reused from step to step
+  TrainWorkspace work;
   auto scalar = [&](const std::string& name, double v) {
     const float f = static_cast<float>(v);
     trace.push_back(OutTensor::f32(name, Shape{1}, &f));
@@ -81,6 +83,7 @@ void train_on_batch(const TrainArgs& a, const ThreadingContext& ctx) {
     to.dropout_seed = a.seed;
     to.step = static_cast<uint64_t>(step);
     to.pool = &pool;
+    to.workspace = &work;
     GradOutput g = model->loss_and_grads(batch.in, batch.labels, fo, ctx, to);
     std::vector<std::pair<float*, int64_t>> grads;
     std::vector<Param> ps;
@@ -527,7 +530,8 @@ void train_on_data(const TrainArgs& a, const ThreadingContext& ctx) {
   const auto started = std::chrono::steady_clock::now();
   const int64_t first_step = pos.step;
   double tokens_here = 0;
-  GradientPool pool;  // gradient buffers, reused from step to step
+  GradientPool pool(&ctx);  // gradient buffers and activations, reused from step to step
+  TrainWorkspace work;
   for (int64_t step = pos.step; step < total; ++step) {
     std::vector<Tensor> sum(params.size());
     std::vector<float> reached(params.size(), 0.0f);
@@ -558,6 +562,7 @@ void train_on_data(const TrainArgs& a, const ThreadingContext& ctx) {
       to.dropout_seed = a.seed ^ (static_cast<uint64_t>(rank) << 48);
       to.step = static_cast<uint64_t>(step * accum + micro);
       to.pool = &pool;
+      to.workspace = &work;
       GradOutput g = model->loss_and_grads(b->in, b->labels, fo, ctx, to);
       // HF: each micro-batch's mean loss / accumulation steps; across ranks, weighted by the share
       // of the global batch's labelled tokens (1 in a single process).

@@ -81,6 +81,9 @@ struct KernelTable {
   // x[r, c] = gelu(x[r, c] + bias[c]) (bias may be null), erf form (HF "gelu") or tanh form
   // (HF "gelu_new"), and a clip to [-10, 10] when clip10.
   void (*gelu_rows)(float* x, int64_t rows, int64_t cols, const float* bias, bool tanh_form, bool clip10);
+  // dx[i] = dy[i]·gelu'(x[i]) over n values (dx may alias dy), the derivative of gelu_rows' form
+  // (no clip).
+  void (*gelu_grad)(const float* x, const float* dy, float* dx, int64_t n, bool tanh_form);
   // x[r*ldx + c] += bias[c] for c < cols
   void (*add_bias_rows)(float* x, int64_t rows, int64_t cols, const float* bias, int64_t ldx);
 };

@@ -53,9 +53,9 @@ inline typename Vec::V gelu_tanh_v(typename Vec::V x) {
   return Vec::select_nonneg(Vec::add(x, Vec::set1(10.0f)), y, Vec::zero());
 }
 
-// gelu (erf form): x·Φ(x), Φ(x) = erfc(-x/√2)/2 with Numerical Recipes' erfc
-// (t·e^(-z² + poly(t)), t = 1/(1 + z/2), fractional error < 1.2e-7) and erfc(-z) = 2 - erfc(z).
-inline typename Vec::V gelu_erf_v(typename Vec::V x) {
+// Φ(x) = erfc(-x/√2)/2 with Numerical Recipes' erfc (t·e^(-z² + poly(t)), t = 1/(1 + z/2),
+// fractional error < 1.2e-7) and erfc(-z) = 2 - erfc(z).
+inline typename Vec::V normal_cdf_v(typename Vec::V x) {
   using V = typename Vec::V;
   const V z = Vec::mul(Vec::abs(x), Vec::set1(0.70710678118654752f));
   const V t = Vec::div(Vec::set1(1.0f), Vec::fma(z, Vec::set1(0.5f), Vec::set1(1.0f)));
@@ -71,8 +71,45 @@ inline typename Vec::V gelu_erf_v(typename Vec::V x) {
   p = Vec::fma(p, t, Vec::set1(-1.26551223f));
   const V half_erfc = Vec::mul(Vec::set1(0.5f), Vec::mul(t, Vec::exp(Vec::sub(p, Vec::mul(z, z)))));
   // Φ(x) = 1 - erfc(z)/2 for x ≥ 0, erfc(z)/2 for x < 0.
-  const V phi = Vec::select_nonneg(x, Vec::sub(Vec::set1(1.0f), half_erfc), half_erfc);
-  return Vec::mul(x, phi);
+  return Vec::select_nonneg(x, Vec::sub(Vec::set1(1.0f), half_erfc), half_erfc);
+}
+
+// gelu (erf form): x·Φ(x).
+inline typename Vec::V gelu_erf_v(typename Vec::V x) { return Vec::mul(x, normal_cdf_v(x)); }
+
+// The derivatives of both forms, for the backward (KernelTable::gelu_grad):
+//   erf form:  Φ(x) + x·φ(x), φ(x) = e^(-x²/2)/√(2π) (exp gives exactly 0 below -87.3: |x| > 13.2);
+//   tanh form: with s = 1/(1 + e^(-2u)) = (1 + tanh u)/2 and 1 - s = e^(-2u)·s,
+//              s + 2x·s·(1 - s)·u'(x), u'(x) = √(2/π)(1 + 3·0.044715x²);
+//              below x = -10 the derivative is under 1e-36 in magnitude and returned as 0, from
+//              x = 10 on it is 1 in float32 (x is clamped there, so huge x give no inf·0).
+inline typename Vec::V gelu_erf_grad_v(typename Vec::V x) {
+  using V = typename Vec::V;
+  const V pdf = Vec::mul(Vec::exp(Vec::mul(Vec::mul(x, x), Vec::set1(-0.5f))), Vec::set1(0.3989422804014327f));
+  return Vec::fma(x, pdf, normal_cdf_v(x));
+}
+inline typename Vec::V gelu_tanh_grad_v(typename Vec::V x_in) {
+  using V = typename Vec::V;
+  const V x = Vec::min(x_in, Vec::set1(10.0f));  // from x = 10 on the value is 1 (e^(-2u) underflows)
+  const V x2 = Vec::mul(x, x);
+  const V u =
+      Vec::mul(Vec::mul(x, Vec::set1(0.7978845608028654f)), Vec::fma(x2, Vec::set1(0.044715f), Vec::set1(1.0f)));
+  const V e = Vec::exp(Vec::mul(u, Vec::set1(-2.0f)));
+  const V s = Vec::div(Vec::set1(1.0f), Vec::add(Vec::set1(1.0f), e));
+  const V du = Vec::mul(Vec::set1(0.7978845608028654f), Vec::fma(x2, Vec::set1(3.0f * 0.044715f), Vec::set1(1.0f)));
+  const V d = Vec::fma(Vec::mul(Vec::mul(x, Vec::set1(2.0f)), Vec::mul(s, Vec::mul(e, s))), du, s);
+  return Vec::select_nonneg(Vec::add(x_in, Vec::set1(10.0f)), d, Vec::zero());
+}
+
+// dx[i] = dy[i]·gelu'(x[i]) over n values (dx may alias dy).
+inline void gelu_grad_impl(const float* x, const float* dy, float* dx, int64_t n, bool tanh_form) {
+  constexpr int W = Vec::W;
+  for (int64_t i = 0; i < n; i += W) {
+    const int m = static_cast<int>(std::min<int64_t>(W, n - i));
+    const typename Vec::V v = Vec::loadn(x + i, m);
+    const typename Vec::V d = tanh_form ? gelu_tanh_grad_v(v) : gelu_erf_grad_v(v);
+    Vec::storen(dx + i, Vec::mul(Vec::loadn(dy + i, m), d), m);
+  }
 }
 
 inline void gelu_rows_impl(float* x, int64_t rows, int64_t cols, const float* bias, bool tanh_form, bool clip10) {

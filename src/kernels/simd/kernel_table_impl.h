@@ -29,6 +29,9 @@ void layernorm_rows(const float* x, const float* res, const float* bias, float* 
 void gelu_rows(float* x, int64_t rows, int64_t cols, const float* bias, bool tanh_form, bool clip10) {
   gelu_rows_impl(x, rows, cols, bias, tanh_form, clip10);
 }
+void gelu_grad(const float* x, const float* dy, float* dx, int64_t n, bool tanh_form) {
+  gelu_grad_impl(x, dy, dx, n, tanh_form);
+}
 void add_bias_rows(float* x, int64_t rows, int64_t cols, const float* bias, int64_t ldx) {
   add_bias_rows_impl(x, rows, cols, bias, ldx);
 }
@@ -43,5 +46,6 @@ constexpr KernelTable kTable = {
     .dropout_row = dropout_row,
     .layernorm_rows = layernorm_rows,
     .gelu_rows = gelu_rows,
+    .gelu_grad = gelu_grad,
     .add_bias_rows = add_bias_rows,
 };
