@@ -13,9 +13,16 @@
 //
 // The fast kernels also run with the output over q (as the encoder calls them) and with a
 // workspace that served the previous cases: both must give the same bits.
+//
+// The all-zero plan (--random-plan zeros, transformers >= 4.30 in eval mode) is also held to a
+// dense reference built here straight from HF's concatenation, not from itc_layout: every random
+// block is block 0, so block 0's keys enter a row's softmax 1 + r times (once as the global
+// block, r times as random blocks with HF's random-block mask m[q]·m[k]), with padding anywhere,
+// block 0 included.
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <random>
 
 #include "kernel_harness.h"
 #include "kernels/attention.h"
@@ -41,7 +48,8 @@ struct AttnCase {
   std::vector<float> mask;  // [L]
   bool with_mask = true;
   size_t out_offset = 0;
-  std::shared_ptr<const BlockLayout> layout;  // null: full attention
+  std::shared_ptr<const BlockLayout> layout;    // null: full attention
+  std::shared_ptr<const DenseLayout> hf_dense;  // zero-plan cases: HF's dense counts, built by hand
 
   AttentionInput input(float* out) const {
     AttentionInput a;
@@ -215,6 +223,118 @@ std::vector<AttnCase> dense_fixed() {
   return cases;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The all-zero plan against HF's dense math.
+
+// The per-token counts HF's block-sparse attention implies for an all-zero plan (rand_attn = 0
+// everywhere), written from modeling_big_bird.py's five parts, independently of itc_layout:
+//   q[0], q[-1]: every key, mask (1 - m[k]);
+//   q[1]:        blocks 0, 1, 2, n-1 with (1 - m[k]); gathered_key[0] = block 0, r times, with
+//                rand_mask = m[q]·m[k];
+//   q[2:-2]:     block 0 and n-1 with (1 - m[k]); the band i-1, i, i+1 with band_mask = m[q]·m[k];
+//                gathered_key[i-1] = block 0, r times, with m[q]·m[k];
+//   q[-2]:       blocks 0, n-3, n-2, n-1 with (1 - m[k]); block 0, r times, with m[q]·m[k].
+DenseLayout hf_zero_plan_dense(int n, int B, int heads, int r) {
+  DenseLayout D;
+  D.L = static_cast<int64_t>(n) * B;
+  D.heads = heads;
+  const size_t per_head = static_cast<size_t>(D.L) * D.L;
+  D.key_count.assign(per_head * heads, 0);
+  D.qk_count.assign(per_head * heads, 0);
+  auto add = [&](std::vector<uint8_t>& counts, int h, int qb, int kb, int times) {
+    for (int i = 0; i < B; ++i)
+      for (int j = 0; j < B; ++j)
+        counts[h * per_head + static_cast<size_t>(qb * B + i) * D.L + static_cast<size_t>(kb * B + j)] +=
+            static_cast<uint8_t>(times);
+  };
+  for (int h = 0; h < heads; ++h)
+    for (int qb = 0; qb < n; ++qb) {
+      if (qb == 0 || qb == n - 1) {
+        for (int kb = 0; kb < n; ++kb) add(D.key_count, h, qb, kb, 1);
+        continue;
+      }
+      add(D.key_count, h, qb, 0, 1);      // the first global block
+      add(D.key_count, h, qb, n - 1, 1);  // the last global block
+      if (qb == 1) {
+        add(D.key_count, h, qb, 1, 1), add(D.key_count, h, qb, 2, 1);
+      } else if (qb == n - 2) {
+        add(D.key_count, h, qb, n - 3, 1), add(D.key_count, h, qb, n - 2, 1);
+      } else {
+        for (int kb = qb - 1; kb <= qb + 1; ++kb) add(D.qk_count, h, qb, kb, 1);
+      }
+      add(D.qk_count, h, qb, 0, r);  // the r random blocks, every one block 0
+    }
+  return D;
+}
+
+RandomPlan zero_plan(int heads, int n, int r) {
+  RandomPlan p{heads, n - 2, r, {}};
+  p.blocks.assign(static_cast<size_t>(heads) * (n - 2) * r, 0);
+  return p;
+}
+
+// mask_kind: 0 none padded, 1 a tail ending inside a block, 2 left padding inside block 0,
+// 3 the whole of block 0 padded, 4 left padding and scattered holes (every row keeps unmasked keys:
+// a row whose every key is masked would weigh -10000-shifted scores, which only HF's float32
+// rounding decides).
+AttnCase zero_plan_case(int n, int B, int heads, int r, int64_t d, int mask_kind, uint64_t seed, size_t offset) {
+  const int64_t L = static_cast<int64_t>(n) * B;
+  AttnCase c = make_case(L, heads, d, seed % 4, mask_kind == 1 ? L - B - 3 : L, seed, offset);
+  std::mt19937_64 g(seed);
+  if (mask_kind == 2 || mask_kind == 4)
+    for (int64_t t = 0; t < std::max<int64_t>(1, B / 2); ++t) c.mask[static_cast<size_t>(t)] = 0.0f;
+  if (mask_kind == 3)
+    for (int64_t t = 0; t < B; ++t) c.mask[static_cast<size_t>(t)] = 0.0f;
+  if (mask_kind == 4)
+    for (int64_t t = B; t < L; ++t)
+      if (g() % 8 == 0) c.mask[static_cast<size_t>(t)] = 0.0f;
+  c.out_offset = offset;
+  c = with_layout(std::move(c), n, B, zero_plan(heads, n, r));
+  c.hf_dense = std::make_shared<const DenseLayout>(hf_zero_plan_dense(n, B, heads, r));
+  return c;
+}
+
+std::vector<AttnCase> zero_plan_fixed() {
+  std::vector<AttnCase> cases;
+  uint64_t seed = 900;
+  for (int B : {8, 16, 32, 64})
+    for (int r : {1, 2, 3, 4})
+      for (int mask_kind : {0, 1, 2, 3, 4}) {
+        const int n = 2 * r + 6 + (B <= 16 ? 3 : 0);
+        const size_t offset = static_cast<size_t>(seed % 3);
+        cases.push_back(zero_plan_case(n, B, 2, r, B == 64 ? 32 : 8 + B / 4, mask_kind, seed, offset));
+        ++seed;
+      }
+  return cases;
+}
+
+AttnCase random_zero_plan(CaseRng& rng) {
+  const int r = static_cast<int>(rng.uniform(1, 4));
+  const int B = static_cast<int>(rng.uniform(3, 40));
+  const int n = static_cast<int>(rng.uniform(2 * r + 6, 2 * r + 10));
+  const int heads = static_cast<int>(rng.uniform(1, 3));
+  AttnCase c = zero_plan_case(n, B, heads, r, rng.uniform(1, 70), static_cast<int>(rng.uniform(0, 4)), rng.gen(),
+                              static_cast<size_t>(rng.uniform(0, 15)));
+  c.with_mask = rng.coin(0.9);
+  return c;
+}
+
+KernelSpec<AttnCase> zero_plan_vs_hf_dense() {
+  auto s =
+      attention_spec("block_sparse_attention_zero_plan_vs_hf_dense",
+                     [](const AttnCase& c, const AttentionInput& a) { dense_layout_attention_ref(a, *c.hf_dense); });
+  s.fixed = zero_plan_fixed();
+  s.random = 8;
+  s.make_random = random_zero_plan;
+  // The layout the kernels run is exactly HF's: itc_layout's expansion has the same counts.
+  s.check = [](const AttnCase& c, const std::vector<float>&) {
+    const DenseLayout got = expand_dense(*c.layout);
+    ASSERT_EQ(got.key_count, c.hf_dense->key_count) << describe(c);
+    ASSERT_EQ(got.qk_count, c.hf_dense->qk_count) << describe(c);
+  };
+  return s;
+}
+
 KernelSpec<AttnCase> sparse_vs_ref() {
   auto s = attention_spec("block_sparse_attention_vs_ref",
                           [](const AttnCase& c, const AttentionInput& a) { block_sparse_attention_ref(a, *c.layout); });
@@ -291,6 +411,7 @@ KernelSpec<AttnCase> full() {
 
 [[maybe_unused]] const bool kSparseVsRef = register_kernel(sparse_vs_ref());
 [[maybe_unused]] const bool kSparseVsDense = register_kernel(sparse_vs_dense());
+[[maybe_unused]] const bool kZeroPlanVsHfDense = register_kernel(zero_plan_vs_hf_dense());
 [[maybe_unused]] const bool kFull = register_kernel(full());
 
 }  // namespace

@@ -44,8 +44,9 @@ json via_generate(const std::string& text, const std::string& flags, int64_t max
   const int64_t L = static_cast<int64_t>(e.input_ids.size());
   bigbird::write_safetensors(dir.file("in.safetensors"),
                              {bigbird::OutTensor::i64("input_ids", bigbird::Shape{1, L}, e.input_ids.data())}, {});
-  const RunResult r = run_cli("generate --model " + kModel + " --inputs " + dir.file("in.safetensors") + " --outputs " +
-                              dir.file("out.safetensors") + " --random-plan hf --threads 1 " + flags);
+  const RunResult r =
+      run_cli("generate --model " + kModel + " --inputs " + dir.file("in.safetensors") + " --outputs " +
+              dir.file("out.safetensors") + " --threads 1 " + flags);  // both default to --random-plan zeros
   EXPECT_EQ(r.status, 0) << r.output;
   if (r.status != 0) return {};
   const bigbird::TensorI64 seq = bigbird::SafeTensors::open(dir.file("out.safetensors")).read_i64("sequences");

@@ -6,7 +6,8 @@
 // (slow-tokenizer path: SquadExample, squad_convert_example_to_features, select_starts_ends,
 // decode_spans, numpy quirks included), with python3-sentencepiece 0.1.97 for the tokenizer and the
 // model logits from `bigbird forward --random-plan hf`, which the forward tests hold to HF
-// (scripts/tasks_reference.py).
+// (scripts/tasks_reference.py). Where an input is long enough for block-sparse attention the tests
+// pass --random-plan hf (the commands default to zeros, transformers >= 4.30's eval-mode plan).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -122,16 +123,17 @@ TEST(TasksCli, QaMatchesHfPipeline) {
   std::string ctx = read_file(data_path("tasks/qa_context.txt"));
   while (!ctx.empty() && ctx.back() == '\n') ctx.pop_back();
   write_file(dir.file("ctx.txt"), ctx);
-  // 656 context tokens: two windows of 384 (stride 128), block-sparse attention with HF's plans.
-  json a = cli_json("qa --model " + kQa + tok() + " --top-k 3 --question " + sh("What does the memory grow with?") +
-                    " --context " + dir.file("ctx.txt"));
+  // 656 context tokens: two windows of 384 (stride 128), block-sparse attention with HF 4.27's
+  // plans (the reference's logits; the default plan is transformers >= 4.30's zeros).
+  json a = cli_json("qa --model " + kQa + tok() + " --random-plan hf --top-k 3 --question " +
+                    sh("What does the memory grow with?") + " --context " + dir.file("ctx.txt"));
   expect_same_json(a, json::parse(R"([
     {"score": 0.0003053609107155353, "start": 851, "end": 860, "answer": "no answer"},
     {"score": 0.0002623341861180961, "start": 628, "end": 635, "answer": "gathers"},
     {"score": 0.00022819860896561295, "start": 908, "end": 942, "answer": "wins, and its position is reported"}])"));
   // Many short windows.
   json b = cli_json("qa --model " + kQa + tok() +
-                    " --top-k 2 --max-seq-len 192 --doc-stride 64 --max-answer-len 6 --question " +
+                    " --random-plan hf --top-k 2 --max-seq-len 192 --doc-stride 64 --max-answer-len 6 --question " +
                     sh("How are questions about a long text answered?") + " --context " + dir.file("ctx.txt"));
   expect_same_json(b, json::parse(R"([
     {"score": 0.0007392633124254644, "start": 946, "end": 956, "answer": "characters"},
@@ -139,7 +141,8 @@ TEST(TasksCli, QaMatchesHfPipeline) {
   // Whitespace runs, tabs, newlines, non-ASCII and <unk> characters; duplicates kept as HF keeps them.
   json in = {{"question", "Who may use it?"},
              {"context", "Anyone\tmay use it,\nfree of   charge.  Ünïcödé 😀 text here "}};
-  json c = cli_json("qa --model " + kQa + tok() + " --top-k 4 " + sh(in.dump()));
+  // (HF's slow-tokenizer path pads every window to max_seq_len 384: block-sparse attention here too.)
+  json c = cli_json("qa --model " + kQa + tok() + " --random-plan hf --top-k 4 " + sh(in.dump()));
   expect_same_json(c, json::parse(R"([
     {"score": 0.04316980391740799, "start": 29, "end": 45, "answer": "charge. Ünïcödé"},
     {"score": 0.013378449715673923, "start": 15, "end": 45, "answer": "it, free of charge. Ünïcödé"},
@@ -147,7 +150,7 @@ TEST(TasksCli, QaMatchesHfPipeline) {
     {"score": 0.011527534574270248, "start": 29, "end": 45, "answer": "charge. Ünïcödé"}])"));
   // The JSON input may also come on stdin.
   write_file(dir.file("in.json"), in.dump());
-  EXPECT_EQ(cli_json("qa --model " + kQa + tok() + " --top-k 4 < " + dir.file("in.json")), c);
+  EXPECT_EQ(cli_json("qa --model " + kQa + tok() + " --random-plan hf --top-k 4 < " + dir.file("in.json")), c);
 }
 
 TEST(TasksCli, QaImpossibleAnswerAndDefaults) {

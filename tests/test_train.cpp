@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "core/safetensors.h"
 #include "test_util.h"
@@ -337,4 +339,39 @@ TEST(Train, GradientCheckpointingAndDropoutAreDeterministic) {
   ASSERT_EQ(run(dir.file("drop"), "d2", "--threads 2 --gradient-checkpointing").status, 0);
   EXPECT_EQ(slurp(dir.file("d1/model.safetensors")), slurp(dir.file("d2/model.safetensors")));
   EXPECT_NE(slurp(dir.file("d1/model.safetensors")), slurp(dir.file("plain/model.safetensors")));
+}
+
+// Evaluation passes (--validation-file) run as HF's Trainer.evaluate, in eval mode: transformers
+// >= 4.30's zero plan whatever the training steps draw, unless --random-plan is given. Learning
+// rate 0: the model does not move, so eval_loss depends on the evaluation plan only (rows of 240
+// words: block-sparse attention on the tiny model).
+TEST(Train, EvaluationUsesTheZerosPlanUnlessOneIsGiven) {
+  TempDir dir;
+  const std::string words[] = {"the", "film", "was", "great", "and", "the", "story", "too", "while", "every", "scene"};
+  {
+    std::ofstream tr(dir.file("train.jsonl")), va(dir.file("valid.jsonl"));
+    for (int i = 0; i < 8; ++i) {
+      std::string t;
+      for (int j = 0; j < 240; ++j) t += (j ? " " : "") + words[(i + j) % 11];
+      (i < 4 ? tr : va) << "{\"text\": \"" << t << "\", \"label\": \"" << (i % 2 ? "pos" : "neg") << "\"}\n";
+    }
+  }
+  auto eval_loss = [&](const std::string& flags) {
+    std::filesystem::remove_all(dir.file("o"));
+    auto r = run_cli("train --task text-classification --model " + data_path("../../models/tiny-mlm") +
+                     " --train-file " + dir.file("train.jsonl") + " --validation-file " + dir.file("valid.jsonl") +
+                     " --output-dir " + dir.file("o") +
+                     " --max-steps 1 --learning-rate 0 --max-seq-length 256 --per-device-train-batch-size 4"
+                     " --threads 1 --no-progress" +
+                     flags);
+    EXPECT_EQ(r.status, 0) << r.output;
+    std::istringstream in(r.output);
+    for (std::string l; std::getline(in, l);)
+      if (l.find("\"eval_loss\"") != std::string::npos) return nlohmann::json::parse(l)["eval_loss"].get<double>();
+    ADD_FAILURE() << "no eval_loss in:\n" << r.output;
+    return 0.0;
+  };
+  const double by_default = eval_loss("");
+  EXPECT_EQ(by_default, eval_loss(" --random-plan zeros"));
+  EXPECT_NE(by_default, eval_loss(" --random-plan hf"));
 }

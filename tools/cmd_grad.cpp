@@ -4,6 +4,7 @@
 // end_positions, next_sentence_label); the head and the loss follow the checkpoint's
 // architectures. OUT: loss F32 [1], grad.<name> for every parameter of HF's named_parameters()
 // (tied weights once; zeros where the loss does not reach), grad.embedding_output.
+// --random-plan defaults to hf: the plan of HF's training mode in every transformers version.
 #include "commands.h"
 #include "common_options.h"
 #include "core/error.h"
@@ -53,7 +54,11 @@ Runner add_grad(CLI::App& app) {
       ->required();
   app.add_option("--outputs", a->outputs, "where to write loss, grad.<name> and grad.embedding_output (safetensors)")
       ->required();
-  add_common_options(app, a->common);
+  // HF computes gradients in training mode, whose plan is the layer-seeded numpy draw in every
+  // transformers version (4.30+ returns zeros only in eval mode): hf by default.
+  CommonOptionsSpec spec;
+  spec.default_plan = "hf";
+  add_common_options(app, a->common, spec);
   return [a] { return run(*a); };
 }
 

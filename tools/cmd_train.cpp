@@ -74,15 +74,16 @@ Runner add_train(CLI::App& app) {
                  "exp_avg.<name>, exp_avg_sq.<name> to this safetensors file");
   CommonOptionsSpec spec;
   spec.training_seed = true;
+  // Training draws a fresh random plan per step (the paper's intent) unless told otherwise.
+  spec.default_plan = "seeded";
   add_common_options(app, a->common, spec);
-  const CLI::Option* plan_opt = app.get_option("--random-plan");
-  return [a, plan_opt] {
+  return [a] {
     a->common.check();
     a->t.seed = a->common.seed;
     a->t.forward = a->common.forward_options();
-    // Training draws a fresh random plan per step (the paper's intent) unless told otherwise.
-    if (plan_opt->count() == 0) a->t.forward.plan_source = PlanSource::Seeded;
     a->t.forward.seed = a->common.seed;
+    // Evaluation passes: the plan given, else zeros (HF >= 4.30's Trainer.evaluate runs in eval mode).
+    a->t.eval_plan_source = a->common.plan_given() ? a->t.forward.plan_source : PlanSource::Zeros;
     a->t.progress = !a->no_progress;
     try {
       train::train(a->t, a->common.threading());

@@ -56,11 +56,13 @@ void add_common_options(CLI::App& app, CommonOptions& o, const CommonOptionsSpec
                    "block_sparse or original_full (default: the model's config.attention_type)")
         ->check(CLI::IsMember({"block_sparse", "original_full"}));
   }
-  app.add_option("--random-plan", o.random_plan,
-                 "random attention blocks: hf (default: HF 4.27's numpy draw, as HF's models "
-                 "and pipelines up to transformers 4.29), zeros (transformers >= 4.30 in eval mode: every "
-                 "random block is block 0) or seeded (our own draw, from --seed)")
-      ->check(CLI::IsMember({"hf", "zeros", "seeded"}));
+  o.random_plan = spec.default_plan;
+  o.plan_opt = app.add_option("--random-plan", o.random_plan,
+                              "random attention blocks: zeros (transformers >= 4.30 in eval mode: every random "
+                              "block is block 0), hf (HF's numpy draw: transformers 4.27-4.29, and every "
+                              "version's training mode) or seeded (our own draw, from --seed); default here: " +
+                                  spec.default_plan)
+                   ->check(CLI::IsMember({"zeros", "hf", "seeded"}));
   o.training_seed = spec.training_seed;
   if (spec.training_seed) {
     o.seed = 42;
@@ -76,6 +78,8 @@ void add_common_options(CLI::App& app, CommonOptions& o, const CommonOptionsSpec
                  "AVX512-BF16)")
       ->check(CLI::IsMember({"f32", "bf16"}));
 }
+
+bool CommonOptions::plan_given() const { return given(plan_opt); }
 
 std::optional<AttentionType> CommonOptions::attention_type() const {
   if (attention.empty()) return std::nullopt;

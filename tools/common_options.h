@@ -1,12 +1,24 @@
 // The options every model-running subcommand takes (forward, bench, generate, bench-decode,
-// summarize, fill-mask, classify, qa, tag, embed), registered by one function with the same
-// names, help text, validation and defaults everywhere:
+// summarize, fill-mask, classify, qa, tag, embed, grad, train), registered by one function with
+// the same names, help text, validation and defaults everywhere (except --random-plan's default,
+// which follows the command, and train's --seed):
 //
 //   --threads N                          0 (default): all cores
 //   --attention block_sparse|original_full   default: the checkpoint's config.attention_type
-//   --random-plan hf|seeded              hf (default): HF 4.27's numpy draw of the random blocks
+//   --random-plan zeros|hf|seeded        which random blocks block-sparse attention uses (below)
 //   --seed N                             seed of --random-plan seeded (default 0)
 //   --dtype f32|bf16                     f32 (default, exact); bf16 opt-in (AVX512-BF16)
+//
+// --random-plan, and the transformers version each value reproduces:
+//   zeros   transformers >= 4.30 in eval mode (from_pretrained, pipelines, generate()): every
+//           random block of every row is block 0, on both of HF's plan paths;
+//   hf      HF's numpy draw seeded with the layer index: transformers 4.27-4.29 in any mode, and
+//           every version's training mode (the draw HF's backward sees);
+//   seeded  our own stateless draw from --seed (train: a fresh one every step).
+// Its default depends on what the command stands for (CommonOptionsSpec::default_plan): zeros for
+// every inference command (forward, generate, summarize, the task commands, bench, bench-decode),
+// hf for grad (HF's training-mode gradients), seeded for train (a fresh plan per step; its
+// evaluation passes use zeros, as HF's Trainer.evaluate in eval mode, unless --random-plan is given).
 //
 // An option a model or a command cannot honour is refused with one `error: ...` line (exit
 // status 1), never ignored: --dtype bf16 on a CPU without AVX512-BF16; --seed without
@@ -27,11 +39,11 @@
 namespace bigbird::cli {
 
 struct CommonOptions {
-  int threads = 0;                 // 0: all cores
-  std::string attention;           // "" = config.attention_type; bench: a comma list
-  std::string random_plan = "hf";  // hf | seeded
-  std::string dtype = "f32";       // f32 | bf16
-  uint64_t seed = 0;               // for --random-plan seeded
+  int threads = 0;                    // 0: all cores
+  std::string attention;              // "" = config.attention_type; bench: a comma list
+  std::string random_plan = "zeros";  // zeros | hf | seeded (default: CommonOptionsSpec::default_plan)
+  std::string dtype = "f32";          // f32 | bf16
+  uint64_t seed = 0;                  // for --random-plan seeded
 
   // Checks the options against each other and this CPU (see the top of this file). Every
   // model-running command calls it first, before any work.
@@ -51,6 +63,8 @@ struct CommonOptions {
   bool attention_list = false;  // --attention takes a comma list (bench sweeps)
   bool training_seed = false;   // --seed is the training seed (train)
   const CLI::Option* seed_opt = nullptr;
+  const CLI::Option* plan_opt = nullptr;
+  bool plan_given() const;  // --random-plan was on the command line
 };
 
 struct CommonOptionsSpec {
@@ -59,6 +73,9 @@ struct CommonOptionsSpec {
   // `train`: --seed is HF TrainingArguments' seed (default 42): data order, masking, new heads,
   // and the seeded random plans; it is never refused.
   bool training_seed = false;
+  // --random-plan's default: "zeros" (inference: transformers >= 4.30 in eval mode), "hf" (grad:
+  // HF's training mode) or "seeded" (train: a fresh plan per step).
+  std::string default_plan = "zeros";
 };
 
 // "a,b,,c" -> {"a", "b", "c"}: the comma lists of the options (bench sweeps).

@@ -18,8 +18,10 @@ AttentionType parse_attention_type(const std::string& s);  // "block_sparse" | "
 const char* attention_type_name(AttentionType t);
 
 // Which random plan each block-sparse layer uses:
-//   HF     transformers 4.27 (up to 4.29): numpy's MT19937 draw, bit-exact, both plan paths;
-//   Zeros  transformers >= 4.30 in eval mode: every random block of every row is block 0;
+//   HF     transformers 4.27 to 4.29 in any mode, and every later version in training mode:
+//          numpy's MT19937 draw seeded with the layer index, bit-exact, both plan paths;
+//   Zeros  transformers >= 4.30 in eval mode: every random block of every row is block 0 (both
+//          plan paths; HF attends to block 0 again, 1 + r times in all, masked as a random block);
 //   Seeded our own stateless draw from a seed.
 enum class PlanSource { Seeded, HF, Zeros };
 PlanSource parse_plan_source(const std::string& s);  // "seeded" | "hf" | "zeros"

@@ -39,15 +39,15 @@
 namespace bigbird::tasks {
 
 struct SummarizeOptions {
-  GenerationConfig generation;                // start from Summarizer::default_generation()
-  bool truncation = true;                     // false: an input that is too long is an InputError
-  bool clean_up_tokenization_spaces = false;  // the pipeline's default
-  int batch_size = 16;                        // inputs run side by side (one thread each)
-  PlanSource plan_source = PlanSource::HF;    // HF 4.27's random blocks
-  uint64_t seed = 0;                          // for PlanSource::Seeded
-  std::optional<AttentionType> attention;     // overrides config.attention_type
-  bool bf16 = false;                          // bf16 encoder projections (ForwardOptions::bf16)
-  ThreadingContext threading;                 // the threads of the run (--threads)
+  GenerationConfig generation;                 // start from Summarizer::default_generation()
+  bool truncation = true;                      // false: an input that is too long is an InputError
+  bool clean_up_tokenization_spaces = false;   // the pipeline's default
+  int batch_size = 16;                         // inputs run side by side (one thread each)
+  PlanSource plan_source = PlanSource::Zeros;  // as transformers >= 4.30's pipelines (eval mode)
+  uint64_t seed = 0;                           // for PlanSource::Seeded
+  std::optional<AttentionType> attention;      // overrides config.attention_type
+  bool bf16 = false;                           // bf16 encoder projections (ForwardOptions::bf16)
+  ThreadingContext threading;                  // the threads of the run (--threads)
 };
 
 // One input, tokenized.

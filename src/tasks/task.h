@@ -62,12 +62,12 @@ struct EncoderRow {
 };
 
 struct RunOptions {
-  int batch_size = 16;                      // rows run side by side (one thread each)
-  PlanSource plan_source = PlanSource::HF;  // HF 4.27's random blocks, as its pipelines use
-  uint64_t seed = 0;                        // for PlanSource::Seeded
-  std::optional<AttentionType> attention;   // overrides config.attention_type
-  bool bf16 = false;                        // bf16 projections (ForwardOptions::bf16)
-  ThreadingContext threading;               // the threads of the run (--threads)
+  int batch_size = 16;                         // rows run side by side (one thread each)
+  PlanSource plan_source = PlanSource::Zeros;  // as transformers >= 4.30's pipelines (eval mode)
+  uint64_t seed = 0;                           // for PlanSource::Seeded
+  std::optional<AttentionType> attention;      // overrides config.attention_type
+  bool bf16 = false;                           // bf16 projections (ForwardOptions::bf16)
+  ThreadingContext threading;                  // the threads of the run (--threads)
 };
 
 // A checkpoint and its tokenizer, checked to belong together.

@@ -518,7 +518,9 @@ void train_on_data(const TrainArgs& a, const ThreadingContext& ctx) {
   auto evaluate_and_log = [&](int64_t step) {
     if (!lead || valid.examples.empty()) return;
     nlohmann::ordered_json j = {{"step", step}};
-    const nlohmann::json e = evaluate(*model, valid, arch, pad_id, mlm, a.seed, a.forward, ctx);
+    ForwardOptions efo = a.forward;
+    efo.plan_source = a.eval_plan_source;
+    const nlohmann::json e = evaluate(*model, valid, arch, pad_id, mlm, a.seed, efo, ctx);
     for (auto it = e.begin(); it != e.end(); ++it) j[it.key()] = *it;
     log(j);
   };

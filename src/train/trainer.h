@@ -45,6 +45,9 @@ struct TrainArgs {
   int64_t save_steps = 500;
   int64_t logging_steps = 500;
   ForwardOptions forward;  // attention, random plans (injected ones come from the batch file)
+  // The plan of the evaluation passes on --validation-file (HF's Trainer.evaluate runs in eval
+  // mode: transformers >= 4.30 uses zeros there).
+  PlanSource eval_plan_source = PlanSource::Zeros;
 };
 
 // A pre-tokenised, labelled batch as `bigbird grad` and `train --train-file X.safetensors` read
