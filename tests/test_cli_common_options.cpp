@@ -3,6 +3,7 @@
 // with one `error: ...` line and a non-zero exit status, never ignored.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -83,7 +84,9 @@ int error_lines(const std::string& output) {
   return n;
 }
 
-void expect_refused(const std::string& args, const std::string& needle, int status = -1) {
+// One convention for every command and every failure, a bad flag included: exactly one line
+// `error: ...` and exit status 1.
+void expect_refused(const std::string& args, const std::string& needle, int status = 1) {
   auto r = run_cli(args);
   EXPECT_NE(r.status, 0) << args;
   if (status >= 0) {
@@ -91,6 +94,7 @@ void expect_refused(const std::string& args, const std::string& needle, int stat
   }
   EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << args << "\n" << r.output;
   EXPECT_EQ(error_lines(r.output), 1) << args << "\n" << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << "\n" << r.output;
   EXPECT_NE(r.output.find(needle), std::string::npos) << "'" << needle << "' not in: " << r.output;
 }
 
@@ -148,6 +152,25 @@ TEST(CliCommonOptions, BadValuesGiveOneErrorLine) {
     expect_refused(cmd + " " + args + " --attention dense", "--attention");
   }
   expect_refused("bench --attention block_sparse,dense", "'dense' is not block_sparse or original_full");
+}
+
+// Flag validation (CLI11's checks) follows the same convention as every other error: one line
+// `error: ...`, exit status 1, no usage hint on a second line; --help still exits 0. An absurd
+// --threads is refused (above kMaxThreads = 1024) instead of reaching OpenMP.
+TEST(CliCommonOptions, FlagValidationFailuresAreOneErrorLineAndStatusOne) {
+  const std::string mlm = data_path("../../models/tiny-mlm");
+  expect_refused("fill-mask --model " + mlm + " 'a [MASK]' --threads -1", "--threads");
+  expect_refused("fill-mask --model " + mlm + " 'a [MASK]' --threads 100000", "more than the limit of 1024");
+  expect_refused("fill-mask --model " + mlm + " 'a [MASK]' --batch-size 0", "--batch-size: '0' is not a positive");
+  expect_refused("qa --model " + mlm + " --question a --context b --top-k 0", "--top-k");
+  expect_refused("qa --model " + mlm + " --question a --context b --max-seq-len 0", "--max-seq-len");
+  expect_refused("embed --model " + mlm + " x --pooling bogus", "--pooling");
+  expect_refused("fill-mask --model " + mlm + " --no-such-flag", "--no-such-flag");
+  expect_refused("no-such-command", "subcommand");
+  expect_refused("", "subcommand");
+  for (const auto& [cmd, args] : kModelCommands) expect_refused(cmd + " " + args + " --threads 5000", "--threads");
+  EXPECT_EQ(run_cli("fill-mask --help").status, 0);
+  EXPECT_EQ(run_cli("--help").status, 0);
 }
 
 // Every model-running command honours --dtype bf16 where the CPU has AVX512-BF16 (and refuses it

@@ -481,7 +481,7 @@ TEST(TrainDataErrors, MessagesNameFileAndLine) {
   EXPECT_EQ(cls("{\"text\": \"a\", \"label\": 1}\n{\"text\": \"b\", \"label\": \"x\"}\n"),
             p + ":2: field \"label\" is a string but earlier labels are integers");
   EXPECT_EQ(error_of([&] { load_classification(dir.file("missing.jsonl"), tok()); }),
-            dir.file("missing.jsonl") + ": cannot read the file");
+            dir.file("missing.jsonl") + ": cannot read the file (No such file or directory)");
 
   write(p, "{\"tokens\": [\"a\"], \"tags\": [\"O\", \"O\"]}\n");
   EXPECT_EQ(error_of([&] { load_token_classification(p, tok()); }),

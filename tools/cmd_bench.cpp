@@ -337,10 +337,10 @@ Runner add_bench(CLI::App& app) {
   app.add_option("--shape", a->shape, "random-weight shape: base (768/12/12/3072, block 64, r 3), large, small")
       ->check(CLI::IsMember({"base", "large", "small"}));
   app.add_option("--seq-len", a->seq_len, "tokens per sequence; a comma list sweeps (one process per run)");
-  app.add_option("--batch", a->batch, "sequences per call")->check(CLI::PositiveNumber);
-  app.add_option("--repeats", a->repeats, "timed runs (median reported)")->check(CLI::PositiveNumber);
+  app.add_option("--batch", a->batch, "sequences per call")->check(positive_number());
+  app.add_option("--repeats", a->repeats, "timed runs (median reported)")->check(positive_number());
   add_common_options(app, a->common, {/*attention_list=*/true});
-  app.add_option("--layers", a->layers, "override the number of layers of a random shape")->check(CLI::PositiveNumber);
+  app.add_option("--layers", a->layers, "override the number of layers of a random shape")->check(positive_number());
   app.add_option("--mixed", a->mixed,
                  "comma list of lengths encoded together in one call (no padding to the longest), timed against "
                  "the sum of encoding each alone");

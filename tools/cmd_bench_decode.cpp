@@ -348,6 +348,7 @@ Runner add_bench_decode(CLI::App& app) {
           fail("--table: '", a->table, "': a line is not JSON (", e.what(), ")");
         }
       }
+      BB_CHECK(!f.bad(), "--table: cannot read '", a->table, "': read error");
       BB_CHECK(!rows.empty(), "--table: '", a->table, "' has no JSON lines");
       print_table(rows);
       return 0;

@@ -11,7 +11,7 @@ Runner add_classify(CLI::App& app) {
   auto o = std::make_shared<tasks::ClassifyOptions>();
   auto top_k = std::make_shared<int>(0);
   add_task_options(app, *a, tasks::InputKind::TextOrPair);
-  app.add_option("--top-k", *top_k, "keep the K best labels (default: all of id2label)")->check(CLI::PositiveNumber);
+  app.add_option("--top-k", *top_k, "keep the K best labels (default: all of id2label)")->check(positive_number());
   app.add_option("--function-to-apply", o->function_to_apply,
                  "softmax | sigmoid | none (default: HF's rule from num_labels and problem_type)")
       ->check(CLI::IsMember({"softmax", "sigmoid", "none"}));

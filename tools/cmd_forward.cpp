@@ -123,7 +123,7 @@ Runner add_forward(CLI::App& app) {
   app.add_option("--outputs", a->outputs, "where to write the output tensors (safetensors)")->required();
   add_common_options(app, a->common);
   app.add_option("--generate", a->generate, "bigbird_pegasus: also N greedy decoding steps (greedy.tokens)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   return [a] {
     a->common.check();
     const ThreadingContext ctx = a->common.threading();

@@ -17,17 +17,17 @@ Runner add_qa(CLI::App& app) {
       app.add_option("json", a->text, "the input as JSON: {\"question\": ..., \"context\": ...} (default: stdin)");
   app.add_option("--question", *question, "the question (with --context)");
   app.add_option("--context", *context, "file holding the context ('-': stdin) (with --question)");
-  app.add_option("--top-k", o->top_k, "answers to return, best first (default 1)")->check(CLI::PositiveNumber);
+  app.add_option("--top-k", o->top_k, "answers to return, best first (default 1)")->check(positive_number());
   app.add_option("--max-answer-len", o->max_answer_len, "longest answer in tokens (default 15)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   app.add_option("--max-seq-len", o->max_seq_len,
                  "tokens per window, padded to it (default min(384, model_max_length))")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   app.add_option("--doc-stride", o->doc_stride,
                  "context tokens between window starts (default min(max-seq-len/2, 128))")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   app.add_option("--max-question-len", o->max_question_len, "question tokens kept (default 64)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   app.add_flag("--handle-impossible-answer", o->handle_impossible_answer,
                "also consider the empty answer (score of [CLS]), as HF's handle_impossible_answer=True");
   return [a, o, question, context] {

@@ -12,7 +12,7 @@ Runner add_tokenize(CLI::App& app) {
   auto no_special = std::make_shared<bool>(false);
   add_task_options(app, *a, tasks::InputKind::TextOrPair, /*needs_weights=*/false);
   app.add_option("--max-length", o->max_length, "truncate to this many tokens (longest_first; default: no truncation)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   app.add_flag("--no-special-tokens", *no_special, "do not add [CLS]/[SEP] (add_special_tokens=False)");
   return [a, o, no_special] {
     o->add_special_tokens = !*no_special;

@@ -33,22 +33,22 @@ Runner add_train(CLI::App& app) {
   app.add_option("--validation-file", t.validation_file, "evaluated at the end (and every --eval-steps): JSON lines");
   app.add_option("--num-train-epochs", t.num_train_epochs, "passes over the data (default 3; --max-steps wins)");
   app.add_option("--per-device-train-batch-size", t.per_device_train_batch_size, "examples per batch (default 8)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   app.add_option("--gradient-accumulation-steps", t.gradient_accumulation_steps,
                  "batches whose gradients are averaged into one update (default 1)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   app.add_option("--max-seq-length", t.max_seq_length,
                  "tokens per example (default: mlm min(model_max_length, 1024), text-classification 128, "
                  "token-classification 512, question-answering 384)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   app.add_option("--doc-stride", t.doc_stride, "question-answering: tokens shared by consecutive windows (default 128)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   app.add_option("--eval-steps", t.eval_steps, "evaluate every N steps (default: at the end only)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   app.add_option("--save-steps", t.save_steps,
                  "write checkpoint-{step} (model, optimizer state, data position) every N steps (default 500; 0: "
                  "never); Ctrl-C also saves one")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   app.add_option("--resume-from-checkpoint", t.resume_from_checkpoint,
                  "continue the run that wrote this checkpoint-{step} directory (model, optimizer, data position; "
                  "bit-identical to an uninterrupted run with the same flags)");
@@ -65,10 +65,10 @@ Runner add_train(CLI::App& app) {
   app.add_option("--max-grad-norm", t.max_grad_norm, "clip the gradients' global 2-norm to this (default 1.0)");
   app.add_option("--lr-scheduler-type", t.lr_scheduler_type,
                  "linear (default), cosine, cosine_with_restarts, polynomial, constant, constant_with_warmup");
-  app.add_option("--warmup-steps", t.warmup_steps, "linear warmup steps (default 0)")->check(CLI::NonNegativeNumber);
-  app.add_option("--max-steps", t.max_steps, "optimizer steps to run")->check(CLI::PositiveNumber);
+  app.add_option("--warmup-steps", t.warmup_steps, "linear warmup steps (default 0)")->check(non_negative_number());
+  app.add_option("--max-steps", t.max_steps, "optimizer steps to run")->check(positive_number());
   app.add_option("--logging-steps", t.logging_steps, "log a JSON line every N steps (default 500)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   app.add_option("--trace", t.trace,
                  "also write loss.step{k}, grad_norm.step{k}, loss.final, param.<name>, param_step1.<name>, "
                  "exp_avg.<name>, exp_avg_sq.<name> to this safetensors file");

@@ -19,9 +19,26 @@ std::vector<std::string> split_list(const std::string& s) {
 
 namespace {
 
+CLI::Validator number_check(bool zero_ok) {
+  return CLI::Validator(
+      [zero_ok](std::string& s) -> std::string {
+        try {
+          size_t pos = 0;
+          const double v = std::stod(s, &pos);
+          if (pos == s.size() && (zero_ok ? v >= 0 : v > 0)) return {};
+        } catch (const std::exception&) {
+        }
+        return "'" + s + (zero_ok ? "' is not a number >= 0" : "' is not a positive number");
+      },
+      zero_ok ? "NONNEGATIVE" : "POSITIVE");
+}
+
 bool given(const CLI::Option* o) { return o && o->count() > 0; }
 
 }  // namespace
+
+CLI::Validator positive_number() { return number_check(false); }
+CLI::Validator non_negative_number() { return number_check(true); }
 
 void add_common_options(CLI::App& app, CommonOptions& o, const CommonOptionsSpec& spec) {
   o.command = app.get_name();
@@ -31,10 +48,13 @@ void add_common_options(CLI::App& app, CommonOptions& o, const CommonOptionsSpec
           [](std::string& s) -> std::string {
             try {
               size_t pos = 0;
-              if (std::stoi(s, &pos) >= 0 && pos == s.size()) return {};
+              const int n = std::stoi(s, &pos);
+              if (pos == s.size() && n > kMaxThreads)
+                return "'" + s + "' threads is more than the limit of " + std::to_string(kMaxThreads);
+              if (n >= 0 && pos == s.size()) return {};
             } catch (const std::exception&) {
             }
-            return "'" + s + "' is not a thread count (0 = all cores, or N >= 1)";
+            return "'" + s + "' is not a thread count (0 = all cores, or 1 to " + std::to_string(kMaxThreads) + ")";
           },
           "NONNEGATIVE"));
   if (spec.attention_list) {
@@ -90,6 +110,7 @@ std::optional<AttentionType> CommonOptions::attention_type() const {
 void CommonOptions::check() const {
   BB_CHECK(dtype == "f32" || dtype == "bf16", "--dtype: '", dtype, "' is not f32 or bf16");
   BB_CHECK(threads >= 0, "--threads: ", threads, " is negative (0 = all cores)");
+  BB_CHECK(threads <= kMaxThreads, "--threads: ", threads, " is more than the limit of ", kMaxThreads);
   BB_CHECK(!bf16() || bf16_supported(),
            "--dtype bf16 needs a CPU with AVX512-BF16 (e.g. AMD Zen 4, Intel Cooper Lake or later); "
            "this one has none: use --dtype f32");

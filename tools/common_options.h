@@ -3,7 +3,8 @@
 // the same names, help text, validation and defaults everywhere (except --random-plan's default,
 // which follows the command, and train's --seed):
 //
-//   --threads N                          0 (default): all cores
+//   --threads N                          0 (default): all cores; at most kMaxThreads (1024): more is
+//                                        refused (OpenMP would fail to start that many threads)
 //   --attention block_sparse|original_full   default: the checkpoint's config.attention_type
 //   --random-plan zeros|hf|seeded        which random blocks block-sparse attention uses (below)
 //   --seed N                             seed of --random-plan seeded (default 0)
@@ -37,6 +38,9 @@
 #include "tasks/task.h"
 
 namespace bigbird::cli {
+
+// The most threads --threads takes (oversubscribing the cores is allowed up to this).
+constexpr int kMaxThreads = 1024;
 
 struct CommonOptions {
   int threads = 0;                    // 0: all cores
@@ -77,6 +81,11 @@ struct CommonOptionsSpec {
   // HF's training mode) or "seeded" (train: a fresh plan per step).
   std::string default_plan = "zeros";
 };
+
+// Checks of numeric flags with one-line messages ("--batch-size: '0' is not a positive number"),
+// in place of CLI11's PositiveNumber / NonNegativeNumber (whose messages print the range).
+CLI::Validator positive_number();
+CLI::Validator non_negative_number();
 
 // "a,b,,c" -> {"a", "b", "c"}: the comma lists of the options (bench sweeps).
 std::vector<std::string> split_list(const std::string& s);

@@ -1,15 +1,19 @@
 // The `bigbird` command-line tool: dispatches to one subcommand per file (cmd_*.cpp).
-// Every library error becomes `error: <message>` on stderr and exit status 1.
+// Every error, a bad flag included, becomes one line `error: <message>` on stderr and exit
+// status 1 (`--help` exits 0). SIGINT/SIGTERM/SIGHUP remove the temporary file of an output being
+// written (core/temp_files.h) and end the process by the signal.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <map>
 
 #include "commands.h"
 #include "core/error.h"
+#include "core/temp_files.h"
 #include "kernels/blas_core.h"
 
 int main(int argc, char** argv) {
   bigbird::ensure_blas_core(argv);  // OpenBLAS's AVX2/AVX-512 kernels on CPUs newer than it
+  bigbird::install_temp_file_cleanup();
   CLI::App app{"bigbird: BigBird sparse-attention transformers on CPU"};
   app.require_subcommand(1);
   std::map<CLI::App*, bigbird::cli::Runner> runners;
@@ -45,12 +49,13 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() != 0) {
-      std::fprintf(stderr, "error: %s\n", e.what());
-      std::fprintf(stderr, "run 'bigbird --help' for usage\n");
-      return 2;
-    }
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    // One convention for every command: one line `error: ...`, exit status 1.
+    std::string msg = e.what();
+    for (char& c : msg)
+      if (c == '\n' || c == '\r') c = ' ';
+    std::fprintf(stderr, "error: %s\n", msg.c_str());
+    return 1;
   }
   try {
     for (auto& [sub, run] : runners)

@@ -42,7 +42,7 @@ void add_task_options(CLI::App& app, TaskArgs& a, tasks::InputKind kind, bool ne
   app.add_option("--input", a.input, "batch mode: JSONL file ('-': stdin), one JSON object per line");
   app.add_option("--output", a.output, "write the answers here (atomically) instead of stdout");
   app.add_option("--batch-size", a.batch_size, "inputs run side by side, one thread each (default 16)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_number());
   app.add_flag("--skip-bad-lines", a.skip_bad_lines,
                "batch mode: answer a bad line with {\"error\": ...} and go on instead of stopping");
   app.add_flag("--no-progress", a.no_progress, "no progress bar on stderr");

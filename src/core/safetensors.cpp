@@ -13,6 +13,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace bigbird {
@@ -319,33 +320,16 @@ void write_safetensors(const std::string& path, const std::vector<OutTensor>& te
   std::string h = header.dump();
   while ((8 + h.size()) % 8 != 0) h.push_back(' ');
 
-  namespace fs = std::filesystem;
-  fs::path target(path);
-  fs::path tmp = target;
-  tmp += ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) fail("cannot write '", path, "': ", std::strerror(errno));
-    uint64_t n = h.size();
-    uint8_t len[8];
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(n >> (8 * i));
-    f.write(reinterpret_cast<const char*>(len), 8);
-    f.write(h.data(), static_cast<std::streamsize>(h.size()));
-    for (const auto& t : tensors)
-      f.write(reinterpret_cast<const char*>(t.bytes.data()), static_cast<std::streamsize>(t.bytes.size()));
-    f.flush();
-    if (!f) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      fail("cannot write '", path, "': write failed (disk full?)");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    fail("cannot write '", path, "': ", ec.message());
-  }
+  AtomicOutput out(path);  // a temporary file created exclusively beside `path`, renamed by commit()
+  std::ostream& f = out.stream();
+  uint64_t n = h.size();
+  uint8_t len[8];
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(n >> (8 * i));
+  f.write(reinterpret_cast<const char*>(len), 8);
+  f.write(h.data(), static_cast<std::streamsize>(h.size()));
+  for (const auto& t : tensors)
+    f.write(reinterpret_cast<const char*>(t.bytes.data()), static_cast<std::streamsize>(t.bytes.size()));
+  out.commit();
 }
 
 }  // namespace bigbird

@@ -82,19 +82,7 @@ InputRecord parse_record(std::string_view line, InputKind kind) {
 }
 
 std::string read_text_file(const std::string& path) {
-  std::string s;
-  if (path == "-") {
-    std::ostringstream os;
-    os << std::cin.rdbuf();
-    s = os.str();
-  } else {
-    BB_CHECK(!fs::is_directory(path), "cannot read '", path, "': it is a directory");
-    std::ifstream f(path, std::ios::binary);
-    if (!f) fail("cannot read '", path, "': ", std::strerror(errno));
-    std::ostringstream os;
-    os << f.rdbuf();
-    s = os.str();
-  }
+  std::string s = read_file_bytes(path);
   if (!s.empty() && s.back() == '\n') {
     s.pop_back();
     if (!s.empty() && s.back() == '\r') s.pop_back();
@@ -105,50 +93,20 @@ std::string read_text_file(const std::string& path) {
 // ------------------------------------------------------------------------- output
 
 OutputSink::OutputSink(const std::string& path) : path_(path == "-" ? "" : path) {
-  if (path_.empty()) return;
-  const fs::path target(path_);
-  BB_CHECK(!fs::is_directory(target), "cannot write '", path_, "': it is a directory");
-  const fs::path parent = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  BB_CHECK(fs::is_directory(parent), "cannot write '", path_, "': directory '", parent.string(), "' does not exist");
-  tmp_ = path_ + ".tmp." + std::to_string(::getpid());
-  file_ = std::make_unique<std::ofstream>(tmp_, std::ios::binary | std::ios::trunc);
-  if (!*file_) {
-    const std::string why = std::strerror(errno);
-    file_.reset();
-    fail("cannot write '", path_, "': ", why);
-  }
+  if (!path_.empty()) file_ = std::make_unique<AtomicOutput>(path_);
 }
 
-OutputSink::~OutputSink() {
-  if (file_ && !committed_) {
-    file_->close();
-    std::error_code ec;
-    fs::remove(tmp_, ec);
-  }
-}
+OutputSink::~OutputSink() = default;
 
-std::ostream& OutputSink::stream() { return file_ ? static_cast<std::ostream&>(*file_) : std::cout; }
+std::ostream& OutputSink::stream() { return file_ ? file_->stream() : std::cout; }
 
 void OutputSink::commit() {
   if (!file_) {
     std::cout.flush();
+    BB_CHECK(std::cout.good(), "cannot write the answers to stdout");
     return;
   }
-  file_->flush();
-  const bool ok = file_->good();
-  file_->close();
-  std::error_code ec;
-  if (!ok) {
-    fs::remove(tmp_, ec);
-    committed_ = true;
-    fail("cannot write '", path_, "': write failed (disk full?)");
-  }
-  fs::rename(tmp_, path_, ec);
-  committed_ = true;
-  if (ec) {
-    fs::remove(tmp_, ec);
-    fail("cannot write '", path_, "': ", ec.message());
-  }
+  file_->commit();
 }
 
 // Decoded text is valid UTF-8 unless a model decodes bytes piecewise: replace, never throw.
@@ -208,7 +166,7 @@ int64_t count_records(const std::string& path) {
   std::string line;
   while (std::getline(f, line))
     if (!blank_line(line)) ++n;
-  return n;
+  return f.bad() ? -1 : n;
 }
 
 BatchStats run_jsonl(const Task& task, std::istream& in, int64_t total, ResultWriter& writer, const BatchOptions& opt) {

@@ -2,6 +2,7 @@
 // order), atomic output files, a progress bar, and the batch driver that ties them together.
 #pragma once
 #include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <iosfwd>
@@ -9,8 +10,10 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include <iostream>
 #include <istream>
 
+#include "core/atomic_file.h"
 #include "tasks/task.h"
 
 namespace bigbird::tasks {
@@ -24,9 +27,10 @@ InputRecord parse_record(std::string_view line, InputKind kind);
 // Throws bigbird::Error if it cannot be read.
 std::string read_text_file(const std::string& path);
 
-// Where answers go: stdout, or a file written atomically (a temporary file in the same
-// directory, renamed into place by commit(); removed if the object dies uncommitted, so an error
-// never leaves a partial file behind).
+// Where answers go: stdout, or a file written atomically (core/atomic_file.h: a temporary file
+// created exclusively in the same directory, renamed into place by commit(); removed if the
+// object dies uncommitted or the process is interrupted, so an error never leaves a partial file
+// behind).
 class OutputSink {
  public:
   explicit OutputSink(const std::string& path);  // "" or "-": stdout
@@ -37,9 +41,8 @@ class OutputSink {
   void commit();
 
  private:
-  std::string path_, tmp_;
-  std::unique_ptr<std::ofstream> file_;
-  bool committed_ = false;
+  std::string path_;
+  std::unique_ptr<AtomicOutput> file_;
 };
 
 // Consumes the answers, one per input, in input order.
@@ -118,6 +121,11 @@ BatchStats drive_jsonl(std::istream& in, size_t ahead, const std::string& source
     std::vector<Slot> slots;
     while (slots.size() < ahead) {
       if (!std::getline(in, line)) {
+        // A failed read is not the end of the input: a read error must not end a batch silently.
+        if (in.bad() || (&in == &std::cin && std::ferror(stdin))) {
+          before_fail();
+          fail("cannot read ", source, ": read error after line ", line_no, " (no output written)");
+        }
         eof = true;
         break;
       }

@@ -24,14 +24,7 @@ const char* const kTokenizerFiles[] = {
     "spiece.model", "tokenizer.json",   "tokenizer_config.json", "special_tokens_map.json",
     "vocab.txt",    "added_tokens.json"};
 
-std::string read_all(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  BB_CHECK(f, "cannot read '", p.string(), "': ", std::strerror(errno));
-  std::ostringstream s;
-  s << f.rdbuf();
-  BB_CHECK(!f.bad(), "cannot read '", p.string(), "'");
-  return s.str();
-}
+std::string read_all(const fs::path& p) { return read_file_bytes(p.string()); }
 
 template <typename T>
 T field(const nlohmann::json& j, const char* key, const std::string& what) {

@@ -1,5 +1,7 @@
 #include "train/data_io.h"
 
+#include "core/atomic_file.h"
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -7,12 +9,13 @@
 namespace bigbird::train::detail {
 
 std::string read_whole_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(path, ": cannot read the file");
-  std::ostringstream os;
-  os << f.rdbuf();
-  if (f.bad()) fail(path, ": cannot read the file");
-  return os.str();
+  try {
+    return read_file_bytes(path);
+  } catch (const Error& e) {
+    const std::string why = e.what();  // "cannot read 'PATH': <reason>"
+    const size_t at = why.rfind("': ");
+    fail(path, ": cannot read the file", at == std::string::npos ? "" : " (" + why.substr(at + 3) + ")");
+  }
 }
 
 bool is_blank(std::string_view line) { return line.find_first_not_of(" \t\r\n") == std::string_view::npos; }

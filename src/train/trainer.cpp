@@ -16,6 +16,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/temp_files.h"
 #include "core/safetensors.h"
 #include "layers/encoder_layer.h"
 #include "layers/gradients.h"
@@ -381,6 +382,7 @@ volatile std::sig_atomic_t g_stop_signal = 0;
 
 extern "C" void on_stop_signal(int sig) {
   if (g_stop_signal != 0) {
+    remove_temp_files_on_signal(sig);  // an output being written: its temporary file
     std::signal(sig, SIG_DFL);
     std::raise(sig);
     return;

@@ -1,0 +1,161 @@
+// Reliability of the file handling every command shares: outputs written through temporary
+// files created exclusively (never through a planted link), read errors reported (never taken as
+// the end of an input), temporary files removed on SIGINT/SIGTERM/SIGHUP, and an output path that
+// is an input refused.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <sstream>
+#include <streambuf>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "core/safetensors.h"
+#include "tasks/jsonl.h"
+#include "tasks_test_util.h"
+#include "test_util.h"
+
+using namespace bigbird;
+using namespace bigbird::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Every entry of a directory (hidden ones included), sorted.
+std::vector<std::string> entries(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// A stream buffer that yields `good` and then fails as a disk or pipe does (libstdc++'s
+// basic_filebuf throws from underflow on a read error; the istream turns that into badbit).
+class FailingBuf : public std::streambuf {
+ public:
+  explicit FailingBuf(std::string good) : good_(std::move(good)) {
+    setg(good_.data(), good_.data(), good_.data() + good_.size());
+  }
+
+ protected:
+  int_type underflow() override { throw std::ios_base::failure("read error"); }
+
+ private:
+  std::string good_;
+};
+
+const std::string kMlm = data_path("../../models/tiny-mlm");
+
+}  // namespace
+
+// Item 3: the temporary file of an output was `<out>.tmp.<pid>`, opened with truncation: a link
+// planted under that name redirected the write to its target. Now it is created exclusively under
+// a fresh name, and the link and its target are left alone.
+TEST(Reliability, TemporaryFilesNeverFollowAPlantedLink) {
+  TempDir dir;
+  const std::string victim = dir.file("victim.txt");
+  write_file(victim, "precious");
+  const std::string out = dir.file("out.safetensors");
+  const std::string planted = out + ".tmp." + std::to_string(::getpid());
+  fs::create_symlink(victim, planted);
+  const float x[2] = {1, 2};
+  write_safetensors(out, {OutTensor::f32("x", {2}, x)});
+  EXPECT_EQ(read_file(victim), "precious");
+  EXPECT_TRUE(fs::is_symlink(planted));
+  EXPECT_EQ(SafeTensors::open(out).read_f32("x").data, std::vector<float>({1, 2}));
+
+  const std::string answers = dir.file("answers.jsonl");
+  fs::create_symlink(victim, answers + ".tmp." + std::to_string(::getpid()));
+  {
+    tasks::OutputSink sink(answers);
+    sink.stream() << "{}\n";
+    sink.commit();
+  }
+  EXPECT_EQ(read_file(victim), "precious");
+  EXPECT_EQ(read_file(answers), "{}\n");
+
+  write_file_atomically(dir.file("plain.txt"), "new");
+  EXPECT_EQ(read_file(dir.file("plain.txt")), "new");
+  // Nothing else was created: no temporary file is left behind.
+  EXPECT_EQ(
+      entries(dir.path),
+      (std::vector<std::string>{"answers.jsonl", "answers.jsonl.tmp." + std::to_string(::getpid()), "out.safetensors",
+                                "out.safetensors.tmp." + std::to_string(::getpid()), "plain.txt", "victim.txt"}));
+  // An uncommitted output leaves nothing either.
+  {
+    tasks::OutputSink sink(dir.file("never.jsonl"));
+    sink.stream() << "partial";
+  }
+  EXPECT_FALSE(fs::exists(dir.file("never.jsonl")));
+  EXPECT_EQ(entries(dir.path).size(), 6u);
+}
+
+// Item 4: a failed getline was taken as the end of the input, so a read error ended a JSONL
+// batch early with a successful exit. It is an error now, and nothing is written.
+TEST(Reliability, AReadErrorIsNotTheEndOfAJsonlBatch) {
+  FailingBuf buf("{\"text\": \"a\"}\n{\"text\": \"b\"}\n");
+  std::istream in(&buf);
+  std::ostringstream out;
+  tasks::JsonLinesWriter writer(out);
+  int prepared = 0;
+  auto run = [&] {
+    return tasks::drive_jsonl<int>(
+        in, 16, "in.jsonl", false, writer,
+        [&](const std::string&, int64_t) {
+          ++prepared;
+          return std::make_unique<int>(0);
+        },
+        [](std::vector<int*>&, int64_t, size_t) {}, [&](int&, int64_t) { writer.write(nlohmann::json::object()); },
+        [](const std::string&) {}, [] {});
+  };
+  try {
+    run();
+    FAIL() << "a read error ended the batch silently";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot read in.jsonl: read error after line 2"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(out.str(), "");
+
+  // Whole-file readers report read errors too (reading /proc/self/mem at offset 0 fails with EIO).
+  try {
+    read_file_bytes("/proc/self/mem");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot read '/proc/self/mem': "), std::string::npos) << e.what();
+  }
+  TempDir dir;
+  auto r = run_cli("tokenize --model " + kMlm + " --input /proc/self/mem --output " + dir.file("o.jsonl"));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_EQ(r.output.rfind("error: cannot read /proc/self/mem: read error", 0), 0u) << r.output;
+  EXPECT_TRUE(entries(dir.path).empty());
+}
+
+// Item 5: SIGTERM or SIGHUP in the middle of a JSONL batch left its temporary file behind. The
+// handler removes it, says which output was not written, and ends the process by the signal.
+TEST(Reliability, SignalsRemoveTheTemporaryFileOfAnOutput) {
+  for (const char* sig : {"TERM", "HUP"}) {
+    TempDir dir;
+    const std::string fifo = dir.file("in.fifo"), out = dir.file("out.jsonl");
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    // The batch reads one line, then waits on the FIFO with its output's temporary file open.
+    const std::string script = "(printf '{\"text\": \"a b\"}\\n'; sleep 20) > " + sh(fifo) + " & w=$!; " +
+                               std::string(BIGBIRD_EXE) + " tokenize --model " + sh(kMlm) + " --input " + sh(fifo) +
+                               " --output " + sh(out) + " 2>" + sh(dir.file("err")) +
+                               " & pid=$!; for i in $(seq 100); do ls -a " + sh(dir.path.string()) +
+                               " | grep -q '^\\.out\\.jsonl\\.tmp' && break; sleep 0.1; done; kill -" + sig +
+                               " $pid; wait $pid; echo status=$?; kill $w 2>/dev/null";
+    FILE* p = popen(script.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    std::string output;
+    char b[256];
+    while (fgets(b, sizeof b, p)) output += b;
+    pclose(p);
+    const int expected = 128 + (std::string(sig) == "TERM" ? 15 : 1);
+    EXPECT_NE(output.find("status=" + std::to_string(expected)), std::string::npos) << sig << ": " << output;
+    const std::string err = read_file(dir.file("err"));
+    EXPECT_EQ(err, "error: interrupted (SIG" + std::string(sig) + "): '" + out + "' not written\n") << err;
+    EXPECT_EQ(entries(dir.path), (std::vector<std::string>{"err", "in.fifo"})) << sig;
+  }
+}
