@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <limits>
 
 #include "checkpoint_util.h"
 #include "core/safetensors.h"
@@ -148,6 +149,29 @@ TEST(CliForward, UserErrorsAreClearAndLeaveNoOutput) {
   // Unknown subcommand / no subcommand.
   EXPECT_NE(run_cli("frobnicate").status, 0);
   EXPECT_NE(run_cli("").status, 0);
+}
+
+// `compare` is a parity checker: a NaN on either side fails it (even NaN against NaN), and so
+// does an infinity against a finite value or the other infinity; the same infinity is equal.
+TEST(CliCompare, NanAndInfinityFailTheVerdict) {
+  TempDir dir;
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  auto verdict = [&](std::vector<float> a, std::vector<float> b) {
+    write_safetensors(dir.file("a.safetensors"), {OutTensor::f32("x", {static_cast<int64_t>(a.size())}, a.data())});
+    write_safetensors(dir.file("b.safetensors"), {OutTensor::f32("x", {static_cast<int64_t>(b.size())}, b.data())});
+    return run_cli("compare " + dir.file("a.safetensors") + " " + dir.file("b.safetensors"));
+  };
+  EXPECT_EQ(verdict({1, 2, 3}, {1, 2, 3}).status, 0);
+  EXPECT_EQ(verdict({1, 2, 3}, {1, 2, 4}).status, 3);
+  auto r = verdict({1, nan, 3}, {1, 2, 3});
+  EXPECT_EQ(r.status, 3) << r.output;
+  EXPECT_NE(r.output.find("nan"), std::string::npos) << r.output;
+  EXPECT_EQ(verdict({5, 2, 3}, {1, nan, 3}).status, 3);  // a NaN after a larger difference
+  EXPECT_EQ(verdict({nan}, {nan}).status, 3);
+  EXPECT_EQ(verdict({inf, 1}, {1, 1}).status, 3);
+  EXPECT_EQ(verdict({1}, {-inf}).status, 3);
+  EXPECT_EQ(verdict({inf}, {-inf}).status, 3);
+  EXPECT_EQ(verdict({inf, -inf, 0}, {inf, -inf, 0}).status, 0);
 }
 
 TEST(CliBench, PrintsOneJsonObjectWithTheRequiredFields) {
