@@ -159,3 +159,44 @@ TEST(Reliability, SignalsRemoveTheTemporaryFileOfAnOutput) {
     EXPECT_EQ(entries(dir.path), (std::vector<std::string>{"err", "in.fifo"})) << sig;
   }
 }
+
+// Item 6: an output path that is an input (the same path, another spelling of it, or a link to
+// it) destroyed the input. It is refused before any work, and the input is left as it was.
+TEST(Reliability, AnOutputThatIsAnInputIsRefused) {
+  TempDir dir;
+  const std::string in = dir.file("a.jsonl"), text = dir.file("t.txt");
+  write_file(in, "{\"text\": \"a b\"}\n");
+  write_file(text, "a b");
+  fs::create_symlink(in, dir.file("link.jsonl"));
+  const std::string tensors = dir.file("x.safetensors");
+  fs::copy_file(data_path("roberta-tiny/case_i_b2_s256_padrow1.safetensors"), tensors);
+  const std::string model = dir.file("model");
+  fs::copy(kMlm, model);
+  auto refused = [&](const std::string& args, const std::string& needle) {
+    auto r = run_cli(args);
+    EXPECT_EQ(r.status, 1) << args << "\n" << r.output;
+    EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+    EXPECT_NE(r.output.find(needle), std::string::npos) << r.output;
+  };
+  const std::string tok = "tokenize --model " + sh(model);
+  refused(tok + " --input " + sh(in) + " --output " + sh(in), "is the input file --input");
+  refused(tok + " --input " + sh(in) + " --output " + sh(dir.file("./sub/../a.jsonl")), "is the input file --input");
+  refused(tok + " --input " + sh(in) + " --output " + sh(dir.file("link.jsonl")), "is the input file --input");
+  refused(tok + " --file " + sh(text) + " --output " + sh(text), "is the input file --file");
+  refused("embed --model " + sh(model) + " --file " + sh(text) + " --output " + sh(text), "is the input file --file");
+  refused("fill-mask --model " + sh(model) + " 'a [MASK]' --output " + sh(model + "/config.json"), "of the model");
+  refused("forward --model " + sh(kPre) + " --inputs " + sh(tensors) + " --outputs " + sh(tensors),
+          "is the input file --inputs");
+  refused("grad --model " + sh(kPre) + " --inputs " + sh(tensors) + " --outputs " + sh(tensors),
+          "is the input file --inputs");
+  refused(
+      "forward --model " + sh(model) + " --inputs " + sh(tensors) + " --outputs " + sh(model + "/model.safetensors"),
+      "of the model");
+  EXPECT_EQ(read_file(in), "{\"text\": \"a b\"}\n");
+  EXPECT_EQ(read_file(text), "a b");
+  EXPECT_EQ(read_file(tensors), read_file(data_path("roberta-tiny/case_i_b2_s256_padrow1.safetensors")));
+  EXPECT_EQ(read_file(model + "/config.json"), read_file(kMlm + "/config.json"));
+  // A different output still works.
+  EXPECT_EQ(run_cli(tok + " --input " + sh(in) + " --output " + sh(dir.file("b.jsonl"))).status, 0);
+}

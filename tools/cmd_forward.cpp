@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "core/atomic_file.h"
 #include "common_options.h"
 #include "core/error.h"
 #include "core/json_file.h"
@@ -126,6 +127,8 @@ Runner add_forward(CLI::App& app) {
       ->check(non_negative_number());
   return [a] {
     a->common.check();
+    check_output_is_not_input(a->outputs, "--outputs", a->inputs, "--inputs");
+    check_output_is_not_in_model(a->outputs, "--outputs", a->model);
     const ThreadingContext ctx = a->common.threading();
     SafeTensors in = SafeTensors::open(a->inputs);
     const std::string type = model_type_of(a->model);

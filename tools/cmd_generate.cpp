@@ -9,6 +9,7 @@
 #include <string>
 
 #include "commands.h"
+#include "core/atomic_file.h"
 #include "common_options.h"
 #include "generation_flags.h"
 #include "core/error.h"
@@ -29,6 +30,8 @@ struct GenerateArgs {
 int run(const GenerateArgs& a) {
   a.common.check();
   const ThreadingContext ctx = a.common.threading();
+  check_output_is_not_input(a.outputs, "--outputs", a.inputs, "--inputs");
+  check_output_is_not_in_model(a.outputs, "--outputs", a.model);
   SafeTensors in = SafeTensors::open(a.inputs);
   auto model = PegasusModel::load(a.model);
   const BigBirdPegasusConfig& c = model->config();

@@ -6,6 +6,7 @@
 // (tied weights once; zeros where the loss does not reach), grad.embedding_output.
 // --random-plan defaults to hf: the plan of HF's training mode in every transformers version.
 #include "commands.h"
+#include "core/atomic_file.h"
 #include "common_options.h"
 #include "core/error.h"
 #include "core/safetensors.h"
@@ -24,6 +25,8 @@ struct GradArgs {
 int run(const GradArgs& a) {
   a.common.check();
   const ThreadingContext ctx = a.common.threading();
+  check_output_is_not_input(a.outputs, "--outputs", a.inputs, "--inputs");
+  check_output_is_not_in_model(a.outputs, "--outputs", a.model);
   const train::LabelledBatch batch = train::read_labelled_batch(a.inputs);
   auto model = BigBirdModel::load(a.model);
   ForwardOptions opt = a.common.forward_options();

@@ -2,6 +2,7 @@
 // (src/tasks/question_answering.h). Single input: a JSON object {"question", "context"} as the
 // argument or on stdin, or --question Q --context FILE.
 #include "commands.h"
+#include "core/atomic_file.h"
 #include "task_cli.h"
 #include "tasks/question_answering.h"
 
@@ -51,6 +52,7 @@ Runner add_qa(CLI::App& app) {
     };
     BB_CHECK(a->input.empty() || (question->empty() && context->empty()),
              "give either --question/--context or --input FILE.jsonl, not both");
+    check_output_is_not_input(a->output, "--output", *context, "--context");
     auto tm = load_task_model(*a);
     tasks::QaTask task(*tm, *o);
     return run_task(*a, task, single);

@@ -47,6 +47,7 @@ int run(const SummarizeArgs& sa) {
     BB_CHECK(!a.text_given() && a.file.empty(),
              "give either a single input (TEXT, --file) or --input FILE.jsonl, not both");
   a.common.check();
+  check_task_output(a);
   auto s = tasks::Summarizer::load(a.model, a.tokenizer);
 
   tasks::SummarizeOptions o;

@@ -1,9 +1,11 @@
 #include "common_options.h"
 
 #include <exception>
+#include <filesystem>
 #include <sstream>
 #include <vector>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "kernels/gemm_bf16.h"
 
@@ -36,6 +38,16 @@ CLI::Validator number_check(bool zero_ok) {
 bool given(const CLI::Option* o) { return o && o->count() > 0; }
 
 }  // namespace
+
+void check_output_is_not_in_model(const std::string& output, const char* flag, const std::string& dir) {
+  if (output.empty() || output == "-" || dir.empty()) return;
+  for (const char* f : {"config.json", "model.safetensors", "generation_config.json", "spiece.model", "tokenizer.json",
+                        "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "added_tokens.json"}) {
+    const std::string file = (std::filesystem::path(dir) / f).string();
+    std::error_code ec;
+    if (std::filesystem::exists(file, ec)) check_output_is_not_input(output, flag, file, "of the model");
+  }
+}
 
 CLI::Validator positive_number() { return number_check(false); }
 CLI::Validator non_negative_number() { return number_check(true); }

@@ -87,6 +87,11 @@ struct CommonOptionsSpec {
 CLI::Validator positive_number();
 CLI::Validator non_negative_number();
 
+// Refuses an output (`flag` PATH) that is one of the files of the checkpoint or tokenizer
+// directory `dir` (config.json, model.safetensors, the tokenizer files): writing it would destroy
+// the model. Compares real paths (links, ./ and ../ included).
+void check_output_is_not_in_model(const std::string& output, const char* flag, const std::string& dir);
+
 // "a,b,,c" -> {"a", "b", "c"}: the comma lists of the options (bench sweeps).
 std::vector<std::string> split_list(const std::string& s);
 

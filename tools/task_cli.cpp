@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace bigbird::cli {
@@ -20,8 +21,16 @@ tasks::RunOptions TaskArgs::run_options() const {
   return o;
 }
 
+void check_task_output(const TaskArgs& a) {
+  check_output_is_not_input(a.output, "--output", a.input, "--input");
+  check_output_is_not_input(a.output, "--output", a.file, "--file");
+  check_output_is_not_in_model(a.output, "--output", a.model);
+  check_output_is_not_in_model(a.output, "--output", a.tokenizer);
+}
+
 std::unique_ptr<tasks::TaskModel> load_task_model(const TaskArgs& a) {
   a.common.check();
+  check_task_output(a);
   return tasks::TaskModel::load(a.model, a.tokenizer);
 }
 
@@ -71,6 +80,7 @@ int run_task(const TaskArgs& a, const tasks::Task& task, const std::function<tas
   if (batch)
     BB_CHECK(!a.text_given() && a.file.empty() && a.text_pair.empty(),
              "give either a single input (TEXT, --file, --text-pair) or --input FILE.jsonl, not both");
+  check_task_output(a);
   tasks::RunOptions run = a.run_options();
   tasks::InputRecord one;
   if (!batch) one = single();  // before creating the output file: a bad input leaves nothing behind

@@ -32,6 +32,9 @@ struct TaskArgs {
 // common options (common_options.h) are not registered; otherwise they are, with `common`.
 void add_task_options(CLI::App& app, TaskArgs& a, tasks::InputKind kind, bool needs_weights = true);
 
+// Refuses an --output that is an input: --input, --file, or a file of --model / --tokenizer.
+void check_task_output(const TaskArgs& a);
+
 // The checkpoint and tokenizer of a task command, after the common options are checked.
 std::unique_ptr<tasks::TaskModel> load_task_model(const TaskArgs& a);
 
