@@ -254,6 +254,59 @@ TEST(EncoderShapes, BadConfigsAndCheckpointsGiveClearErrors) {
             std::string::npos);
 }
 
+// Item 1 of issue 11: every id and size config.json gives is checked, with an error naming the
+// file and the key. An out-of-range pad_token_id used to segfault in the block padding (1e9,
+// -1e9) or read memory beside the embedding table (-1, vocab_size).
+TEST(EncoderShapes, ConfigIdsAndSizesAreRangeChecked) {
+  auto config_error = [](const std::function<void(nlohmann::json&)>& edit, bool run = false) {
+    TempDir dir;
+    CheckpointSpec s;
+    write_checkpoint(dir.path.string(), s);
+    nlohmann::json j = bigbird::test::config_json(s);
+    edit(j);
+    std::ofstream(dir.file("config.json")) << j.dump();
+    return error_of([&] {
+      auto m = BigBirdModel::load(dir.path.string());
+      // 100 tokens pad to a multiple of the block (8): pad_token_id fills the padding.
+      if (run) m->encode(random_input(1, 100, s.vocab, 100, 1), ForwardOptions{}, test::ctx());
+    });
+  };
+  auto expect = [&](const std::function<void(nlohmann::json&)>& edit, const std::string& needle) {
+    const std::string e = config_error(edit, true);
+    EXPECT_NE(e.find("config.json: "), std::string::npos) << e;
+    EXPECT_NE(e.find(needle), std::string::npos) << "'" << needle << "' not in: " << e;
+  };
+  for (int64_t pad : {int64_t{1000000000}, int64_t{-1000000000}, int64_t{-1}, int64_t{97}})
+    expect([&](auto& j) { j["pad_token_id"] = pad; },
+           "pad_token_id " + std::to_string(pad) + " is outside the vocabulary [0, 97)");
+  expect([](auto& j) { j["sep_token_id"] = -5; }, "sep_token_id -5 is outside the vocabulary");
+  expect([](auto& j) { j["bos_token_id"] = 97; }, "bos_token_id 97 is outside the vocabulary");
+  expect([](auto& j) { j["eos_token_id"] = nlohmann::json::array({2, 1000}); }, "eos_token_id 1000 is outside");
+  expect([](auto& j) { j["eos_token_id"] = "x"; }, "'eos_token_id' must be a token id");
+  expect([](auto& j) { j["pad_token_id"] = 1.5; },
+         "field 'pad_token_id' has the wrong type (must be an integer, got 1.5)");
+  expect([](auto& j) { j["hidden_size"] = 48.0; }, "field 'hidden_size' has the wrong type (must be an integer");
+  expect([](auto& j) { j["block_size"] = 9223372036854775807LL; }, "overflows");
+  expect([](auto& j) { j["num_random_blocks"] = 4611686018427387903LL; }, "overflows");
+  expect([](auto& j) { j["num_hidden_layers"] = 18446744073709551615ULL; },
+         "'num_hidden_layers' = 18446744073709551615 is out of range");
+  expect([](auto& j) { j["type_vocab_size"] = 0; }, "type_vocab_size is 0 but the checkpoint has");
+  EXPECT_NE(config_error([](auto& j) {
+              j["type_vocab_size"] = 3;
+            }).find("'bert.embeddings.token_type_embeddings.weight' has shape [2, 48], expected [3, 48]"),
+            std::string::npos);
+  expect([](auto& j) { j["id2label"] = {{"0", "A"}, {"5", "B"}}; }, "id2label keys must be 0 to 1");
+  expect([](auto& j) { j["id2label"] = {{"0", "A"}, {"-1", "B"}}; }, "id2label key '-1' is not a label index");
+  expect([](auto& j) { j["id2label"] = {{"0", "A"}, {"1x", "B"}}; }, "id2label key '1x'");
+  expect([](auto& j) { j["num_labels"] = 0; }, "num_labels must be positive");
+  // What HF configs accept still loads: null ids (HF's defaults), ids inside the vocabulary.
+  EXPECT_EQ(
+      config_error(
+          [](auto& j) { j["bos_token_id"] = nullptr, j["eos_token_id"] = nullptr, j["pad_token_id"] = nullptr; }, true),
+      "");
+  EXPECT_EQ(config_error([](auto& j) { j["pad_token_id"] = 96; }, true), "");
+}
+
 TEST(EncoderShapes, BadInputsGiveClearErrors) {
   CheckpointSpec s;
   TempDir dir;

@@ -54,15 +54,21 @@ BigBirdConfig load_bigbird_config(const std::string& path) {
   if (pos != "absolute") fail(path, ": unsupported position_embedding_type '", pos, "' (BigBird uses 'absolute')");
   if (!is_known_activation(c.hidden_act))
     fail(path, ": unknown hidden_act '", c.hidden_act, "' (known: ", known_activations(), ")");
-  if (j.contains("id2label") && j["id2label"].is_object()) {
+  if (j.contains("id2label") && !j["id2label"].is_null()) {
+    BB_CHECK(j["id2label"].is_object(), path, ": field 'id2label' must be an object {\"0\": label, ...}, got ",
+             j["id2label"].dump());
     for (auto it = j["id2label"].begin(); it != j["id2label"].end(); ++it) {
-      try {
-        c.id2label[std::stoll(it.key())] = it.value().get<std::string>();
-      } catch (const std::exception&) {
-        fail(path, ": bad id2label entry '", it.key(), "'");
-      }
+      const std::string& key = it.key();
+      const bool digits = !key.empty() && key.size() <= 9 && key.find_first_not_of("0123456789") == std::string::npos;
+      BB_CHECK(digits, path, ": id2label key '", key, "' is not a label index (0, 1, ...)");
+      BB_CHECK(it.value().is_string(), path, ": id2label['", key, "'] must be a string, got ", it.value().dump());
+      c.id2label[std::stoll(key)] = it.value().get<std::string>();
     }
-    c.num_labels = static_cast<int64_t>(c.id2label.size());
+    const int64_t n = static_cast<int64_t>(c.id2label.size());
+    BB_CHECK(n > 0, path, ": id2label is empty");
+    BB_CHECK(c.id2label.rbegin()->first == n - 1, path, ": id2label keys must be 0 to ", n - 1,
+             " (one per label), got ", c.id2label.rbegin()->first, " as the largest of ", n);
+    c.num_labels = n;
   }
   json_get(j, "num_labels", &c.num_labels, path);
   if (j.contains("problem_type") && !j["problem_type"].is_null()) json_get(j, "problem_type", &c.problem_type, path);
@@ -79,8 +85,41 @@ BigBirdConfig load_bigbird_config(const std::string& path) {
   positive("intermediate_size", c.intermediate_size);
   positive("max_position_embeddings", c.max_position_embeddings);
   positive("block_size", c.block_size);
-  BB_CHECK(c.num_random_blocks >= 0, path, ": num_random_blocks must be >= 0");
-  BB_CHECK(c.type_vocab_size >= 0, path, ": type_vocab_size must be >= 0");
+  BB_CHECK(c.num_random_blocks >= 0, path, ": num_random_blocks must be >= 0, got ", c.num_random_blocks);
+  BB_CHECK(c.type_vocab_size >= 0, path, ": type_vocab_size must be >= 0, got ", c.type_vocab_size);
+  positive("num_labels", c.num_labels);
+  // HF's fall-back length (5 + 2r) * block_size, and the sizes of a layer, must fit an int64.
+  int64_t fallback = 0;
+  BB_CHECK(!__builtin_mul_overflow(c.num_random_blocks, int64_t{2}, &fallback) &&
+               !__builtin_add_overflow(fallback, int64_t{5}, &fallback) &&
+               !__builtin_mul_overflow(fallback, c.block_size, &fallback),
+           path, ": num_random_blocks ", c.num_random_blocks, " and block_size ", c.block_size,
+           " are too large ((5 + 2 * num_random_blocks) * block_size overflows)");
+  int64_t product = 0;
+  BB_CHECK(!__builtin_mul_overflow(c.vocab_size, c.hidden_size, &product) &&
+               !__builtin_mul_overflow(c.intermediate_size, c.hidden_size, &product) &&
+               !__builtin_mul_overflow(c.max_position_embeddings, c.hidden_size, &product) &&
+               product < (int64_t{1} << 48),
+           path, ": sizes too large (vocab_size, hidden_size, intermediate_size, max_position_embeddings)");
+  // Token ids index the embedding table: each must be a row of it. null or absent: HF's default.
+  auto id_in_vocab = [&](const char* name, int64_t id) {
+    BB_CHECK(id >= 0 && id < c.vocab_size, path, ": ", name, " ", id, " is outside the vocabulary [0, ", c.vocab_size,
+             ")");
+  };
+  id_in_vocab("pad_token_id", c.pad_token_id);
+  id_in_vocab("sep_token_id", c.sep_token_id);
+  for (const char* key : {"bos_token_id", "eos_token_id"}) {
+    if (!j.contains(key) || j[key].is_null()) continue;
+    const nlohmann::json& v = j[key];
+    const nlohmann::json ids = v.is_array() ? v : nlohmann::json::array({v});
+    for (const auto& id : ids) {
+      BB_CHECK(id.is_number_integer(), path, ": field '", key, "' must be a token id (or a list of them), got ",
+               v.dump());
+      BB_CHECK(!id.is_number_unsigned() || id.get<uint64_t>() < static_cast<uint64_t>(c.vocab_size), path, ": ", key,
+               " ", id.dump(), " is outside the vocabulary [0, ", c.vocab_size, ")");
+      id_in_vocab(key, id.get<int64_t>());
+    }
+  }
   BB_CHECK(c.hidden_size % c.num_attention_heads == 0, path, ": hidden_size ", c.hidden_size,
            " is not a multiple of num_attention_heads ", c.num_attention_heads);
   return c;

@@ -122,6 +122,11 @@ std::unique_ptr<BigBirdModel> BigBirdModel::load(const std::string& dir) {
   if (ws.has("bert.embeddings.word_embeddings.weight")) prefix = "bert.";
   else if (!ws.has("embeddings.word_embeddings.weight"))
     fail("'", ws.source(), "': no 'bert.embeddings.word_embeddings.weight' (not a BigBird checkpoint?)");
+  // type_vocab_size 0 binds no token-type table: a checkpoint that has one would be ignored.
+  const std::string types = prefix + "embeddings.token_type_embeddings.weight";
+  BB_CHECK(m->config_.type_vocab_size > 0 || !ws.has(types), (fs::path(dir) / "config.json").string(),
+           ": type_vocab_size is 0 but the checkpoint has '", types, "' of shape ", to_string(ws.shape(types)),
+           " (type_vocab_size should be its first dimension)");
   if (m->arch_ == Architecture::QuestionAnswering && m->config_.id2label.empty()) m->config_.num_labels = 2;
   auto get = [&](const std::string& n, const Shape& s) {
     ConstView v = ws.get(n, s);
