@@ -200,3 +200,67 @@ TEST(Reliability, AnOutputThatIsAnInputIsRefused) {
   // A different output still works.
   EXPECT_EQ(run_cli(tok + " --input " + sh(in) + " --output " + sh(dir.file("b.jsonl"))).status, 0);
 }
+
+// Item 8: lenient inputs. A zero-element attention_mask or token_type_ids was taken as absent;
+// Pegasus's decoder_attention_mask was ignored whatever it held; `generate` took an empty
+// decoder_input_ids as no prompt where `forward` refused it. Each is a clear error now.
+TEST(Reliability, LenientTensorInputsAreRefused) {
+  TempDir dir;
+  const SafeTensors bb = SafeTensors::open(data_path("roberta-tiny/case_i_b2_s256_padrow1.safetensors"));
+  const TensorI64 ids = bb.read_i64("input_ids");
+  const int64_t none[1] = {0};
+  auto bb_file = [&](const std::string& name, std::vector<OutTensor> extra) {
+    std::vector<OutTensor> t{OutTensor::i64("input_ids", ids.shape, ids.data.data())};
+    for (auto& e : extra) t.push_back(std::move(e));
+    write_safetensors(dir.file(name), t);
+    return dir.file(name);
+  };
+  auto refused = [&](const std::string& args, const std::string& needle) {
+    auto r = run_cli(args + " --outputs " + sh(dir.file("out.safetensors")));
+    EXPECT_EQ(r.status, 1) << args << "\n" << r.output;
+    EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << r.output;
+    EXPECT_NE(r.output.find(needle), std::string::npos) << "'" << needle << "' not in: " << r.output;
+    EXPECT_FALSE(fs::exists(dir.file("out.safetensors")));
+  };
+  for (const char* name : {"attention_mask", "token_type_ids"}) {
+    const std::string f = bb_file(std::string(name) + ".safetensors", {OutTensor::i64(name, {0}, none)});
+    refused("forward --model " + sh(kPre) + " --inputs " + sh(f),
+            std::string(name) + " has shape [0] but input_ids has [2, 256]");
+    refused("grad --model " + sh(kPre) + " --inputs " + sh(f), std::string(name) + " has shape [0]");
+  }
+
+  const std::string peg = data_path("pegasus-tiny/model");
+  const SafeTensors pc = SafeTensors::open(data_path("pegasus-tiny/case_enc100_b2_padrow1_fallback.safetensors"));
+  const TensorI64 pids = pc.read_i64("input_ids"), dec = pc.read_i64("decoder_input_ids");
+  auto peg_file = [&](const std::string& name, std::vector<OutTensor> extra) {
+    std::vector<OutTensor> t{OutTensor::i64("input_ids", pids.shape, pids.data.data())};
+    for (auto& e : extra) t.push_back(std::move(e));
+    write_safetensors(dir.file(name), t);
+    return dir.file(name);
+  };
+  const std::string empty_mask = peg_file("pm.safetensors", {OutTensor::i64("attention_mask", {0}, none)});
+  refused("forward --model " + sh(peg) + " --inputs " + sh(empty_mask), "attention_mask has shape [0]");
+  refused("generate --model " + sh(peg) + " --inputs " + sh(empty_mask), "attention_mask has shape [0]");
+  std::vector<int64_t> mask(dec.data.size(), 1);
+  mask[3] = 2;
+  const std::string two =
+      peg_file("two.safetensors", {OutTensor::i64("decoder_input_ids", dec.shape, dec.data.data()),
+                                   OutTensor::i64("decoder_attention_mask", dec.shape, mask.data())});
+  refused("forward --model " + sh(peg) + " --inputs " + sh(two), "decoder_attention_mask[0, 3] = 2: must be 0 or 1");
+  mask[3] = 0;
+  const std::string zero =
+      peg_file("zero.safetensors", {OutTensor::i64("decoder_input_ids", dec.shape, dec.data.data()),
+                                    OutTensor::i64("decoder_attention_mask", dec.shape, mask.data())});
+  refused("forward --model " + sh(peg) + " --inputs " + sh(zero), "padded decoder inputs are not supported");
+  const std::string no_prompt =
+      peg_file("np.safetensors", {OutTensor::i64("decoder_input_ids", {pids.dim(0), 0}, none)});
+  refused("forward --model " + sh(peg) + " --inputs " + sh(no_prompt), "decoder_input_ids must be [2, length >= 1]");
+  refused("generate --model " + sh(peg) + " --inputs " + sh(no_prompt), "decoder_input_ids must be [2, length >= 1]");
+  // An all-ones decoder mask is the same as none.
+  std::fill(mask.begin(), mask.end(), 1);
+  const std::string ones =
+      peg_file("ones.safetensors", {OutTensor::i64("decoder_input_ids", dec.shape, dec.data.data()),
+                                    OutTensor::i64("decoder_attention_mask", dec.shape, mask.data())});
+  EXPECT_EQ(
+      run_cli("forward --model " + sh(peg) + " --inputs " + sh(ones) + " --outputs " + sh(dir.file("o.st"))).status, 0);
+}

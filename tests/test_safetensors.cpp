@@ -128,6 +128,34 @@ TEST(SafeTensors, RejectsBadFilesWithClearMessages) {
   EXPECT_NE(error_of(dir.path.string()).find("not a regular file"), std::string::npos);
 }
 
+// Issue 11, item 8: a tensor named twice (JSON keeps the last) and tensors sharing bytes were
+// accepted; both are corrupt files now. Empty tensors take no bytes and may sit anywhere.
+TEST(SafeTensors, RejectsDuplicateNamesAndOverlappingData) {
+  TempDir dir;
+  auto msg = [&](const std::string& header, size_t bytes) {
+    write_raw(dir.file("t.st"), header, std::string(bytes, '\0'));
+    return error_of(dir.file("t.st"));
+  };
+  std::string e = msg(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                      R"("a":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+                      12);
+  EXPECT_NE(e.find("safetensors header names tensor 'a' twice"), std::string::npos) << e;
+  e = msg(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+          R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+          12);
+  EXPECT_NE(e.find("tensors 'a' (data_offsets [0, 8]) and 'b' ([4, 12]) overlap"), std::string::npos) << e;
+  e = msg(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+          R"("b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+          8);
+  EXPECT_NE(e.find("overlap"), std::string::npos) << e;
+  // Adjacent tensors, an empty one inside another's range, and nested metadata keys named alike.
+  EXPECT_EQ(msg(R"({"__metadata__":{"a":"x"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                R"("e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},)"
+                R"("b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+                12),
+            "");
+}
+
 TEST(SafeTensors, EveryTruncationOfAValidFileFailsCleanly) {
   TempDir dir;
   const std::string good = dir.file("good.st");

@@ -31,16 +31,14 @@ std::string model_type_of(const std::string& dir) {
   return j.value("model_type", std::string("big_bird"));
 }
 
-TensorI64 read_optional_i64(const SafeTensors& st, const std::string& name) {
-  return st.has(name) ? st.read_i64(name) : TensorI64{};
-}
-
 std::vector<OutTensor> forward_encoder(const ForwardArgs& a, const SafeTensors& in, const ThreadingContext& ctx) {
   auto model = BigBirdModel::load(a.model);
   const BigBirdConfig& c = model->config();
   BB_CHECK(in.has("input_ids"), "'", a.inputs, "' has no input_ids tensor");
-  EncoderInput ei{in.read_i64("input_ids"), read_optional_i64(in, "attention_mask"),
-                  read_optional_i64(in, "token_type_ids")};
+  EncoderInput ei;
+  ei.input_ids = in.read_i64("input_ids");
+  ei.attention_mask = read_optional_like(in, "attention_mask", ei.input_ids.shape);
+  ei.token_type_ids = read_optional_like(in, "token_type_ids", ei.input_ids.shape);
   BB_CHECK(ei.input_ids.shape.size() == 2, "input_ids must be [batch, length], got ", to_string(ei.input_ids.shape));
   ForwardOptions opt = a.common.forward_options();
   opt.injected_plans = plans_from_safetensors(in);

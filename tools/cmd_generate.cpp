@@ -38,19 +38,27 @@ int run(const GenerateArgs& a) {
   const GenerationConfig g = apply_generation_flags(a.gen, GenerationConfig::from_defaults(c.generation));
 
   BB_CHECK(in.has("input_ids"), "'", a.inputs, "' has no input_ids tensor");
-  EncoderInput ei{in.read_i64("input_ids"), in.has("attention_mask") ? in.read_i64("attention_mask") : TensorI64{}, {}};
+  EncoderInput ei;
+  ei.input_ids = in.read_i64("input_ids");
+  ei.attention_mask = read_optional_like(in, "attention_mask", ei.input_ids.shape);
   ForwardOptions opt = a.common.forward_options();
   opt.injected_plans = plans_from_safetensors(in);
   for (const auto& [layer, p] : opt.injected_plans)
     BB_CHECK(layer < c.encoder_layers, "'", a.inputs, "': rand_attn.layer", layer, " but the encoder has ",
              c.encoder_layers, " layers");
   TensorI64 prompt;
-  if (in.has("decoder_input_ids")) prompt = in.read_i64("decoder_input_ids");
+  const bool has_prompt = in.has("decoder_input_ids");
+  if (has_prompt) {  // present means given: an empty one is an error (as in forward), not "no prompt"
+    prompt = in.read_i64("decoder_input_ids");
+    const int64_t b = ei.input_ids.shape.size() == 2 ? ei.input_ids.dim(0) : -1;
+    BB_CHECK(prompt.shape.size() == 2 && prompt.dim(0) == b && prompt.dim(1) >= 1, "'", a.inputs,
+             "': decoder_input_ids must be [", b, ", length >= 1] (one row per input), got ", to_string(prompt.shape));
+  }
   // Settings are checked before the encoder runs, so a bad flag fails fast.
-  validate_generation(g, c.vocab_size, prompt.data.empty() ? 1 : (prompt.shape.size() == 2 ? prompt.dim(1) : 1));
+  validate_generation(g, c.vocab_size, has_prompt ? prompt.dim(1) : 1);
 
   const PegasusEncoderOutput enc = model->encode(ei, opt, ctx);
-  const GenerationResult r = pegasus_generate(*model, enc, g, ctx, prompt.data.empty() ? nullptr : &prompt);
+  const GenerationResult r = pegasus_generate(*model, enc, g, ctx, has_prompt ? &prompt : nullptr);
   for (const auto& w : r.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
 
   std::vector<OutTensor> out;

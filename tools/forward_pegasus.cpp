@@ -39,7 +39,9 @@ std::vector<OutTensor> forward_pegasus(const std::string& model_dir, const SafeT
   auto model = PegasusModel::load(model_dir);
   const BigBirdPegasusConfig& c = model->config();
   BB_CHECK(in.has("input_ids"), "'", in.path(), "' has no input_ids tensor");
-  EncoderInput ei{in.read_i64("input_ids"), in.has("attention_mask") ? in.read_i64("attention_mask") : TensorI64{}, {}};
+  EncoderInput ei;
+  ei.input_ids = in.read_i64("input_ids");
+  ei.attention_mask = read_optional_like(in, "attention_mask", ei.input_ids.shape);
   BB_CHECK(ei.input_ids.shape.size() == 2, "input_ids must be [batch, length], got ", to_string(ei.input_ids.shape));
   ForwardOptions opt = options;  // attention, plan source, seed, bf16
   opt.injected_plans = plans_from_safetensors(in);
@@ -61,6 +63,20 @@ std::vector<OutTensor> forward_pegasus(const std::string& model_dir, const SafeT
                                                   : shift_tokens_right(ei.input_ids, c.pad_token_id, start);
   BB_CHECK(dec_ids.shape.size() == 2 && dec_ids.dim(0) == b && dec_ids.dim(1) >= 1, "decoder_input_ids must be [", b,
            ", length >= 1], got ", to_string(dec_ids.shape));
+  // HF's decoder_attention_mask: 0/1 like attention_mask; the decoder here has no padding mask, so
+  // only an all-ones mask (the same as none) is accepted, never one silently ignored.
+  if (in.has("decoder_attention_mask")) {
+    const TensorI64 m = in.read_i64("decoder_attention_mask");
+    BB_CHECK(m.shape == dec_ids.shape, "'", in.path(), "': decoder_attention_mask has shape ", to_string(m.shape),
+             " but decoder_input_ids has ", to_string(dec_ids.shape));
+    const int64_t L = dec_ids.dim(1);
+    for (size_t i = 0; i < m.data.size(); ++i) {
+      BB_CHECK(m.data[i] == 0 || m.data[i] == 1, "'", in.path(), "': decoder_attention_mask[", i / L, ", ", i % L,
+               "] = ", m.data[i], ": must be 0 or 1");
+      BB_CHECK(m.data[i] == 1, "'", in.path(), "': decoder_attention_mask[", i / L, ", ", i % L,
+               "] = 0: padded decoder inputs are not supported (give unpadded decoder_input_ids, or no mask)");
+    }
+  }
   std::vector<int64_t> row_item(static_cast<size_t>(b));
   for (int64_t i = 0; i < b; ++i) row_item[static_cast<size_t>(i)] = i;
   const PegasusDecoderOutput dec = model->decode(model->cross_attention_cache(enc, ctx), dec_ids, row_item, true, ctx);

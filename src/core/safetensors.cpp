@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -154,11 +156,20 @@ SafeTensors SafeTensors::open(const std::string& path) {
     fail("'", path, "': safetensors header of ", n, " bytes runs past the end of the file (", size,
          " bytes): truncated file?");
   nlohmann::json header;
+  std::string duplicate;  // JSON keeps the last of two equal keys: a tensor given twice is an error
   try {
-    header = nlohmann::json::parse(base + 8, base + 8 + n);
+    std::set<std::string> seen;
+    header = nlohmann::json::parse(base + 8, base + 8 + n,
+                                   [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+                                     if (depth == 1 && event == nlohmann::json::parse_event_t::key &&
+                                         !seen.insert(parsed.get<std::string>()).second && duplicate.empty())
+                                       duplicate = parsed.get<std::string>();
+                                     return true;
+                                   });
   } catch (const std::exception& e) {
     fail("'", path, "': safetensors header is not valid JSON (", e.what(), ")");
   }
+  if (!duplicate.empty()) fail("'", path, "': safetensors header names tensor '", duplicate, "' twice");
   if (!header.is_object()) fail("'", path, "': safetensors header is not a JSON object");
   st.data_ = base + 8 + n;
   st.data_size_ = size - 8 - n;
@@ -200,6 +211,18 @@ SafeTensors SafeTensors::open(const std::string& path) {
            dtype_name(e.dtype), " needs ", count * dtype_size(e.dtype));
     st.index_[name] = st.entries_.size();
     st.entries_.push_back(std::move(e));
+  }
+  // No two tensors may share bytes (empty tensors take none).
+  std::vector<const TensorEntry*> by_offset;
+  for (const auto& e : st.entries_)
+    if (e.end > e.begin) by_offset.push_back(&e);
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](const TensorEntry* a, const TensorEntry* b) { return a->begin < b->begin; });
+  for (size_t i = 1; i < by_offset.size(); ++i) {
+    const TensorEntry &a = *by_offset[i - 1], &b = *by_offset[i];
+    if (b.begin < a.end)
+      fail("'", path, "': tensors '", a.name, "' (data_offsets [", a.begin, ", ", a.end, "]) and '", b.name, "' ([",
+           b.begin, ", ", b.end, "]) overlap (corrupt file?)");
   }
   return st;
 }
@@ -284,6 +307,14 @@ TensorI64 SafeTensors::read_i64(const std::string& name) const {
            ", expected an integer type (I64, I32)");
   }
   return t;
+}
+
+TensorI64 read_optional_like(const SafeTensors& st, const std::string& name, const Shape& like) {
+  if (!st.has(name)) return TensorI64{};
+  const Shape& shape = st.entry(name).shape;
+  BB_CHECK(shape == like, "'", st.path(), "': ", name, " has shape ", to_string(shape), " but input_ids has ",
+           to_string(like), " (give a tensor of input_ids' shape, or none)");
+  return st.read_i64(name);
 }
 
 OutTensor OutTensor::f32(std::string name, Shape shape, const float* data) {

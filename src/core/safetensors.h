@@ -62,6 +62,11 @@ class SafeTensors {
   std::map<std::string, std::string> metadata_;
 };
 
+// An optional integer input beside input_ids (attention_mask, token_type_ids, ...): empty when
+// `st` has no tensor `name`; when it has one, its shape must be `like` (input_ids' shape), so a
+// zero-element tensor is an error rather than taken as absent.
+TensorI64 read_optional_like(const SafeTensors& st, const std::string& name, const Shape& like);
+
 // One tensor to write: float32, int64 or int32 data.
 struct OutTensor {
   std::string name;

@@ -668,7 +668,9 @@ LabelledBatch read_labelled_batch(const std::string& path) {
   const SafeTensors st = SafeTensors::open(path);
   BB_CHECK(st.has("input_ids"), "'", path, "' has no input_ids tensor");
   LabelledBatch b;
-  b.in = {st.read_i64("input_ids"), optional_i64(st, "attention_mask"), optional_i64(st, "token_type_ids")};
+  b.in.input_ids = st.read_i64("input_ids");
+  b.in.attention_mask = read_optional_like(st, "attention_mask", b.in.input_ids.shape);
+  b.in.token_type_ids = read_optional_like(st, "token_type_ids", b.in.input_ids.shape);
   BB_CHECK(b.in.input_ids.shape.size() == 2, "'", path, "': input_ids must be [batch, length], got ",
            to_string(b.in.input_ids.shape));
   if (st.has("labels")) {
