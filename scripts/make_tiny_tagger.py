@@ -70,6 +70,14 @@ config = {
 with open(os.path.join(OUT, "config.json"), "w") as f:
     json.dump(config, f, indent=2)
     f.write("\n")
-for name in ("spiece.model", "tokenizer_config.json", "special_tokens_map.json"):
+for name in ("spiece.model", "special_tokens_map.json"):
     shutil.copy(os.path.join(TOK, name), os.path.join(OUT, name))
+# The fixture tokenizer says model_max_length 1024; this model has MAXPOS positions: truncation
+# (HF's token-classification pipeline truncates to model_max_length) must cut to those.
+with open(os.path.join(TOK, "tokenizer_config.json")) as f:
+    tok_config = json.load(f)
+tok_config["model_max_length"] = MAXPOS
+with open(os.path.join(OUT, "tokenizer_config.json"), "w") as f:
+    json.dump(tok_config, f, indent=2)
+    f.write("\n")
 print("wrote", OUT)

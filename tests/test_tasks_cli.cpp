@@ -467,3 +467,27 @@ TEST(TasksCli, ReadmeExamplesRunOnTheShippedModels) {
   EXPECT_EQ(cli_json("tokenize --model " + models + "/tiny-mlm " + sh("Hello world"))["input_ids"],
             json::parse("[65,101,453,104,110,110,109,200,142,110,115,66]"));
 }
+
+// Issue 11, item 9: the shipped tiny-tagger claimed model_max_length 1024 with 512 positions, so
+// a long text was an error instead of being truncated as HF's pipeline does. The shipped
+// tokenizer says 512 now, and a tokenizer that claims more than the model's positions is held to
+// them when the model loads.
+TEST(TasksCli, TagTruncatesLongTextToTheModelsPositions) {
+  const std::string models = std::string(BIGBIRD_TEST_DATA) + "/../../models";
+  const json cfg = json::parse(read_file(models + "/tiny-tagger/tokenizer_config.json"));
+  const json model = json::parse(read_file(models + "/tiny-tagger/config.json"));
+  EXPECT_LE(cfg["model_max_length"].get<int64_t>(), model["max_position_embeddings"].get<int64_t>());
+  TempDir dir;
+  std::string text;
+  for (int i = 0; i < 600; ++i) text += "hello world ";
+  write_file(dir.file("long.txt"), text);
+  auto r = run_cli("tag --model " + models + "/tiny-tagger --file " + dir.file("long.txt"));
+  EXPECT_EQ(r.status, 0) << r.output.substr(0, 500);
+  std::filesystem::copy(models + "/tiny-tagger", dir.file("claims1024"));
+  json claims = cfg;
+  claims["model_max_length"] = 1024;
+  write_file(dir.file("claims1024/tokenizer_config.json"), claims.dump());
+  auto c = run_cli("tag --model " + dir.file("claims1024") + " --file " + dir.file("long.txt"));
+  EXPECT_EQ(c.status, 0) << c.output.substr(0, 500);
+  EXPECT_EQ(json::parse(c.output), json::parse(r.output));
+}

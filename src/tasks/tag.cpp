@@ -80,7 +80,8 @@ std::unique_ptr<Item> TagTask::prepare(const InputRecord& in, const RunOptions& 
   item->chars = utf8::to_u32(in.text);
   EncodeOptions eo;
   const int64_t mml = tm_.tokenizer().model_max_length();
-  if (mml > 0 && mml < (int64_t{1} << 40)) eo.max_length = mml;  // HF: truncation=True
+  // HF: truncation=True, to model_max_length; never past what the model takes (block padding).
+  if (mml > 0 && mml < (int64_t{1} << 40)) eo.max_length = std::min(mml, tm_.max_tokens(opt));
   item->enc = tm_.tokenizer().encode(in.text, eo);
   tm_.check_fits(static_cast<int64_t>(item->enc.size()), opt, "tag");
   item->rows.push_back(EncoderRow{item->enc.input_ids, {}, {}});

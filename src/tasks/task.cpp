@@ -52,6 +52,10 @@ std::unique_ptr<TaskModel> TaskModel::load(const std::string& model_dir, const s
   tm->problem_type_ = read_problem_type(config_path);
 
   const BigBirdConfig& c = tm->model_->config();
+  // The tokenizer cannot promise more tokens than the model has positions: its model_max_length
+  // (what truncation cuts to) becomes min(model_max_length, max_position_embeddings), as for
+  // summarization.
+  tm->tokenizer_->limit_model_max_length(c.max_position_embeddings);
   const Tokenizer& t = *tm->tokenizer_;
   if (t.vocab_size() > c.vocab_size)
     fail("the tokenizer in '", tdir, "' does not match the model in '", model_dir, "': it has ", t.vocab_size(),

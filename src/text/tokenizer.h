@@ -12,6 +12,7 @@
 //
 // All text is UTF-8; malformed input throws bigbird::Error.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -110,6 +111,9 @@ class Tokenizer {
   // How many tokens encode() adds: BigBird 2 (single) / 3 (pair), Pegasus 1.
   int64_t num_special_tokens_to_add(bool pair) const;
   int64_t model_max_length() const { return model_max_length_; }
+  // Lowers model_max_length to `m` when it is larger (a model with fewer positions than its
+  // tokenizer_config.json claims).
+  void limit_model_max_length(int64_t m) { model_max_length_ = std::min(model_max_length_, m); }
 
   // Special tokens; id -1 (and an empty string) where the class has none (Pegasus: no bos/cls/sep).
   int64_t pad_id() const { return role_id("pad_token"); }
