@@ -264,3 +264,29 @@ TEST(Reliability, LenientTensorInputsAreRefused) {
   EXPECT_EQ(
       run_cli("forward --model " + sh(peg) + " --inputs " + sh(ones) + " --outputs " + sh(dir.file("o.st"))).status, 0);
 }
+
+// Slow but not hung: `--num-beams 100000` ran for 38 s and `qa --doc-stride 1` for 36 s. Both are
+// refused at once with the documented limits (kMaxNumBeams = 256; windows overlapping at most
+// kMaxWindowOverlap = 64 times, i.e. --doc-stride >= --max-seq-len / 64).
+TEST(Reliability, AbsurdBeamsAndStridesAreRefusedAtOnce) {
+  auto refused = [&](const std::string& args, const std::string& needle) {
+    auto r = run_cli(args);
+    EXPECT_EQ(r.status, 1) << args << "\n" << r.output;
+    EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+    EXPECT_NE(r.output.find(needle), std::string::npos) << "'" << needle << "' not in: " << r.output;
+  };
+  const std::string models = data_path("../../models");
+  refused("summarize --model " + models + "/tiny-pegasus 'hello world' --num-beams 100000",
+          "num_beams 100000 is more than the limit of 256");
+  refused("generate --model " + data_path("pegasus-tiny/model") + " --inputs " +
+              data_path("pegasus-tiny/generate_enc256_greedy.safetensors") +
+              " --outputs /nonexistent/o --num-beams 257",
+          "num_beams 257 is more than the limit of 256");
+  const std::string qa = "qa --model " + kQa + " --tokenizer " + kTok + " --question 'Why?' --context " +
+                         data_path("tasks/qa_context.txt");
+  refused(qa + " --doc-stride 1", "--doc-stride 1 is too small for --max-seq-len 384");
+  refused(qa + " --max-seq-len 128 --doc-stride 1", "use at least 2");
+  EXPECT_EQ(run_cli(qa + " --doc-stride 6").status, 0);
+  EXPECT_EQ(run_cli("summarize --model " + models + "/tiny-pegasus 'hello world' --num-beams 4").status, 0);
+}

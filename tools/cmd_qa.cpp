@@ -25,7 +25,7 @@ Runner add_qa(CLI::App& app) {
                  "tokens per window, padded to it (default min(384, model_max_length))")
       ->check(positive_number());
   app.add_option("--doc-stride", o->doc_stride,
-                 "context tokens between window starts (default min(max-seq-len/2, 128))")
+                 "context tokens between window starts (default min(max-seq-len/2, 128); at least max-seq-len/64)")
       ->check(positive_number());
   app.add_option("--max-question-len", o->max_question_len, "question tokens kept (default 64)")
       ->check(positive_number());

@@ -44,7 +44,7 @@ void set_int(const char* flag, const std::string& s, int64_t* out) {
 }  // namespace
 
 void add_generation_flags(CLI::App& app, GenerationFlags& f) {
-  app.add_option("--num-beams", f.num_beams, "beams (1 = greedy search)");
+  app.add_option("--num-beams", f.num_beams, "beams (1 = greedy search; at most 256)");
   app.add_option("--num-return-sequences", f.num_return_sequences, "sequences returned per input (<= num_beams)");
   app.add_option("--length-penalty", f.length_penalty, "beam score = sum of log-probs / length^length_penalty");
   app.add_option("--max-length", f.max_length, "maximum length, counting the decoder start token");

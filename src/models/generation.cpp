@@ -53,6 +53,7 @@ void validate_generation(const GenerationConfig& cfg, int64_t vocab, int64_t pro
   BB_CHECK(cfg.min_length >= 0, "min_length must be >= 0, got ", cfg.min_length);
   BB_CHECK(cfg.no_repeat_ngram_size >= 0, "no_repeat_ngram_size must be >= 0, got ", cfg.no_repeat_ngram_size);
   BB_CHECK(cfg.num_beams >= 1, "num_beams must be >= 1, got ", cfg.num_beams);
+  BB_CHECK(cfg.num_beams <= kMaxNumBeams, "num_beams ", cfg.num_beams, " is more than the limit of ", kMaxNumBeams);
   BB_CHECK(cfg.num_return_sequences >= 1, "num_return_sequences must be >= 1, got ", cfg.num_return_sequences);
   BB_CHECK(std::isfinite(cfg.length_penalty), "length_penalty must be a finite number");
   const int64_t max_length = resolved_max_length(cfg, prompt_len);

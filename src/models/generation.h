@@ -61,7 +61,12 @@ struct GenerationResult {
 // The max_length a run with a decoder prompt of `prompt_len` tokens uses (max_new_tokens wins).
 int64_t resolved_max_length(const GenerationConfig& cfg, int64_t prompt_len);
 
-// Checks the settings as HF does (and token ids against the vocabulary); throws bigbird::Error.
+// The most beams a search takes: each step scores num_beams x vocab candidates and runs the
+// decoder on num_beams rows; more is refused (HF sets no bound, but 100000 beams run for minutes).
+constexpr int64_t kMaxNumBeams = 256;
+
+// Checks the settings as HF does (and token ids against the vocabulary, num_beams against
+// kMaxNumBeams); throws bigbird::Error.
 void validate_generation(const GenerationConfig& cfg, int64_t vocab, int64_t prompt_len);
 
 // Greedy or beam search (by cfg.num_beams) from `prompt` [batch, P] (usually a column of

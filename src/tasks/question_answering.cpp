@@ -39,6 +39,13 @@ QaTask::QaTask(const TaskModel& tm, QaOptions o) : Task(tm), options_(o) {
   BB_CHECK(options_.doc_stride >= 1, "--doc-stride must be at least 1, got ", options_.doc_stride);
   BB_CHECK(options_.doc_stride <= options_.max_seq_len, "--doc-stride (", options_.doc_stride,
            ") is larger than --max-seq-len (", options_.max_seq_len, ")");
+  // Windows start every doc_stride context tokens: each context token is encoded up to
+  // max_seq_len / doc_stride times. More than kMaxWindowOverlap times is refused (doc_stride 1
+  // runs one window per context token).
+  const int min_stride = (options_.max_seq_len + kMaxWindowOverlap - 1) / kMaxWindowOverlap;
+  BB_CHECK(options_.doc_stride >= min_stride, "--doc-stride ", options_.doc_stride, " is too small for --max-seq-len ",
+           options_.max_seq_len, ": windows would overlap up to ", options_.max_seq_len / options_.doc_stride,
+           " times (the limit is ", kMaxWindowOverlap, "); use at least ", min_stride);
   RunOptions ro;
   BB_CHECK(tm.fits(options_.max_seq_len, ro), "--max-seq-len ", options_.max_seq_len,
            " is longer than the model takes (", tm.max_tokens(ro), ", max_position_embeddings)");

@@ -20,11 +20,15 @@
 
 namespace bigbird::tasks {
 
+// The most windows one context token may fall in (max_seq_len / doc_stride): a smaller doc_stride
+// is refused, as it only repeats work (doc_stride 1 encodes one window per context token).
+constexpr int kMaxWindowOverlap = 64;
+
 struct QaOptions {
   int top_k = 1;
   int max_answer_len = 15;
   int max_seq_len = -1;  // -1: min(tokenizer.model_max_length, 384)
-  int doc_stride = -1;   // -1: min(max_seq_len / 2, 128)
+  int doc_stride = -1;   // -1: min(max_seq_len / 2, 128); at least max_seq_len / kMaxWindowOverlap
   int max_question_len = 64;
   bool handle_impossible_answer = false;
 };
