@@ -211,16 +211,25 @@ TEST(EncoderShapes, ShardedAndHalfPrecisionCheckpointsLoad) {
   EXPECT_LT(max_abs_diff(a.sequence_output.data, c.sequence_output.data), 0.2);  // bf16 weights: close, not equal
 }
 
+namespace {
+// The error of loading the default test checkpoint with its config.json edited (and, with `run`,
+// of encoding 100 tokens with it: they pad to a multiple of the block (8), pad_token_id filling
+// the padding); "" when there is none.
+std::string config_error(const std::function<void(nlohmann::json&)>& edit, bool run = false) {
+  TempDir dir;
+  CheckpointSpec s;
+  write_checkpoint(dir.path.string(), s);
+  nlohmann::json j = bigbird::test::config_json(s);
+  edit(j);
+  std::ofstream(dir.file("config.json")) << j.dump();
+  return error_of([&] {
+    auto m = BigBirdModel::load(dir.path.string());
+    if (run) m->encode(random_input(1, 100, s.vocab, 100, 1), ForwardOptions{}, test::ctx());
+  });
+}
+}  // namespace
+
 TEST(EncoderShapes, BadConfigsAndCheckpointsGiveClearErrors) {
-  auto config_error = [](const std::function<void(nlohmann::json&)>& edit) {
-    TempDir dir;
-    CheckpointSpec s;
-    write_checkpoint(dir.path.string(), s);
-    nlohmann::json j = bigbird::test::config_json(s);
-    edit(j);
-    std::ofstream(dir.file("config.json")) << j.dump();
-    return error_of([&] { BigBirdModel::load(dir.path.string()); });
-  };
   EXPECT_NE(config_error([](auto& j) { j["hidden_act"] = "gelu_newest"; }).find("unknown hidden_act 'gelu_newest'"),
             std::string::npos);
   EXPECT_NE(config_error([](auto& j) { j["attention_type"] = "sparse"; }).find("unknown attention_type 'sparse'"),
@@ -258,19 +267,6 @@ TEST(EncoderShapes, BadConfigsAndCheckpointsGiveClearErrors) {
 // file and the key. An out-of-range pad_token_id used to segfault in the block padding (1e9,
 // -1e9) or read memory beside the embedding table (-1, vocab_size).
 TEST(EncoderShapes, ConfigIdsAndSizesAreRangeChecked) {
-  auto config_error = [](const std::function<void(nlohmann::json&)>& edit, bool run = false) {
-    TempDir dir;
-    CheckpointSpec s;
-    write_checkpoint(dir.path.string(), s);
-    nlohmann::json j = bigbird::test::config_json(s);
-    edit(j);
-    std::ofstream(dir.file("config.json")) << j.dump();
-    return error_of([&] {
-      auto m = BigBirdModel::load(dir.path.string());
-      // 100 tokens pad to a multiple of the block (8): pad_token_id fills the padding.
-      if (run) m->encode(random_input(1, 100, s.vocab, 100, 1), ForwardOptions{}, test::ctx());
-    });
-  };
   auto expect = [&](const std::function<void(nlohmann::json&)>& edit, const std::string& needle) {
     const std::string e = config_error(edit, true);
     EXPECT_NE(e.find("config.json: "), std::string::npos) << e;
