@@ -399,12 +399,18 @@ TEST(TrainDataQa, LoadsSquadJsonl) {
   EXPECT_EQ(f[1].end_position, 0);
 }
 
-TEST(TrainDataQa, WindowsWithStrideAndAnswerOutside) {
+// A question whose answer ("Berlin") sits near the end of a 17-word context.
+QaRecord berlin_record() {
   QaRecord r;
   r.question = "Where?";
   r.context = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen Berlin end";
   r.answer_texts = {"Berlin"};
   r.answer_starts = {static_cast<int64_t>(r.context.find("Berlin"))};
+  return r;
+}
+
+TEST(TrainDataQa, WindowsWithStrideAndAnswerOutside) {
+  const QaRecord r = berlin_record();
   const std::vector<int64_t> q = tok().encode("Where?", EncodeOptions{false}).input_ids;
   const std::vector<int64_t> c = tok().encode(r.context, EncodeOptions{false}).input_ids;
   QaOptions o;
@@ -437,11 +443,7 @@ TEST(TrainDataQa, WindowsWithStrideAndAnswerOutside) {
 // one window with any doc_stride (run_qa's default 128 with --max-seq-length 128 works on short
 // contexts); a long one is refused with the numbers.
 TEST(TrainDataQa, StrideCheckedOnlyWhenTheContextOverflows) {
-  QaRecord r;
-  r.question = "Where?";
-  r.context = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen Berlin end";
-  r.answer_texts = {"Berlin"};
-  r.answer_starts = {static_cast<int64_t>(r.context.find("Berlin"))};
+  const QaRecord r = berlin_record();
   const std::vector<int64_t> q = tok().encode("Where?", EncodeOptions{false}).input_ids;
   const int64_t n = static_cast<int64_t>(tok().encode(r.context, EncodeOptions{false}).input_ids.size());
   QaOptions o;
