@@ -72,7 +72,8 @@ EncoderBatch::EncoderBatch(const StackShape& s, const std::vector<const EncoderI
     for (int li = 0; li < static_cast<int>(s.layers); ++li) {
       RandomPlan plan = choose_layer_plan(opt, li, static_cast<int>(s.heads), n_blocks, static_cast<int>(B),
                                           static_cast<int>(s.random_blocks), static_cast<int>(s.max_positions));
-      g.layouts[static_cast<size_t>(li)] = itc_layout(n_blocks, static_cast<int>(B), static_cast<int>(s.heads), plan);
+      g.layouts[static_cast<size_t>(li)] =
+          make_layout(s.layout, n_blocks, static_cast<int>(B), static_cast<int>(s.heads), plan);
       out.plans.push_back(std::move(plan));
     }
   }

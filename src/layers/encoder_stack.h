@@ -37,12 +37,14 @@ struct StackShape {
   int64_t pad_token_id = 0;  // the id of internal padding rows
   AttentionType attention_type = AttentionType::BlockSparse;
   int64_t block = 64, random_blocks = 3;
+  LayoutSpec layout;  // window_blocks, global_blocks (defaults: HF's ITC)
   Activation act = Activation::GeluNew;
   float eps = 1e-12f;
 
   int64_t head_dim() const { return hidden / heads; }
-  // HF's fall-back rule: block_sparse on an input of length <= (5 + 2r)·block runs full attention.
-  int64_t full_fallback_tokens() const { return (5 + 2 * random_blocks) * block; }
+  // HF's fall-back rule: block_sparse on an input of length <= (5 + 2r)·block runs full attention
+  // (other layouts: LayoutSpec::fallback_blocks(r)·block).
+  int64_t full_fallback_tokens() const { return layout.fallback_blocks(random_blocks) * block; }
 };
 
 // One row of the call's activations, as the embeddings see it.

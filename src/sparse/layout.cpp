@@ -50,6 +50,54 @@ BlockLayout itc_layout(int n_blocks, int block, int heads, const RandomPlan& pla
   return L;
 }
 
+int64_t LayoutSpec::fallback_blocks(int64_t r) const {
+  if (is_itc()) return 5 + 2 * r;
+  return std::max<int64_t>(2 * global_blocks + window_blocks, 5) + 2 * r;
+}
+
+void LayoutSpec::validate(const std::string& what) const {
+  // The bound keeps (2g + w + 2r) * block_size far from overflowing (r and block are bounded too).
+  constexpr int64_t kMaxBlocks = int64_t{1} << 20;
+  BB_CHECK(window_blocks >= 1 && window_blocks % 2 == 1 && window_blocks <= kMaxBlocks, what,
+           ": window_blocks must be an odd number in [1, ", kMaxBlocks, "], got ", window_blocks);
+  BB_CHECK(global_blocks >= 0 && global_blocks <= kMaxBlocks, what, ": global_blocks must be in [0, ", kMaxBlocks,
+           "], got ", global_blocks);
+}
+
+BlockLayout make_layout(const LayoutSpec& spec, int n_blocks, int block, int heads, const RandomPlan& plan) {
+  if (spec.is_itc()) return itc_layout(n_blocks, block, heads, plan);
+  spec.validate("layout");
+  BB_CHECK(block > 0, "layout: block size must be positive, got ", block);
+  BB_CHECK(n_blocks > spec.fallback_blocks(plan.r), "layout: window_blocks ", spec.window_blocks,
+           ", global_blocks ", spec.global_blocks, " and ", plan.r, " random blocks need more than ",
+           spec.fallback_blocks(plan.r), " blocks, got ", n_blocks, " (shorter inputs use full attention)");
+  validate_plan(plan, heads, n_blocks, plan.r, "layout");
+  const int g = static_cast<int>(spec.global_blocks);
+  const int half = static_cast<int>(spec.window_blocks / 2);
+  BlockLayout L;
+  L.n_blocks = n_blocks;
+  L.block = block;
+  L.heads = heads;
+  L.offsets.reserve(static_cast<size_t>(heads) * n_blocks + 1);
+  L.offsets.push_back(0);
+  auto add = [&](int b, MaskKind k) { L.keys.push_back({b, k}); };
+  for (int h = 0; h < heads; ++h) {
+    for (int q = 0; q < n_blocks; ++q) {
+      if (q < g || q >= n_blocks - g) {
+        for (int b = 0; b < n_blocks; ++b) add(b, MaskKind::Key);
+      } else {
+        for (int b = 0; b < g; ++b) add(b, MaskKind::Key);
+        for (int b = std::max(q - half, g); b <= std::min(q + half, n_blocks - g - 1); ++b) add(b, MaskKind::QueryKey);
+        const int row = std::clamp(q - 1, 0, n_blocks - 3);
+        for (int j = 0; j < plan.r; ++j) add(plan.at(h, row, j), MaskKind::QueryKey);
+        for (int b = n_blocks - g; b < n_blocks; ++b) add(b, MaskKind::Key);
+      }
+      L.offsets.push_back(static_cast<int64_t>(L.keys.size()));
+    }
+  }
+  return L;
+}
+
 DenseLayout expand_dense(const BlockLayout& layout) {
   DenseLayout D;
   D.L = layout.seq_len();

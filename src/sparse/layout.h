@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "sparse/plan.h"
@@ -42,6 +43,35 @@ struct BlockLayout {
 // block n-2 to {0, n-3, n-2, n-1} + random; a middle block i to {0, i-1, i, i+1} + random + {n-1},
 // in HF's concatenation order. `plan` is [heads, n-2, r] (validated here).
 BlockLayout itc_layout(int n_blocks, int block, int heads, const RandomPlan& plan);
+
+// The layout family a config.json asks for, through this engine's extension keys (HF ignores
+// unknown keys; the defaults give HF's ITC layout exactly):
+//   window_blocks   odd, >= 1 (default 3): a middle query block q attends to q-h .. q+h, h = (w-1)/2
+//   global_blocks   >= 0 (default 1): the first and the last g blocks attend to, and are attended
+//                   by, every block; 0 gives a window (+ random) layout with no global block
+// num_random_blocks (HF's own key) stays where it is (RandomPlan::r).
+struct LayoutSpec {
+  int64_t window_blocks = 3;
+  int64_t global_blocks = 1;
+
+  bool is_itc() const { return window_blocks == 3 && global_blocks == 1; }
+  // Block-sparse attention needs more than this many blocks; shorter (padded) inputs run full
+  // attention. ITC: HF's 5 + 2r; other layouts: max(2g + w, 5) + 2r, so every plan source has
+  // the room it needs (and the band is never the whole sequence).
+  int64_t fallback_blocks(int64_t r) const;
+  // Throws bigbird::Error naming `what` (the config file) on values outside the ranges above.
+  void validate(const std::string& what) const;
+};
+
+// The layout of `spec`: itc_layout for the defaults (HF's order and masking, bit for bit), else a
+// banded layout. Row q of a banded layout, in this order:
+//   q <  g or q >= n-g (global rows): every block, with the key-only mask rule;
+//   otherwise: the leading globals 0 .. g-1 (key rule), the window blocks q-h .. q+h that are not
+//   global (query-key rule), the r random blocks of plan row clamp(q-1, 0, n-3) (query-key rule),
+//   then the trailing globals n-g .. n-1 (key rule).
+// Plans keep HF's [heads, n-2, r] shape for every layout: with g = 0 the edge blocks 0 and n-1
+// use the plan rows of their neighbours 1 and n-2. Repeated blocks are kept (as in ITC).
+BlockLayout make_layout(const LayoutSpec& spec, int n_blocks, int block, int heads, const RandomPlan& plan);
 
 // Dense expansion for tests: per head, [L, L] counts of how often key k enters the softmax of
 // query q under each mask rule.
