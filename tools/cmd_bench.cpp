@@ -67,7 +67,9 @@ int64_t parse_len(const std::string& s) {
 // Nominal FLOPs of one encoder pass: per layer 2·n·(4H² + 2HF) + 4·n·K·H, K = keys per query.
 double nominal_flops(const BigBirdConfig& c, int64_t n, AttentionType used) {
   const double H = static_cast<double>(c.hidden_size), F = static_cast<double>(c.intermediate_size);
-  const double K = used == AttentionType::BlockSparse ? static_cast<double>((5 + c.num_random_blocks) * c.block_size)
+  // Block-sparse: a middle row's keys, 2g + w + r blocks (HF's ITC: 5 + r).
+  const int64_t row_blocks = 2 * c.layout.global_blocks + c.layout.window_blocks + c.num_random_blocks;
+  const double K = used == AttentionType::BlockSparse ? static_cast<double>(row_blocks * c.block_size)
                                                       : static_cast<double>(n);
   const double N = static_cast<double>(n);
   return static_cast<double>(c.num_hidden_layers) * (2 * N * (4 * H * H + 2 * H * F) + 4 * N * K * H);
@@ -75,9 +77,11 @@ double nominal_flops(const BigBirdConfig& c, int64_t n, AttentionType used) {
 
 std::unique_ptr<BigBirdModel> make_model(const BenchArgs& a, int64_t max_len) {
   if (!a.model.empty()) {
-    if (!a.train) return BigBirdModel::load(a.model);
-    return BigBirdModel::load_for_training(a.model, Architecture::MaskedLM, 0, 1234);
+    if (!a.train) return BigBirdModel::load(a.model, a.common.overrides());
+    return BigBirdModel::load_for_training(a.model, Architecture::MaskedLM, 0, 1234, nullptr, a.common.overrides());
   }
+  BB_CHECK(a.common.config_overrides.empty(),
+           "--config-overrides needs --model (with --shape the configuration is the shape's own)");
   BigBirdConfig c = shape_config(a.shape);
   if (a.layers > 0) c.num_hidden_layers = a.layers;
   c.max_position_embeddings = std::max<int64_t>(4096, (max_len + c.block_size - 1) / c.block_size * c.block_size);

@@ -111,7 +111,7 @@ double user_cpu_s() {
 nlohmann::json run_one(const BenchDecodeArgs& a, int64_t L, int64_t beams) {
   std::unique_ptr<PegasusModel> model;
   const auto t_model = std::chrono::steady_clock::now();
-  if (!a.model.empty()) model = PegasusModel::load(a.model);
+  if (!a.model.empty()) model = PegasusModel::load(a.model, a.common.overrides());
   else model = PegasusModel::random(decode_shape_config(a, L), 1234);
   const double model_s = seconds_since(t_model);
   const BigBirdPegasusConfig& c = model->config();

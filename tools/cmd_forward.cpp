@@ -32,7 +32,7 @@ std::string model_type_of(const std::string& dir) {
 }
 
 std::vector<OutTensor> forward_encoder(const ForwardArgs& a, const SafeTensors& in, const ThreadingContext& ctx) {
-  auto model = BigBirdModel::load(a.model);
+  auto model = BigBirdModel::load(a.model, a.common.overrides());
   const BigBirdConfig& c = model->config();
   BB_CHECK(in.has("input_ids"), "'", a.inputs, "' has no input_ids tensor");
   EncoderInput ei;
@@ -133,7 +133,7 @@ Runner add_forward(CLI::App& app) {
     std::vector<OutTensor> out;
     if (type == "big_bird" && a->generate == 0) out = forward_encoder(*a, in, ctx);
     else if (type == "bigbird_pegasus")
-      out = forward_pegasus(a->model, in, a->common.forward_options(), a->generate, ctx);
+      out = forward_pegasus(a->model, in, a->common.forward_options(), a->generate, ctx, a->common.overrides());
     else
       fail("model_type '", type, "' is not supported by forward", type == "big_bird" ? " --generate" : "",
            " (supported: big_bird, bigbird_pegasus)");

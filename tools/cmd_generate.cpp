@@ -33,7 +33,7 @@ int run(const GenerateArgs& a) {
   check_output_is_not_input(a.outputs, "--outputs", a.inputs, "--inputs");
   check_output_is_not_in_model(a.outputs, "--outputs", a.model);
   SafeTensors in = SafeTensors::open(a.inputs);
-  auto model = PegasusModel::load(a.model);
+  auto model = PegasusModel::load(a.model, a.common.overrides());
   const BigBirdPegasusConfig& c = model->config();
   const GenerationConfig g = apply_generation_flags(a.gen, GenerationConfig::from_defaults(c.generation));
 

@@ -28,7 +28,7 @@ int run(const GradArgs& a) {
   check_output_is_not_input(a.outputs, "--outputs", a.inputs, "--inputs");
   check_output_is_not_in_model(a.outputs, "--outputs", a.model);
   const train::LabelledBatch batch = train::read_labelled_batch(a.inputs);
-  auto model = BigBirdModel::load(a.model);
+  auto model = BigBirdModel::load(a.model, a.common.overrides());
   ForwardOptions opt = a.common.forward_options();
   opt.injected_plans = batch.plans;
   for (const auto& [layer, p] : opt.injected_plans)

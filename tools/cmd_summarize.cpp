@@ -48,7 +48,7 @@ int run(const SummarizeArgs& sa) {
              "give either a single input (TEXT, --file) or --input FILE.jsonl, not both");
   a.common.check();
   check_task_output(a);
-  auto s = tasks::Summarizer::load(a.model, a.tokenizer);
+  auto s = tasks::Summarizer::load(a.model, a.tokenizer, a.common.overrides());
 
   tasks::SummarizeOptions o;
   o.generation = apply_generation_flags(sa.gen, s->default_generation());

@@ -85,6 +85,7 @@ Runner add_train(CLI::App& app) {
     // Evaluation passes: the plan given, else zeros (HF >= 4.30's Trainer.evaluate runs in eval mode).
     a->t.eval_plan_source = a->common.plan_given() ? a->t.forward.plan_source : PlanSource::Zeros;
     a->t.progress = !a->no_progress;
+    a->t.config_overrides = a->common.overrides();
     try {
       train::train(a->t, a->common.threading());
     } catch (const train::TrainingInterrupted& e) {

@@ -23,7 +23,8 @@ Runner add_bench_decode(CLI::App& app);
 // `bigbird forward` on a bigbird_pegasus checkpoint (forward_pegasus.cpp): attention, random plan,
 // seed and dtype from `opt`.
 std::vector<OutTensor> forward_pegasus(const std::string& model_dir, const SafeTensors& inputs,
-                                       const ForwardOptions& opt, int generate_steps, const ThreadingContext& ctx);
+                                       const ForwardOptions& opt, int generate_steps, const ThreadingContext& ctx,
+                                       const ConfigOverrides& ov = {});
 Runner add_fill_mask(CLI::App&app), add_classify(CLI::App&app), add_qa(CLI::App&app), add_tag(CLI::App&app),
     add_embed(CLI::App&app), add_tokenize(CLI::App&app);  // task commands (task_cli.h)
 

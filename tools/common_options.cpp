@@ -109,6 +109,9 @@ void add_common_options(CLI::App& app, CommonOptions& o, const CommonOptionsSpec
                  "f32 (default, exact) or bf16 (opt-in: bf16 products with float32 accumulation, needs "
                  "AVX512-BF16)")
       ->check(CLI::IsMember({"f32", "bf16"}));
+  app.add_option("--config-overrides", o.config_overrides,
+                 "changes to the model's config.json, as \"key=value,key=value\" (HF run_mlm's syntax), e.g. "
+                 "\"window_blocks=5,global_blocks=2,num_random_blocks=0\"; train saves them in its config.json");
 }
 
 bool CommonOptions::plan_given() const { return given(plan_opt); }
@@ -120,6 +123,7 @@ std::optional<AttentionType> CommonOptions::attention_type() const {
 }
 
 void CommonOptions::check() const {
+  (void)overrides();  // a malformed --config-overrides is refused before any work
   BB_CHECK(dtype == "f32" || dtype == "bf16", "--dtype: '", dtype, "' is not f32 or bf16");
   BB_CHECK(threads >= 0, "--threads: ", threads, " is negative (0 = all cores)");
   BB_CHECK(threads <= kMaxThreads, "--threads: ", threads, " is more than the limit of ", kMaxThreads);

@@ -9,6 +9,8 @@
 //   --random-plan zeros|hf|seeded        which random blocks block-sparse attention uses (below)
 //   --seed N                             seed of --random-plan seeded (default 0)
 //   --dtype f32|bf16                     f32 (default, exact); bf16 opt-in (AVX512-BF16)
+//   --config-overrides "k=v,k=v"         changes to the model's config.json at load (HF run_mlm's
+//                                        syntax; models/config_overrides.h), e.g. window_blocks=5
 //
 // --random-plan, and the transformers version each value reproduces:
 //   zeros   transformers >= 4.30 in eval mode (from_pretrained, pipelines, generate()): every
@@ -35,6 +37,7 @@
 
 #include "core/threading.h"
 #include "models/bigbird_model.h"
+#include "models/config_overrides.h"
 #include "tasks/task.h"
 
 namespace bigbird::cli {
@@ -48,6 +51,7 @@ struct CommonOptions {
   std::string random_plan = "zeros";  // zeros | hf | seeded (default: CommonOptionsSpec::default_plan)
   std::string dtype = "f32";          // f32 | bf16
   uint64_t seed = 0;                  // for --random-plan seeded
+  std::string config_overrides;       // --config-overrides "key=value,..." (models/config_overrides.h)
 
   // Checks the options against each other and this CPU (see the top of this file). Every
   // model-running command calls it first, before any work.
@@ -59,6 +63,7 @@ struct CommonOptions {
   std::optional<AttentionType> attention_type() const;  // nullopt: config.attention_type
   PlanSource plan_source() const { return parse_plan_source(random_plan); }
   bool bf16() const { return dtype == "bf16"; }
+  ConfigOverrides overrides() const { return parse_config_overrides(config_overrides); }
   ForwardOptions forward_options() const;  // attention, plan_source, seed, bf16
   tasks::RunOptions run_options() const;   // the same, and the threads
 

@@ -34,9 +34,10 @@ std::string layer_name(const char* part, size_t i) {
 }  // namespace
 
 std::vector<OutTensor> forward_pegasus(const std::string& model_dir, const SafeTensors& in,
-                                       const ForwardOptions& options, int generate_steps, const ThreadingContext& ctx) {
+                                       const ForwardOptions& options, int generate_steps, const ThreadingContext& ctx,
+                                       const ConfigOverrides& ov) {
   BB_CHECK(generate_steps >= 0, "--generate must be >= 0, got ", generate_steps);
-  auto model = PegasusModel::load(model_dir);
+  auto model = PegasusModel::load(model_dir, ov);
   const BigBirdPegasusConfig& c = model->config();
   BB_CHECK(in.has("input_ids"), "'", in.path(), "' has no input_ids tensor");
   EncoderInput ei;

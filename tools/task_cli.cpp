@@ -31,7 +31,7 @@ void check_task_output(const TaskArgs& a) {
 std::unique_ptr<tasks::TaskModel> load_task_model(const TaskArgs& a) {
   a.common.check();
   check_task_output(a);
-  return tasks::TaskModel::load(a.model, a.tokenizer);
+  return tasks::TaskModel::load(a.model, a.tokenizer, /*with_weights=*/true, a.common.overrides());
 }
 
 void add_task_options(CLI::App& app, TaskArgs& a, tasks::InputKind kind, bool needs_weights) {

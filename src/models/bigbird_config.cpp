@@ -1,5 +1,6 @@
 #include "models/bigbird_config.h"
 
+#include <algorithm>
 #include <fstream>
 
 #include "core/error.h"
@@ -8,11 +9,24 @@
 
 namespace bigbird {
 
-BigBirdConfig load_bigbird_config(const std::string& path) {
+namespace {
+// Every key load_bigbird_config reads (what --config-overrides may add to a file that lacks it).
+const std::vector<std::string> kKnownKeys = {
+    "model_type", "architectures", "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+    "intermediate_size", "hidden_act", "max_position_embeddings", "type_vocab_size", "layer_norm_eps", "use_bias",
+    "rescale_embeddings", "tie_word_embeddings", "block_size", "num_random_blocks", "window_blocks",
+    "global_blocks", "pad_token_id", "sep_token_id", "hidden_dropout_prob", "attention_probs_dropout_prob",
+    "classifier_dropout", "attention_type", "position_embedding_type", "num_labels", "problem_type",
+    "bos_token_id", "eos_token_id"};
+}  // namespace
+
+BigBirdConfig load_bigbird_config(const std::string& path, const ConfigOverrides& ov) {
   std::ifstream probe(path);
   if (!probe) fail("cannot open model config '", path, "'");
-  const nlohmann::json j = read_json_object(path);
+  nlohmann::json j = read_json_object(path);
+  apply_config_overrides(j, ov, kKnownKeys, path);
   BigBirdConfig c;
+  c.overrides = ov;
   json_get(j, "model_type", &c.model_type, path);
   json_get(j, "architectures", &c.architectures, path);
   json_get(j, "vocab_size", &c.vocab_size, path);
@@ -29,6 +43,8 @@ BigBirdConfig load_bigbird_config(const std::string& path) {
   json_get(j, "tie_word_embeddings", &c.tie_word_embeddings, path);
   json_get(j, "block_size", &c.block_size, path);
   json_get(j, "num_random_blocks", &c.num_random_blocks, path);
+  json_get(j, "window_blocks", &c.layout.window_blocks, path);
+  json_get(j, "global_blocks", &c.layout.global_blocks, path);
   json_get(j, "pad_token_id", &c.pad_token_id, path);
   json_get(j, "sep_token_id", &c.sep_token_id, path);
   json_get(j, "hidden_dropout_prob", &c.hidden_dropout_prob, path);
@@ -88,13 +104,15 @@ BigBirdConfig load_bigbird_config(const std::string& path) {
   BB_CHECK(c.num_random_blocks >= 0, path, ": num_random_blocks must be >= 0, got ", c.num_random_blocks);
   BB_CHECK(c.type_vocab_size >= 0, path, ": type_vocab_size must be >= 0, got ", c.type_vocab_size);
   positive("num_labels", c.num_labels);
-  // HF's fall-back length (5 + 2r) * block_size, and the sizes of a layer, must fit an int64.
+  c.layout.validate(path);
+  // The fall-back length (HF's (5 + 2r) * block_size; other layouts: LayoutSpec::fallback_blocks),
+  // and the sizes of a layer, must fit an int64.
   int64_t fallback = 0;
   BB_CHECK(!__builtin_mul_overflow(c.num_random_blocks, int64_t{2}, &fallback) &&
-               !__builtin_add_overflow(fallback, int64_t{5}, &fallback) &&
+               !__builtin_add_overflow(fallback, std::max<int64_t>(5, 2 * c.layout.global_blocks + c.layout.window_blocks), &fallback) &&
                !__builtin_mul_overflow(fallback, c.block_size, &fallback),
            path, ": num_random_blocks ", c.num_random_blocks, " and block_size ", c.block_size,
-           " are too large ((5 + 2 * num_random_blocks) * block_size overflows)");
+           " are too large (the full-attention fall-back length overflows)");
   int64_t product = 0;
   BB_CHECK(!__builtin_mul_overflow(c.vocab_size, c.hidden_size, &product) &&
                !__builtin_mul_overflow(c.intermediate_size, c.hidden_size, &product) &&

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "layers/types.h"
+#include "models/config_overrides.h"
+#include "sparse/layout.h"
 
 namespace bigbird {
 
@@ -28,6 +30,7 @@ struct BigBirdConfig {
   AttentionType attention_type = AttentionType::BlockSparse;
   int64_t block_size = 64;
   int64_t num_random_blocks = 3;
+  LayoutSpec layout;  // this engine's extension keys window_blocks, global_blocks (sparse/layout.h)
   int64_t pad_token_id = 0;
   int64_t sep_token_id = 66;
   int64_t num_labels = 2;
@@ -37,15 +40,18 @@ struct BigBirdConfig {
   double hidden_dropout_prob = 0.1;           // embeddings, attention output, feed-forward output, QA head
   double attention_probs_dropout_prob = 0.1;  // original_full attention's probabilities (HF's block-sparse has none)
   std::optional<double> classifier_dropout;   // classification heads; null: hidden_dropout_prob
+  ConfigOverrides overrides;  // --config-overrides applied at load (written back by BigBirdModel::save)
   double classifier_dropout_prob() const { return classifier_dropout.value_or(hidden_dropout_prob); }
 
   int64_t head_dim() const { return hidden_size / num_attention_heads; }
   // HF's fall-back rule: block_sparse on an input of length <= (5 + 2r) * block runs full attention.
-  int64_t max_tokens_for_full_fallback() const { return (5 + 2 * num_random_blocks) * block_size; }
+  // Other layouts (window_blocks, global_blocks): LayoutSpec::fallback_blocks.
+  int64_t max_tokens_for_full_fallback() const { return layout.fallback_blocks(num_random_blocks) * block_size; }
 };
 
 // Parses `path` (a config.json); throws bigbird::Error on a missing file, bad JSON, an unknown
 // hidden_act / attention_type / position_embedding_type, or inconsistent sizes.
-BigBirdConfig load_bigbird_config(const std::string& path);
+// `ov` (--config-overrides) changes the file's values before they are read and checked.
+BigBirdConfig load_bigbird_config(const std::string& path, const ConfigOverrides& ov = {});
 
 }  // namespace bigbird

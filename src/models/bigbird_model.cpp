@@ -109,10 +109,10 @@ BigBirdWeights bind_weights(const BigBirdConfig& c, Architecture arch, const std
 
 }  // namespace
 
-std::unique_ptr<BigBirdModel> BigBirdModel::load(const std::string& dir) {
+std::unique_ptr<BigBirdModel> BigBirdModel::load(const std::string& dir, const ConfigOverrides& ov) {
   BB_CHECK(fs::is_directory(dir), "model directory '", dir, "' does not exist");
   auto m = std::make_unique<BigBirdModel>();
-  m->config_ = load_bigbird_config((fs::path(dir) / "config.json").string());
+  m->config_ = load_bigbird_config((fs::path(dir) / "config.json").string(), ov);
   BB_CHECK(m->config_.model_type == "big_bird", (fs::path(dir) / "config.json").string(), ": model_type '",
            m->config_.model_type, "' is not a BigBird encoder (expected big_bird)");
   m->arch_ = parse_architecture(m->config_.architectures);
@@ -164,10 +164,11 @@ std::unique_ptr<BigBirdModel> BigBirdModel::random(const BigBirdConfig& config, 
 
 std::unique_ptr<BigBirdModel> BigBirdModel::load_for_training(const std::string& dir, Architecture arch,
                                                               int64_t num_labels, uint64_t seed,
-                                                              std::vector<std::string>* initialised) {
+                                                              std::vector<std::string>* initialised,
+                                                              const ConfigOverrides& ov) {
   BB_CHECK(fs::is_directory(dir), "model directory '", dir, "' does not exist");
   auto m = std::make_unique<BigBirdModel>();
-  m->config_ = load_bigbird_config((fs::path(dir) / "config.json").string());
+  m->config_ = load_bigbird_config((fs::path(dir) / "config.json").string(), ov);
   m->arch_ = arch;
   if (num_labels > 0) m->config_.num_labels = num_labels;
   if (arch == Architecture::QuestionAnswering) m->config_.num_labels = 2;
@@ -260,6 +261,7 @@ void BigBirdModel::save(const std::string& dir, const std::string& source_config
     j = nlohmann::ordered_json::parse(f, nullptr, false);
     BB_CHECK(j.is_object(), "'", source_config_json, "' is not a JSON object");
   }
+  apply_config_overrides(j, config_.overrides);  // what the model was loaded or trained with
   j["architectures"] = {architecture_name(arch_)};
   j["model_type"] = "big_bird";
   if (!config_.id2label.empty()) {
@@ -323,6 +325,7 @@ StackShape BigBirdModel::stack_shape() const {
   s.attention_type = c.attention_type;
   s.block = c.block_size;
   s.random_blocks = c.num_random_blocks;
+  s.layout = c.layout;
   s.act = parse_activation(c.hidden_act);
   s.eps = static_cast<float>(c.layer_norm_eps);
   return s;

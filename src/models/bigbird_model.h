@@ -71,14 +71,16 @@ struct GradOutput {
 class BigBirdModel {
  public:
   // Reads dir/config.json and dir/model.safetensors (or a sharded index); checks every tensor.
-  static std::unique_ptr<BigBirdModel> load(const std::string& dir);
+  // `ov`: --config-overrides, applied to config.json before it is read.
+  static std::unique_ptr<BigBirdModel> load(const std::string& dir, const ConfigOverrides& ov = {});
   // The checkpoint in `dir` with the head of `arch` (num_labels outputs for the classifiers), for
   // fine-tuning: every stored tensor of the right name and shape is used; the others (a new
   // head) are initialised as HF initialises them (RandomWeights, from `seed`) and their names
   // returned in `initialised`. The pooler is a parameter where HF's class has one.
   static std::unique_ptr<BigBirdModel> load_for_training(const std::string& dir, Architecture arch, int64_t num_labels,
                                                          uint64_t seed,
-                                                         std::vector<std::string>* initialised = nullptr);
+                                                         std::vector<std::string>* initialised = nullptr,
+                                                         const ConfigOverrides& ov = {});
   // config.json's id2label (and label2id), e.g. the label names of a fine-tuning data set.
   void set_labels(const std::vector<std::string>& id2label, const std::string& problem_type);
   // Random weights (benchmarks, tests): see RandomWeights; deterministic in `seed`.

@@ -118,10 +118,18 @@ void parse_generation(const json& j, const std::string& path, GenerationDefaults
 
 }  // namespace
 
-BigBirdPegasusConfig load_pegasus_config(const std::string& dir) {
+BigBirdPegasusConfig load_pegasus_config(const std::string& dir, const ConfigOverrides& ov) {
   const fs::path cpath = fs::path(dir) / "config.json";
   const std::string path = cpath.string();
-  const json j = read_json(cpath);
+  json j = read_json(cpath);
+  // The keys read here (the model's; the generation defaults come from config.json or
+  // generation_config.json and are the generate command's own flags).
+  static const std::vector<std::string> known = {
+      "model_type", "architectures", "vocab_size", "d_model", "encoder_layers", "decoder_layers",
+      "encoder_attention_heads", "decoder_attention_heads", "encoder_ffn_dim", "decoder_ffn_dim",
+      "max_position_embeddings", "activation_function", "scale_embedding", "use_bias", "tie_word_embeddings",
+      "block_size", "num_random_blocks", "window_blocks", "global_blocks", "pad_token_id", "attention_type"};
+  apply_config_overrides(j, ov, known, path);
   BigBirdPegasusConfig c;
   get(j, "model_type", &c.model_type, path);
   get(j, "architectures", &c.architectures, path);
@@ -140,6 +148,8 @@ BigBirdPegasusConfig load_pegasus_config(const std::string& dir) {
   get(j, "tie_word_embeddings", &c.tie_word_embeddings, path);
   get(j, "block_size", &c.block_size, path);
   get(j, "num_random_blocks", &c.num_random_blocks, path);
+  get(j, "window_blocks", &c.layout.window_blocks, path);
+  get(j, "global_blocks", &c.layout.global_blocks, path);
   get(j, "pad_token_id", &c.pad_token_id, path);
   std::string att = "block_sparse";
   get(j, "attention_type", &att, path);
@@ -164,7 +174,10 @@ BigBirdPegasusConfig load_pegasus_config(const std::string& dir) {
   positive("decoder_ffn_dim", c.decoder_ffn_dim);
   positive("max_position_embeddings", c.max_position_embeddings);
   positive("block_size", c.block_size);
-  BB_CHECK(c.num_random_blocks >= 0, path, ": num_random_blocks must be >= 0, got ", c.num_random_blocks);
+  BB_CHECK(c.num_random_blocks >= 0 && c.num_random_blocks <= (int64_t{1} << 20), path,
+           ": num_random_blocks must be in [0, 2^20], got ", c.num_random_blocks);
+  BB_CHECK(c.block_size <= (int64_t{1} << 20), path, ": block_size must be at most 2^20, got ", c.block_size);
+  c.layout.validate(path);
   BB_CHECK(c.d_model % c.encoder_attention_heads == 0, path, ": d_model ", c.d_model,
            " is not a multiple of encoder_attention_heads ", c.encoder_attention_heads);
   BB_CHECK(c.d_model % c.decoder_attention_heads == 0, path, ": d_model ", c.d_model,

@@ -31,6 +31,7 @@ struct BigBirdPegasusConfig {
   AttentionType attention_type = AttentionType::BlockSparse;  // encoder only
   int64_t block_size = 64;
   int64_t num_random_blocks = 3;
+  LayoutSpec layout;  // this engine's extension keys window_blocks, global_blocks (sparse/layout.h)
   int64_t pad_token_id = 0;      // the id used for the encoder's internal padding rows
   double layer_norm_eps = 1e-5;  // nn.LayerNorm default; not a config field in HF
   GenerationDefaults generation;
@@ -38,12 +39,14 @@ struct BigBirdPegasusConfig {
   int64_t encoder_head_dim() const { return d_model / encoder_attention_heads; }
   int64_t decoder_head_dim() const { return d_model / decoder_attention_heads; }
   // HF's fall-back rule: block_sparse on an input of length <= (5 + 2r) * block runs full attention.
-  int64_t max_tokens_for_full_fallback() const { return (5 + 2 * num_random_blocks) * block_size; }
+  // Other layouts (window_blocks, global_blocks): LayoutSpec::fallback_blocks.
+  int64_t max_tokens_for_full_fallback() const { return layout.fallback_blocks(num_random_blocks) * block_size; }
 };
 
 // Parses `dir`/config.json and, when present, `dir`/generation_config.json. Throws bigbird::Error
 // on a missing file, bad JSON, a wrong field type, an unknown activation_function or
 // attention_type, or inconsistent sizes.
-BigBirdPegasusConfig load_pegasus_config(const std::string& dir);
+// `ov`: --config-overrides, applied to config.json before it is read.
+BigBirdPegasusConfig load_pegasus_config(const std::string& dir, const ConfigOverrides& ov = {});
 
 }  // namespace bigbird

@@ -103,10 +103,10 @@ PegasusWeights bind_pegasus_weights(const BigBirdPegasusConfig& c, const std::st
 
 }  // namespace
 
-std::unique_ptr<PegasusModel> PegasusModel::load(const std::string& dir) {
+std::unique_ptr<PegasusModel> PegasusModel::load(const std::string& dir, const ConfigOverrides& ov) {
   BB_CHECK(fs::is_directory(dir), "model directory '", dir, "' does not exist");
   auto m = std::make_unique<PegasusModel>();
-  m->config_ = load_pegasus_config(dir);
+  m->config_ = load_pegasus_config(dir, ov);
   const BigBirdPegasusConfig& c = m->config_;
   BB_CHECK(c.model_type == "bigbird_pegasus", (fs::path(dir) / "config.json").string(), ": model_type '", c.model_type,
            "' is not BigBirdPegasus (expected bigbird_pegasus)");
@@ -151,6 +151,7 @@ StackShape PegasusModel::encoder_shape() const {
   s.attention_type = c.attention_type;
   s.block = c.block_size;
   s.random_blocks = c.num_random_blocks;
+  s.layout = c.layout;
   s.act = parse_activation(c.activation_function);
   s.eps = static_cast<float>(c.layer_norm_eps);
   return s;

@@ -84,7 +84,7 @@ class PegasusModel {
  public:
   // Reads dir/config.json (+ generation_config.json) and dir/model.safetensors (or a sharded
   // index); checks every tensor's shape; ties lm_head and the embeddings to model.shared.
-  static std::unique_ptr<PegasusModel> load(const std::string& dir);
+  static std::unique_ptr<PegasusModel> load(const std::string& dir, const ConfigOverrides& ov = {});  // ov: --config-overrides
   // Random weights for benchmarks, bound by the loader's name/shape walk: see RandomWeights.
   static std::unique_ptr<PegasusModel> random(const BigBirdPegasusConfig& config, uint64_t seed);
 

@@ -43,7 +43,8 @@ std::string model_kind(const std::string& model_type) {
 
 // ------------------------------------------------------------------------- Summarizer
 
-std::unique_ptr<Summarizer> Summarizer::load(const std::string& model_dir, const std::string& tokenizer_dir) {
+std::unique_ptr<Summarizer> Summarizer::load(const std::string& model_dir, const std::string& tokenizer_dir,
+                                             const ConfigOverrides& ov) {
   BB_CHECK(!model_dir.empty(), "no model directory given (--model DIR)");
   BB_CHECK(fs::is_directory(model_dir), "model directory '", model_dir, "' does not exist");
   const fs::path config_path = fs::path(model_dir) / "config.json";
@@ -83,7 +84,7 @@ std::unique_ptr<Summarizer> Summarizer::load(const std::string& model_dir, const
     s->config_min_length_ = cj["min_length"].get<int64_t>();
 
   s->tokenizer_ = Tokenizer::load(tdir);
-  s->model_ = PegasusModel::load(model_dir);
+  s->model_ = PegasusModel::load(model_dir, ov);
 
   const BigBirdPegasusConfig& c = s->model_->config();
   const Tokenizer& t = *s->tokenizer_;

@@ -63,7 +63,8 @@ class Summarizer {
   // `model_dir`). Throws bigbird::Error on missing files, on a checkpoint that is not
   // BigBird-Pegasus, and on a tokenizer that is not a PegasusTokenizer or whose vocabulary, pad or
   // eos id does not fit the model.
-  static std::unique_ptr<Summarizer> load(const std::string& model_dir, const std::string& tokenizer_dir);
+  static std::unique_ptr<Summarizer> load(const std::string& model_dir, const std::string& tokenizer_dir,
+                                          const ConfigOverrides& ov = {});  // ov: --config-overrides
 
   const PegasusModel& model() const { return *model_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }

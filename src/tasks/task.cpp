@@ -32,7 +32,7 @@ std::string id_or_none(int64_t id) { return id < 0 ? std::string("none") : std::
 }  // namespace
 
 std::unique_ptr<TaskModel> TaskModel::load(const std::string& model_dir, const std::string& tokenizer_dir,
-                                           bool with_weights) {
+                                           bool with_weights, const ConfigOverrides& ov) {
   BB_CHECK(!model_dir.empty(), "no model directory given (--model DIR)");
   BB_CHECK(fs::is_directory(model_dir), "model directory '", model_dir, "' does not exist");
   const std::string tdir = tokenizer_dir.empty() ? model_dir : tokenizer_dir;
@@ -48,7 +48,7 @@ std::unique_ptr<TaskModel> TaskModel::load(const std::string& model_dir, const s
 
   const std::string config_path = (fs::path(model_dir) / "config.json").string();
   BB_CHECK(fs::exists(config_path), "no config.json in model directory '", model_dir, "'");
-  tm->model_ = BigBirdModel::load(model_dir);
+  tm->model_ = BigBirdModel::load(model_dir, ov);
   tm->problem_type_ = read_problem_type(config_path);
 
   const BigBirdConfig& c = tm->model_->config();

@@ -78,7 +78,7 @@ class TaskModel {
   // bigbird::Error on missing or unreadable files and on a tokenizer whose vocabulary or special
   // ids do not match the model's config.
   static std::unique_ptr<TaskModel> load(const std::string& model_dir, const std::string& tokenizer_dir,
-                                         bool with_weights = true);
+                                         bool with_weights = true, const ConfigOverrides& ov = {});
 
   bool has_model() const { return model_ != nullptr; }
   const BigBirdModel& model() const;

@@ -57,7 +57,7 @@ void train_on_batch(const TrainArgs& a, const ThreadingContext& ctx) {
   const Architecture task = task_architecture(a.task);
   const LrSchedule schedule = parse_lr_schedule(a.lr_scheduler_type);
   const LabelledBatch batch = read_labelled_batch(a.train_file);
-  auto model = BigBirdModel::load(a.model);
+  auto model = BigBirdModel::load(a.model, a.config_overrides);
   BB_CHECK(compatible(model->architecture(), task), "--task ", a.task, " needs a ", architecture_name(task),
            " checkpoint; '", a.model, "' is a ", architecture_name(model->architecture()));
   for (const auto& [layer, p] : batch.plans)
@@ -436,7 +436,7 @@ void train_on_data(const TrainArgs& a, const ThreadingContext& ctx) {
   const std::string tokenizer_dir = !a.tokenizer.empty() ? a.tokenizer : !a.model.empty() ? a.model : model_dir;
   BB_CHECK(!tokenizer_dir.empty(), "--config needs --tokenizer DIR (a model directory with the tokenizer files)");
   auto tok = Tokenizer::load(tokenizer_dir);
-  const BigBirdConfig source = load_bigbird_config(source_config);
+  const BigBirdConfig source = load_bigbird_config(source_config, a.config_overrides);
   const Architecture source_arch = model_dir.empty() ? arch : parse_architecture(source.architectures);
   std::vector<std::string> known;  // the checkpoint's own labels, when it already has this head
   if (source_arch == arch)
@@ -455,7 +455,7 @@ void train_on_data(const TrainArgs& a, const ThreadingContext& ctx) {
     model = BigBirdModel::random_for_training(cfg, arch, a.seed);
   } else {
     std::vector<std::string> fresh;
-    model = BigBirdModel::load_for_training(model_dir, arch, train.num_labels, a.seed, &fresh);
+    model = BigBirdModel::load_for_training(model_dir, arch, train.num_labels, a.seed, &fresh, a.config_overrides);
     if (!fresh.empty() && lead)
       std::fprintf(stderr, "note: %zu weights of %s are newly initialised (e.g. %s), as HF initialises a new head\n",
                    fresh.size(), architecture_name(arch), fresh.front().c_str());

@@ -27,6 +27,7 @@ struct TrainArgs {
   std::string config;                  // config.json of a new model (from scratch; needs tokenizer)
   std::string tokenizer;               // tokenizer directory (default: model)
   std::string resume_from_checkpoint;  // a checkpoint-{step} directory this run continues
+  ConfigOverrides config_overrides;    // --config-overrides: applied to the model's config, saved with it
   bool gradient_checkpointing = false;
   bool progress = true;  // a progress bar when stderr is a terminal (JSON lines otherwise)
   std::string train_file, output_dir, trace;
