@@ -165,6 +165,13 @@ BigBirdPegasusConfig load_pegasus_config(const std::string& dir) {
   positive("max_position_embeddings", c.max_position_embeddings);
   positive("block_size", c.block_size);
   BB_CHECK(c.num_random_blocks >= 0, path, ": num_random_blocks must be >= 0, got ", c.num_random_blocks);
+  // HF's fall-back length (5 + 2r) * block_size must fit an int64.
+  int64_t fallback = 0;
+  BB_CHECK(!__builtin_mul_overflow(c.num_random_blocks, int64_t{2}, &fallback) &&
+               !__builtin_add_overflow(fallback, int64_t{5}, &fallback) &&
+               !__builtin_mul_overflow(fallback, c.block_size, &fallback),
+           path, ": num_random_blocks ", c.num_random_blocks, " and block_size ", c.block_size,
+           " are too large ((5 + 2 * num_random_blocks) * block_size overflows)");
   BB_CHECK(c.d_model % c.encoder_attention_heads == 0, path, ": d_model ", c.d_model,
            " is not a multiple of encoder_attention_heads ", c.encoder_attention_heads);
   BB_CHECK(c.d_model % c.decoder_attention_heads == 0, path, ": d_model ", c.d_model,
