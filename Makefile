@@ -4,13 +4,16 @@
 #   make test   build and run the whole test suite
 # Extra: make test-sanitize (ASan + UBSan build of the suite), make bench (full sweep: table and
 # SVG plot into bench/results and the README, scripts/bench_sweep.py), make bench-train (training
-# step against length, scripts/bench_train.py).
+# step against length, scripts/bench_train.py), make fuzz (libFuzzer targets of fuzz/, FUZZ_SECONDS
+# each, scripts/run_fuzz.sh).
 JOBS ?= 2
 BUILD ?= build
 BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 60
 FIXTURE := tests/data/roberta-tiny
 
-.PHONY: deps build demo test test-sanitize bench bench-train clean
+.PHONY: deps build demo test test-sanitize fuzz bench bench-train clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -38,6 +41,14 @@ test-sanitize: deps
 	@cmake --build $(BUILD_ASAN) -j $(JOBS)
 	@cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 
+# clang-14 with libFuzzer, ASan and UBSan (its own build of the library); exits 1 on any finding.
+fuzz:
+	@bash scripts/install-deps.sh --fuzz
+	@CC=clang-14 CXX=clang++-14 cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DBIGBIRD_FUZZ=ON \
+	    -DBIGBIRD_TESTS=OFF -DBIGBIRD_BENCH=OFF >/dev/null
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target bigbird_fuzz
+	@bash scripts/run_fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
 bench: build
 	python3 scripts/bench_sweep.py --bigbird $(BUILD)/bigbird --shape base --repeats 3 --out bench/results --readme README.md
 
@@ -46,4 +57,4 @@ bench-train: build
 	python3 scripts/bench_train.py --bigbird $(BUILD)/bigbird
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

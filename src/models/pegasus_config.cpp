@@ -1,5 +1,6 @@
 #include "models/pegasus_config.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -174,10 +175,17 @@ BigBirdPegasusConfig load_pegasus_config(const std::string& dir, const ConfigOve
   positive("decoder_ffn_dim", c.decoder_ffn_dim);
   positive("max_position_embeddings", c.max_position_embeddings);
   positive("block_size", c.block_size);
-  BB_CHECK(c.num_random_blocks >= 0 && c.num_random_blocks <= (int64_t{1} << 20), path,
-           ": num_random_blocks must be in [0, 2^20], got ", c.num_random_blocks);
-  BB_CHECK(c.block_size <= (int64_t{1} << 20), path, ": block_size must be at most 2^20, got ", c.block_size);
+  BB_CHECK(c.num_random_blocks >= 0, path, ": num_random_blocks must be >= 0, got ", c.num_random_blocks);
   c.layout.validate(path);
+  // The fall-back length (HF's (5 + 2r) * block_size; other layouts: LayoutSpec::fallback_blocks)
+  // must fit an int64.
+  int64_t fallback = 0;
+  BB_CHECK(!__builtin_mul_overflow(c.num_random_blocks, int64_t{2}, &fallback) &&
+               !__builtin_add_overflow(
+                   fallback, std::max<int64_t>(5, 2 * c.layout.global_blocks + c.layout.window_blocks), &fallback) &&
+               !__builtin_mul_overflow(fallback, c.block_size, &fallback),
+           path, ": num_random_blocks ", c.num_random_blocks, " and block_size ", c.block_size,
+           " are too large (the full-attention fall-back length overflows)");
   BB_CHECK(c.d_model % c.encoder_attention_heads == 0, path, ": d_model ", c.d_model,
            " is not a multiple of encoder_attention_heads ", c.encoder_attention_heads);
   BB_CHECK(c.d_model % c.decoder_attention_heads == 0, path, ": d_model ", c.d_model,

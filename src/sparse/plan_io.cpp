@@ -19,6 +19,10 @@ std::map<int, RandomPlan> plans_from_safetensors(const SafeTensors& st) {
     TensorI64 t = st.read_i64(name);
     BB_CHECK(t.shape.size() == 3, "'", st.path(), "': ", name, " must be [heads, blocks - 2, r], got ",
              to_string(t.shape));
+    // Each dimension, and blocks = rows + 2, must fit the plan's int (a zero-element tensor can
+    // claim any size).
+    BB_CHECK(t.dim(0) <= INT32_MAX && t.dim(1) <= INT32_MAX - 2 && t.dim(2) <= INT32_MAX, "'", st.path(), "': ",
+             name, " has shape ", to_string(t.shape), ", too large for a random plan");
     RandomPlan p{static_cast<int>(t.dim(0)), static_cast<int>(t.dim(1)), static_cast<int>(t.dim(2)), {}};
     p.blocks.reserve(t.data.size());
     for (int64_t v : t.data) {

@@ -114,7 +114,11 @@ void JsonLinesWriter::write(const json& answer) {
   out_ << answer.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
 }
 
-void JsonLinesWriter::write_error(const std::string& message) { out_ << json{{"error", message}}.dump() << '\n'; }
+// A message may quote a bad line's bytes (nlohmann's "last read: ..." can end inside a UTF-8
+// sequence): replace them, never throw.
+void JsonLinesWriter::write_error(const std::string& message) {
+  out_ << json{{"error", message}}.dump(-1, ' ', false, json::error_handler_t::replace) << '\n';
+}
 
 // ------------------------------------------------------------------------- progress
 

@@ -11,6 +11,9 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma")
+#ifdef __clang__  // clang (the fuzz build) ignores `#pragma GCC target`
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma"))), apply_to = function)
+#endif
 namespace bigbird::simd::avx512bf16 {
 namespace {
 
@@ -101,6 +104,9 @@ void gemm_chunk(const float* x, int64_t rows, int64_t in, const uint32_t* panels
 
 }  // namespace bigbird::simd::avx512bf16
 #pragma GCC diagnostic pop
+#ifdef __clang__
+#pragma clang attribute pop
+#endif
 #pragma GCC pop_options
 
 namespace bigbird::simd {

@@ -11,12 +11,18 @@
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,bmi2")
+#ifdef __clang__  // clang (the fuzz build) ignores `#pragma GCC target`
+#pragma clang attribute push(__attribute__((target("avx2,fma,bmi2"))), apply_to = function)
+#endif
 namespace bigbird::simd::avx2 {
 namespace {
 #include "kernels/simd/vec_avx2.h"
 #include "kernels/simd/kernel_table_impl.h"
 }  // namespace
 }  // namespace bigbird::simd::avx2
+#ifdef __clang__
+#pragma clang attribute pop
+#endif
 #pragma GCC pop_options
 
 namespace bigbird::simd {

@@ -16,6 +16,9 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,bmi2")
+#ifdef __clang__  // clang (the fuzz build) ignores `#pragma GCC target`
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,bmi2"))), apply_to = function)
+#endif
 namespace bigbird::simd::avx512 {
 namespace {
 #include "kernels/simd/vec_avx512.h"
@@ -23,6 +26,9 @@ namespace {
 }  // namespace
 }  // namespace bigbird::simd::avx512
 #pragma GCC diagnostic pop
+#ifdef __clang__
+#pragma clang attribute pop
+#endif
 #pragma GCC pop_options
 
 namespace bigbird::simd {
