@@ -14,7 +14,7 @@ bfloat16 too: the fp16/bf16 checkpoints hold the very same values as the float32
   zip_f16.bin, zip_bf16.bin, legacy_f16.bin      the same values as float16 / bfloat16 storages
   tied.bin, tied_legacy.bin   tied weights (the decoder shares the word embeddings' storage),
                        storage offsets (LayerNorm weight and bias are slices of one storage) and a
-                       non-contiguous view (the pooler weight is a transpose)
+                       non-contiguous view (the pooler weight is a transpose), and an nn.Parameter
   sharded/             pytorch_model.bin.index.json + 2 shards (zip format)
   hostile.bin, hostile_legacy.bin   a state dict with an object whose __reduce__ is
                        os.system("touch /tmp/bigbird_torch_pwned"); must be refused, never run
@@ -125,6 +125,8 @@ def tied_state_dict(w):
     # a non-contiguous view: the transpose of a contiguous tensor
     sd["bert.pooler.weight"] = sd["bert.pooler.weight"].t().contiguous().t()
     assert not sd["bert.pooler.weight"].is_contiguous()
+    # an nn.Parameter (pickled through torch._utils._rebuild_parameter)
+    sd["cls.seq_relationship.weight"] = torch.nn.Parameter(sd["cls.seq_relationship.weight"])
     return sd
 
 
@@ -191,7 +193,7 @@ def main():
     for n in ("zip_f32.bin", "legacy_f32.bin", "zip_f16.bin", "zip_bf16.bin", "tied.bin"):
         sd = torch.load(out(n))
         for k, a in w.items():
-            assert np.array_equal(sd[k].float().numpy() if a.dtype == np.float32 else sd[k].numpy(), a), (n, k)
+            assert np.array_equal(sd[k].detach().float().numpy() if a.dtype == np.float32 else sd[k].numpy(), a), (n, k)
 
 
 if __name__ == "__main__":
