@@ -41,7 +41,7 @@ bool given(const CLI::Option* o) { return o && o->count() > 0; }
 
 void check_output_is_not_in_model(const std::string& output, const char* flag, const std::string& dir) {
   if (output.empty() || output == "-" || dir.empty()) return;
-  for (const char* f : {"config.json", "model.safetensors", "generation_config.json", "spiece.model", "tokenizer.json",
+  for (const char* f : {"config.json", "model.safetensors", "pytorch_model.bin", "generation_config.json", "spiece.model", "tokenizer.json",
                         "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "added_tokens.json"}) {
     const std::string file = (std::filesystem::path(dir) / f).string();
     std::error_code ec;

@@ -44,6 +44,8 @@ int main(int argc, char** argv) {
       bigbird::cli::add_tokenize);
   add("summarize", "summarize a text with a BigBird-Pegasus checkpoint, as HF's summarization pipeline",
       bigbird::cli::add_summarize);
+  add("convert", "write a checkpoint (pytorch_model.bin, sharded or not) as model.safetensors in a new directory",
+      bigbird::cli::add_convert);
   add("bench-decode", "decoding benchmark: tokens/s of greedy and beam search, step time early vs late",
       bigbird::cli::add_bench_decode);
   try {
