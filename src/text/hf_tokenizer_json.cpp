@@ -1237,8 +1237,9 @@ class JsonTokenizer final : public Tokenizer {
     const int64_t max = options.max_length;
     const int64_t n1 = a.ids.size(), n2 = b ? b->ids.size() : 0;
     if (n1 + n2 + added <= max) return;
-    BB_CHECK(max >= added, "truncation error: max_length ", max, " is smaller than the ", added,
-             " special tokens the tokenizer adds");
+    // A max_length below the special tokens' count truncates nothing: the Rust library's
+    // `max_length - n_added_tokens` wraps around (usize), and Python transformers passes that on.
+    if (max < added) return;
     const int64_t target = max - added;
     const int64_t remove = n1 + n2 - target;
     switch (options.truncation) {
