@@ -261,6 +261,18 @@ cases.llama = {
   inputs: [{ text: 'hello world' }, { text: 'hello wörld ☃' }, { text: 'abc  hello' }, { text: 'hello', pair: 'world' }],
 };
 cases.suffix_bpe = { json: suffix_bpe(), inputs: [{ text: 'lower lowest  newer' }, { text: 'slow xlow' }] };
+// BERT's own normalizer (clean text, CJK padding, accents stripped with lowercase) and NFD+StripAccents.
+cases.bert_normalizer = {
+  json: { ...bert(), normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true } },
+  config: { tokenizer_class: 'BertTokenizerFast', model_max_length: 128 },
+  special: { unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]' },
+  inputs: [{ text: 'Café\u0000 PARIS\u200b is\tthe 中国 capital.' }, { text: 'Cafe\u0301 ﬁsh' }],
+};
+cases.strip_accents = {
+  json: chars_wp({ type: 'WhitespaceSplit' }, { type: 'Sequence', normalizers: [{ type: 'NFD' }, { type: 'StripAccents' }] }),
+  inputs: [{ text: 'Café naïve e\u0301' }],
+};
+cases.nfc = { json: chars_wp({ type: 'WhitespaceSplit' }, { type: 'NFC' }), inputs: [{ text: 'ae\u0301x e\u0301 \u212b' }] };
 const split_texts = [{ text: 'ab--cd-e' }, { text: '-ab--' }, { text: 'abc' }, { text: '--' }];
 for (const behavior of ['Removed', 'Isolated', 'MergedWithPrevious', 'MergedWithNext', 'Contiguous'])
   for (const invert of [false, true])

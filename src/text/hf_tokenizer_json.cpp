@@ -236,8 +236,9 @@ char32_t single_char(const json& j, const std::string& what, const Ctx& ctx) {
 using Normalizer = std::function<void(NStr&)>;
 
 void normalize_unicode(NStr& t, const icu::Normalizer2* n) {
-  // Cut at normalization boundaries; every output character of a chunk takes the chunk's span
-  // when the chunk is several characters (a composition), else its one character's span.
+  // Cut at normalization boundaries; the output characters of a chunk take their own source
+  // character's span, or where characters were composed (or reordered) the k-th output character
+  // takes the k-th input character's (as the Rust library: "e" + U+0301 -> "é" keeps the "e").
   NStr out;
   size_t b = 0;
   UErrorCode err = U_ZERO_ERROR;
@@ -248,16 +249,58 @@ void normalize_unicode(NStr& t, const icu::Normalizer2* n) {
     for (size_t i = b; i < e; ++i) in.append(static_cast<UChar32>(t.s[i]));
     const icu::UnicodeString res = n->normalize(in, err);
     BB_CHECK(U_SUCCESS(err), "Unicode normalization failed: ", u_errorName(err));
-    const Span span = t.span(b, e);
-    const bool one_to_many = e - b == 1;
-    size_t src = b;
-    for (int32_t i = 0; i < res.length();) {
+    // Where the chunk's result is its characters' results one after the other (nothing composed
+    // or reordered), each output character takes its own source character's span.
+    std::vector<Span> spans;
+    icu::UnicodeString joined;
+    for (size_t i = b; i < e; ++i) {
+      const icu::UnicodeString one = n->normalize(icu::UnicodeString(static_cast<UChar32>(t.s[i])), err);
+      joined.append(one);
+      for (int32_t k = 0; k < one.length(); k += U16_LENGTH(one.char32At(k))) spans.push_back(t.al[i]);
+    }
+    BB_CHECK(U_SUCCESS(err), "Unicode normalization failed: ", u_errorName(err));
+    const bool per_char = joined == res;
+    size_t k = 0;
+    for (int32_t i = 0; i < res.length(); ++k) {
       const UChar32 c = res.char32At(i);
       i += U16_LENGTH(c);
-      out.push(static_cast<char32_t>(c), one_to_many ? t.al[b] : span);
-      if (src + 1 < e) ++src;
+      out.push(static_cast<char32_t>(c), per_char ? spans[k] : t.al[std::min(b + k, e - 1)]);
     }
     b = e;
+  }
+  t = std::move(out);
+}
+
+// Rust tokenizers' is_control for BertNormalizer: general categories Cc, Cf, Cn, Co, Cs
+// (tab, newline and carriage return count as whitespace instead).
+bool is_other(char32_t c) {
+  if (c == U'\t' || c == U'\n' || c == U'\r') return false;
+  switch (u_charType(static_cast<UChar32>(c))) {
+    case U_CONTROL_CHAR:
+    case U_FORMAT_CHAR:
+    case U_UNASSIGNED:
+    case U_PRIVATE_USE_CHAR:
+    case U_SURROGATE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// BERT's "Chinese character" blocks (CJK ideographs), which BertNormalizer pads with spaces.
+bool is_cjk(char32_t c) {
+  return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF) ||
+         (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B920 && c <= 0x2CEAF) ||
+         (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
+}
+
+// Drops combining marks (general category M), as StripAccents after NFD.
+void strip_marks(NStr& t) {
+  NStr out;
+  for (size_t i = 0; i < t.size(); ++i) {
+    const int8_t type = u_charType(static_cast<UChar32>(t.s[i]));
+    if (type == U_NON_SPACING_MARK || type == U_COMBINING_SPACING_MARK || type == U_ENCLOSING_MARK) continue;
+    out.push(t.s[i], t.al[i]);
   }
   t = std::move(out);
 }
@@ -329,6 +372,42 @@ Normalizer make_normalizer(const json& j, const Ctx& ctx) {
     BB_CHECK(U_SUCCESS(err) && n, "cannot load ICU's ", type, " data: ", u_errorName(err));
     return [n](NStr& t) { normalize_unicode(t, n); };
   }
+  if (type == "BertNormalizer") {
+    const bool clean = j.value("clean_text", true), chinese = j.value("handle_chinese_chars", true);
+    const bool lower = j.value("lowercase", true);
+    const bool strip = j.contains("strip_accents") && !j["strip_accents"].is_null() ? j["strip_accents"].get<bool>() : lower;
+    UErrorCode err = U_ZERO_ERROR;
+    const icu::Normalizer2* nfd = icu::Normalizer2::getNFDInstance(err);
+    BB_CHECK(U_SUCCESS(err) && nfd, "cannot load ICU's NFD data: ", u_errorName(err));
+    Normalizer lowercase = lower ? make_normalizer(json{{"type", "Lowercase"}}, ctx) : Normalizer();
+    return [=](NStr& t) {
+      NStr out;
+      for (size_t i = 0; i < t.size(); ++i) {
+        const char32_t c = t.s[i];
+        if (clean) {
+          if (c == 0 || c == 0xFFFD || is_other(c)) continue;
+          if (c == U'\t' || c == U'\n' || c == U'\r' || is_ws(c)) {
+            out.push(U' ', t.al[i]);
+            continue;
+          }
+        }
+        if (chinese && is_cjk(c)) {
+          out.push(U' ', t.al[i]);
+          out.push(c, t.al[i]);
+          out.push(U' ', t.al[i]);
+          continue;
+        }
+        out.push(c, t.al[i]);
+      }
+      if (strip) {
+        normalize_unicode(out, nfd);
+        strip_marks(out);
+      }
+      if (lower) lowercase(out);
+      t = std::move(out);
+    };
+  }
+  if (type == "StripAccents") return [](NStr& t) { strip_marks(t); };
   if (type == "Prepend") {
     const std::u32string p = utf8::to_u32(j.at("prepend").get<std::string>());
     return [p](NStr& t) { t.prepend(p); };
