@@ -146,7 +146,7 @@ TEST(TokenizerJson, UnsupportedComponentsAreNamed) {
       {"/post_processor", {{"type", "Custom"}}, "post_processor type \"Custom\" is not supported"},
       {"/decoder", {{"type", "CTC"}}, "tokenizer.json: decoder type \"CTC\" is not supported"},
       {"/pre_tokenizer/behavior", "Splitted", "Split behavior \"Splitted\" is not supported"},
-      {"/normalizer/normalizers/1/pattern", {{"Regex", "N{10,"}}, "invalid regex"},
+      {"/normalizer/normalizers/1/pattern", {{"Regex", "(N{10,}"}}, "invalid regex '(N{10,}'"},
       {"/model/merges", {"A Q"}, "BPE merge 'A Q' uses a token missing from the vocab"},
       {"/model/dropout", 0.1, "BPE dropout is not supported"},
       {"/model", nullptr, "no \"model\""},
@@ -194,6 +194,39 @@ TEST(TokenizerJson, CliTokenizeUsesTokenizerJson) {
   EXPECT_NE(r.output.find("error: " + dir.file("tokenizer.json") + ": pre_tokenizer type \"Digits\" is not supported"),
             std::string::npos)
       << r.output;
+}
+
+}  // namespace
+
+namespace {
+
+// `train --config --tokenizer DIR` with a tokenizer.json directory: a small DNA BigBird from
+// scratch, whose output directory then answers fill-mask through the same tokenizer.
+TEST(TokenizerJson, CliTrainFromScratchWithTokenizerJson) {
+  TempDir dir;
+  json cfg = json::parse(read_file(data_path("../../models/tiny-mlm/config.json")));
+  const auto gena = Tokenizer::load(kDir + "/gena");
+  cfg["vocab_size"] = gena->vocab_size();
+  cfg["pad_token_id"] = gena->pad_id();
+  cfg["sep_token_id"] = gena->sep_id();
+  cfg["bos_token_id"] = gena->cls_id();
+  cfg["eos_token_id"] = gena->sep_id();
+  write_file(dir.file("config.json"), cfg.dump());
+  std::string corpus;
+  const char* units[] = {"ACGTACGT", "GGCC", "TTAA", "AAAACC", "ACGT", "NNNNNNNNNNNN", "GGCCTTAA"};
+  for (int line = 0; line < 40; ++line) {
+    for (int k = 0; k < 12; ++k) corpus += units[(line * 5 + k * 3) % 7];
+    corpus += "\n";
+  }
+  write_file(dir.file("dna.txt"), corpus);
+  const auto r = run_cli("train --task mlm --config " + dir.file("config.json") + " --tokenizer " + kDir +
+                         "/gena --train-file " + dir.file("dna.txt") + " --max-seq-length 32 --max-steps 2 --output-dir " +
+                         dir.file("o") + " --no-progress");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("o/tokenizer.json")));
+  const auto f = run_cli("fill-mask --model " + dir.file("o") + " --top-k 1 ACGT[MASK]GGCC");
+  EXPECT_EQ(f.status, 0) << f.output;
+  EXPECT_NE(f.output.find("\"sequence\""), std::string::npos) << f.output;
 }
 
 }  // namespace

@@ -131,10 +131,8 @@ class Regex {
     std::string bytes;
     std::vector<size_t> char_at;  // byte offset -> char index (valid at char starts and the end)
     for (size_t i = 0; i < text.size(); ++i) {
-      const size_t before = bytes.size();
       append_utf8(bytes, text[i]);
       char_at.resize(bytes.size(), i);
-      (void)before;
     }
     char_at.push_back(text.size());
     std::vector<std::pair<size_t, size_t>> out;
@@ -914,7 +912,11 @@ class UnigramModel final : public Model {
 std::unique_ptr<Model> make_model(const json& j, const Ctx& ctx) {
   BB_CHECK(j.is_object(), ctx.path, ": no \"model\"");
   std::string type = type_of(j);
-  if (type.empty() && j.contains("merges")) type = "BPE";  // older files omit the model type
+  if (type.empty()) {  // older files omit the model type
+    if (j.contains("merges")) type = "BPE";
+    else if (j.contains("vocab") && j["vocab"].is_array()) type = "Unigram";
+    else if (j.contains("max_input_chars_per_word")) type = "WordPiece";
+  }
   if (type == "BPE") return std::make_unique<BpeModel>(j, ctx);
   if (type == "WordPiece") return std::make_unique<WordPieceModel>(j, ctx);
   if (type == "Unigram") return std::make_unique<UnigramModel>(j, ctx);
@@ -1142,8 +1144,8 @@ class JsonTokenizer final : public Tokenizer {
     std::vector<std::string> tokens;
     for (int64_t id : ids) {
       if (skip_special_tokens && special_added_.count(id)) continue;
-      if (auto it = added_by_id_.find(id); it != added_by_id_.end()) tokens.push_back(it->second);
-      else if (const std::string* t = model_->id_to_token(id)) tokens.push_back(*t);
+      // (The Rust library skips an unknown id silently; here it is an error, as for the other tokenizers.)
+      tokens.push_back(id_to_token(id));
     }
     std::string text;
     if (decoder_) {
