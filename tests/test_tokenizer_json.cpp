@@ -137,10 +137,12 @@ TEST(TokenizerJson, UnsupportedComponentsAreNamed) {
     std::string message;
   };
   const std::vector<Case> cases = {
-      {"/pre_tokenizer", {{"type", "Digits"}, {"individual_digits", true}},
+      {"/pre_tokenizer",
+       {{"type", "Digits"}, {"individual_digits", true}},
        "tokenizer.json: pre_tokenizer type \"Digits\" is not supported"},
       {"/normalizer", {{"type", "NMT"}}, "tokenizer.json: normalizer type \"NMT\" is not supported"},
-      {"/normalizer", {{"type", "Sequence"}, {"normalizers", {{{"type", "Precompiled"}}}}},
+      {"/normalizer",
+       {{"type", "Sequence"}, {"normalizers", {{{"type", "Precompiled"}}}}},
        "normalizer type \"Precompiled\" is not supported"},
       {"/model/type", "WordLevel", "tokenizer.json: model type \"WordLevel\" is not supported"},
       {"/post_processor", {{"type", "Custom"}}, "post_processor type \"Custom\" is not supported"},
@@ -181,8 +183,8 @@ TEST(TokenizerJson, BadInputAndImpossibleTruncationThrow) {
 }
 
 TEST(TokenizerJson, CliTokenizeUsesTokenizerJson) {
-  const json out = cli_json("tokenize --model " + kDir + "/gena " + sh("ACGTNNNNNNNNNNNNNNGGCC") + " --text-pair " +
-                            sh("GGCCTT"));
+  const json out =
+      cli_json("tokenize --model " + kDir + "/gena " + sh("ACGTNNNNNNNNNNNNNNGGCC") + " --text-pair " + sh("GGCCTT"));
   EXPECT_EQ(out["tokens"], json({"[CLS]", "ACGT", "-", "GGCC", "[SEP]", "GGCC", "TT", "[SEP]"}));
   EXPECT_EQ(out["offsets"][2], json({17, 18}));
   EXPECT_EQ(out["token_type_ids"], json({0, 0, 0, 0, 0, 1, 1, 1}));
@@ -220,8 +222,8 @@ TEST(TokenizerJson, CliTrainFromScratchWithTokenizerJson) {
   }
   write_file(dir.file("dna.txt"), corpus);
   const auto r = run_cli("train --task mlm --config " + dir.file("config.json") + " --tokenizer " + kDir +
-                         "/gena --train-file " + dir.file("dna.txt") + " --max-seq-length 32 --max-steps 2 --output-dir " +
-                         dir.file("o") + " --no-progress");
+                         "/gena --train-file " + dir.file("dna.txt") +
+                         " --max-seq-length 32 --max-steps 2 --output-dir " + dir.file("o") + " --no-progress");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(std::filesystem::exists(dir.file("o/tokenizer.json")));
   const auto f = run_cli("fill-mask --model " + dir.file("o") + " --top-k 1 ACGT[MASK]GGCC");

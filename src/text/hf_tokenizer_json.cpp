@@ -113,8 +113,8 @@ class Regex {
     init_onig();
     OnigErrorInfo info;
     const auto* p = reinterpret_cast<const OnigUChar*>(pattern.data());
-    const int r = onig_new(&re_, p, p + pattern.size(), ONIG_OPTION_NONE, ONIG_ENCODING_UTF8, ONIG_SYNTAX_DEFAULT,
-                           &info);
+    const int r =
+        onig_new(&re_, p, p + pattern.size(), ONIG_OPTION_NONE, ONIG_ENCODING_UTF8, ONIG_SYNTAX_DEFAULT, &info);
     if (r != ONIG_NORMAL) {
       OnigUChar msg[ONIG_MAX_ERROR_MESSAGE_LEN];
       onig_error_code_to_str(msg, r, &info);
@@ -278,10 +278,8 @@ bool is_other(char32_t c) {
     case U_FORMAT_CHAR:
     case U_UNASSIGNED:
     case U_PRIVATE_USE_CHAR:
-    case U_SURROGATE:
-      return true;
-    default:
-      return false;
+    case U_SURROGATE: return true;
+    default: return false;
   }
 }
 
@@ -373,7 +371,8 @@ Normalizer make_normalizer(const json& j, const Ctx& ctx) {
   if (type == "BertNormalizer") {
     const bool clean = j.value("clean_text", true), chinese = j.value("handle_chinese_chars", true);
     const bool lower = j.value("lowercase", true);
-    const bool strip = j.contains("strip_accents") && !j["strip_accents"].is_null() ? j["strip_accents"].get<bool>() : lower;
+    const bool strip =
+        j.contains("strip_accents") && !j["strip_accents"].is_null() ? j["strip_accents"].get<bool>() : lower;
     UErrorCode err = U_ZERO_ERROR;
     const icu::Normalizer2* nfd = icu::Normalizer2::getNFDInstance(err);
     BB_CHECK(U_SUCCESS(err) && nfd, "cannot load ICU's NFD data: ", u_errorName(err));
@@ -438,9 +437,7 @@ void split_into(const NStr& t, Cover cover, Behavior behavior, std::vector<NStr>
     case Behavior::Isolated:
       for (auto& [r, m] : cover) kept.push_back({r, false});
       break;
-    case Behavior::Removed:
-      kept = cover;
-      break;
+    case Behavior::Removed: kept = cover; break;
     case Behavior::Contiguous: {
       std::optional<bool> prev;
       for (auto& [r, m] : cover) {
@@ -561,10 +558,11 @@ PreTokenizer make_pre_tokenizer(const json& j, const Ctx& ctx) {
   if (type == "Metaspace") {
     const char32_t rep = single_char(j.at("replacement"), "Metaspace replacement", ctx);
     std::string scheme = "always";
-    if (j.contains("prepend_scheme") && j["prepend_scheme"].is_string()) scheme = j["prepend_scheme"].get<std::string>();
+    if (j.contains("prepend_scheme") && j["prepend_scheme"].is_string())
+      scheme = j["prepend_scheme"].get<std::string>();
     else if (j.contains("add_prefix_space")) scheme = j["add_prefix_space"].get<bool>() ? "always" : "never";
-    BB_CHECK(scheme == "always" || scheme == "first" || scheme == "never", ctx.path,
-             ": Metaspace prepend_scheme \"", scheme, "\" is not supported");
+    BB_CHECK(scheme == "always" || scheme == "first" || scheme == "never", ctx.path, ": Metaspace prepend_scheme \"",
+             scheme, "\" is not supported");
     const bool split = j.value("split", true);
     return each([=](const NStr& in, std::vector<NStr>& out) {
       NStr t = in;
@@ -576,7 +574,10 @@ PreTokenizer make_pre_tokenizer(const json& j, const Ctx& ctx) {
         if (!t.empty()) out.push_back(std::move(t));
         return;
       }
-      split_into(t, cover_by(t.s, [rep](char32_t c) { return c == rep; }, false), Behavior::MergedWithNext, out);
+      split_into(t,
+                 cover_by(
+                     t.s, [rep](char32_t c) { return c == rep; }, false),
+                 Behavior::MergedWithNext, out);
     });
   }
   if (type == "ByteLevel") {
@@ -985,7 +986,8 @@ Decoder make_decoder(const json& j, const Ctx& ctx) {
   if (type == "Metaspace") {
     const std::string rep = j.at("replacement").get<std::string>();
     std::string scheme = "always";
-    if (j.contains("prepend_scheme") && j["prepend_scheme"].is_string()) scheme = j["prepend_scheme"].get<std::string>();
+    if (j.contains("prepend_scheme") && j["prepend_scheme"].is_string())
+      scheme = j["prepend_scheme"].get<std::string>();
     else if (j.contains("add_prefix_space")) scheme = j["add_prefix_space"].get<bool>() ? "always" : "never";
     return [rep, scheme](std::vector<std::string> t) {
       for (size_t i = 0; i < t.size(); ++i) {
@@ -1101,9 +1103,9 @@ class JsonTokenizer final : public Tokenizer {
       parse_post_processor(root["post_processor"], ctx);
     if (root.contains("added_tokens") && !root["added_tokens"].is_null()) {
       for (const auto& a : root["added_tokens"]) {
-        AddedToken t{a.at("id").get<int64_t>(),      utf8::to_u32(a.at("content").get<std::string>()),
-                     a.value("single_word", false),  a.value("lstrip", false),
-                     a.value("rstrip", false),       a.value("normalized", true),
+        AddedToken t{a.at("id").get<int64_t>(),     utf8::to_u32(a.at("content").get<std::string>()),
+                     a.value("single_word", false), a.value("lstrip", false),
+                     a.value("rstrip", false),      a.value("normalized", true),
                      a.value("special", false)};
         BB_CHECK(t.id >= 0 && !t.content.empty(), ctx.path, ": bad added token");
         added_ids_[to_utf8(t.content)] = t.id;
@@ -1305,8 +1307,7 @@ class JsonTokenizer final : public Tokenizer {
         if (first && trim_prefix_space_ && lead == 1) lead = 0;
         o.first = std::min<int64_t>(o.first + lead, o.second);
       }
-      if (trail > 0 && o.second >= static_cast<int64_t>(trail))
-        o.second = std::max<int64_t>(o.second - trail, o.first);
+      if (trail > 0 && o.second >= static_cast<int64_t>(trail)) o.second = std::max<int64_t>(o.second - trail, o.first);
     }
   }
 
@@ -1351,8 +1352,7 @@ class JsonTokenizer final : public Tokenizer {
                  " must go to fit max_length ", max, " (choose another truncation strategy)");
         b->resize(n2 - remove);
         break;
-      case Truncation::DoNotTruncate:
-        break;
+      case Truncation::DoNotTruncate: break;
     }
   }
 
