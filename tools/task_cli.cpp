@@ -39,10 +39,11 @@ void add_task_options(CLI::App& app, TaskArgs& a, tasks::InputKind kind, bool ne
                  needs_weights
                      ? "checkpoint directory as HF saves it (config.json, model.safetensors, and the tokenizer "
                        "files unless --tokenizer is given)"
-                     : "directory with the tokenizer files (spiece.model, tokenizer_config.json, ...)")
+                     : "directory with the tokenizer files (spiece.model or tokenizer.json, ...)")
       ->required();
   app.add_option("--tokenizer", a.tokenizer,
-                 "directory with spiece.model, tokenizer_config.json, special_tokens_map.json (default: --model)");
+                 "directory with spiece.model or tokenizer.json, tokenizer_config.json, special_tokens_map.json "
+                 "(default: --model)");
   if (kind != tasks::InputKind::QuestionContext) {
     a.text_option = app.add_option("text", a.text, "the input text (default: --file, or stdin)");
     if (kind == tasks::InputKind::TextOrPair) app.add_option("--text-pair", a.text_pair, "second text of a pair");

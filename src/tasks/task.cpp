@@ -37,8 +37,8 @@ std::unique_ptr<TaskModel> TaskModel::load(const std::string& model_dir, const s
   BB_CHECK(fs::is_directory(model_dir), "model directory '", model_dir, "' does not exist");
   const std::string tdir = tokenizer_dir.empty() ? model_dir : tokenizer_dir;
   BB_CHECK(fs::is_directory(tdir), "tokenizer directory '", tdir, "' does not exist");
-  if (!fs::exists(fs::path(tdir) / "spiece.model"))
-    fail("no tokenizer in '", tdir, "': spiece.model is missing",
+  if (!fs::exists(fs::path(tdir) / "spiece.model") && !fs::exists(fs::path(tdir) / "tokenizer.json"))
+    fail("no tokenizer in '", tdir, "': spiece.model is missing, and there is no tokenizer.json",
          tokenizer_dir.empty() ? " (give the tokenizer's directory with --tokenizer DIR)" : "");
 
   auto tm = std::make_unique<TaskModel>();

@@ -244,7 +244,11 @@ Encoding Tokenizer::encode_one(std::string_view text, std::optional<std::string_
   // id_to_token of a text token may differ from its tokenize() string (unknown pieces): use the id's.
   for (size_t i = 0; i < e.size(); ++i) e.tokens[i] = id_to_token(e.input_ids[i]);
   e.attention_mask.assign(e.size(), 1);
+  warn_if_too_long(e, options);
+  return e;
+}
 
+void Tokenizer::warn_if_too_long(Encoding& e, const EncodeOptions& options) const {
   if (options.max_length < 0 && options.padding != Padding::MaxLength &&
       static_cast<int64_t>(e.size()) > model_max_length_)
     e.warnings.push_back(
@@ -252,7 +256,11 @@ Encoding Tokenizer::encode_one(std::string_view text, std::optional<std::string_
         "length for this model (" +
         std::to_string(e.size()) + " > " + std::to_string(model_max_length_) +
         "). Running this sequence through the model will result in indexing errors");
-  return e;
+}
+
+const SentencePieceModel& Tokenizer::sentencepiece() const {
+  BB_CHECK(sp_, class_name_, " has no SentencePiece model");
+  return *sp_;
 }
 
 void Tokenizer::pad(Encoding& e, int64_t length) const {
@@ -316,6 +324,10 @@ std::string Tokenizer::decode(const std::vector<int64_t>& ids, bool skip_special
   const std::vector<std::string> tokens = convert_ids_to_tokens(ids, skip_special_tokens);
   std::string text = postprocess_decoded(tokens.empty() ? std::string() : convert_tokens_to_string(tokens));
   if (!clean_up_tokenization_spaces) return text;
+  return clean_up_tokenization(std::move(text));
+}
+
+std::string Tokenizer::clean_up_tokenization(std::string text) {
   // HF clean_up_tokenization(): plain replace-all, in this order.
   static const std::pair<const char*, const char*> kCleanUp[] = {
       {" .", "."},     {" ?", "?"},   {" !", "!"},   {" ,", ","},     {" ' ", "'"},

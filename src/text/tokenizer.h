@@ -87,7 +87,7 @@ class Tokenizer {
 
   // HF tokenize(): the pieces of `text` (SentencePiece piece strings; an unknown piece is its own
   // text, e.g. "\t"), special tokens typed in the text kept whole. No special tokens added.
-  std::vector<std::string> tokenize(std::string_view text) const;
+  virtual std::vector<std::string> tokenize(std::string_view text) const;
 
   // HF tokenizer(text[, pair], ...): ids with special tokens, truncation, padding, masks, offsets.
   Encoding encode(std::string_view text, const EncodeOptions& options = {}) const;
@@ -98,8 +98,8 @@ class Tokenizer {
                                      const EncodeOptions& options = {}) const;
 
   // HF decode(ids, skip_special_tokens, clean_up_tokenization_spaces).
-  std::string decode(const std::vector<int64_t>& ids, bool skip_special_tokens = false,
-                     bool clean_up_tokenization_spaces = true) const;
+  virtual std::string decode(const std::vector<int64_t>& ids, bool skip_special_tokens = false,
+                             bool clean_up_tokenization_spaces = true) const;
 
   // Vocabulary. Ids outside [0, vocab_size()) throw bigbird::Error.
   virtual int64_t token_to_id(std::string_view token) const = 0;  // unk_id() for an unknown string
@@ -129,7 +129,11 @@ class Tokenizer {
   std::vector<int64_t> all_special_ids() const;
   bool is_special_id(int64_t id) const { return special_ids_.count(id) != 0; }
 
-  const SentencePieceModel& sentencepiece() const { return *sp_; }
+  // Throws bigbird::Error for a tokenizer.json tokenizer (it has no SentencePiece model).
+  const SentencePieceModel& sentencepiece() const;
+
+  // HF clean_up_tokenization() (" ." -> ".", " n't" -> "n't", ...).
+  static std::string clean_up_tokenization(std::string text);
 
  protected:
   // What a subclass's constructor gets: the model and the resolved special tokens.
@@ -160,6 +164,11 @@ class Tokenizer {
   virtual std::string postprocess_decoded(std::string text) const { return text; }
 
   bool is_special_token(const std::string& token) const { return special_strings_.count(token) != 0; }
+  // One text (or pair) without padding; tokenizer.json tokenizers replace the whole pipeline.
+  virtual Encoding encode_one(std::string_view text, std::optional<std::string_view> pair,
+                              const EncodeOptions& options) const;
+  // HF's "Token indices sequence length is longer than ..." warning, when it applies.
+  void warn_if_too_long(Encoding& e, const EncodeOptions& options) const;
 
   std::shared_ptr<const SentencePieceModel> sp_;
 
@@ -170,7 +179,6 @@ class Tokenizer {
   int64_t role_id(std::string_view role) const;
   void pad(Encoding& e, int64_t length) const;
   int64_t padding_length(const EncodeOptions& options) const;
-  Encoding encode_one(std::string_view text, std::optional<std::string_view> pair, const EncodeOptions& options) const;
 
   std::string class_name_;
   int64_t model_max_length_;

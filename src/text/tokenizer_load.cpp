@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "text/hf_tokenizer_json.h"
 #include "text/tokenizer_impl.h"
 
 namespace bigbird {
@@ -44,6 +45,17 @@ std::string find_class_name(const detail::TokenizerFiles& files) {
        "' and no known \"model_type\" in '", model_config.string(), "'");
 }
 
+// HF: model_max_length from the config, else "very large" (int(1e30)).
+int64_t read_model_max_length(const detail::TokenizerFiles& files) {
+  int64_t m = std::numeric_limits<int64_t>::max();
+  if (auto it = files.config.find("model_max_length"); it != files.config.end() && it->is_number()) {
+    const double v = it->get<double>();
+    BB_CHECK(v >= 0, files.config_path, ": negative model_max_length ", v);
+    if (v < 9.2e18) m = static_cast<int64_t>(v);
+  }
+  return m;
+}
+
 }  // namespace
 
 namespace detail {
@@ -82,18 +94,15 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& dir) {
   files.special_map_path = (fs::path(dir) / "special_tokens_map.json").string();
   files.config = read_json_if_exists(files.config_path);
   files.special_map = read_json_if_exists(files.special_map_path);
+  files.model_max_length = read_model_max_length(files);
+  // An HF tokenizer.json (PreTrainedTokenizerFast) when there is no SentencePiece model: a
+  // directory with spiece.model keeps the slow tokenizer this engine matches token for token.
+  if (fs::exists(fs::path(dir) / "tokenizer.json") && !fs::exists(fs::path(dir) / "spiece.model"))
+    return detail::make_hf_json_tokenizer(files);
   files.class_name = find_class_name(files);
   BB_CHECK(files.class_name == "BigBirdTokenizer" || files.class_name == "PegasusTokenizer",
            "unsupported tokenizer_class '", files.class_name, "' in '", files.config_path,
            "' (supported: BigBirdTokenizer, PegasusTokenizer)");
-
-  // HF: model_max_length from the config, else "very large" (int(1e30)).
-  files.model_max_length = std::numeric_limits<int64_t>::max();
-  if (auto it = files.config.find("model_max_length"); it != files.config.end() && it->is_number()) {
-    const double v = it->get<double>();
-    BB_CHECK(v >= 0, files.config_path, ": negative model_max_length ", v);
-    if (v < 9.2e18) files.model_max_length = static_cast<int64_t>(v);
-  }
 
   files.sp = std::make_shared<SentencePieceModel>((fs::path(dir) / "spiece.model").string());
   if (files.class_name == "BigBirdTokenizer") return detail::make_bigbird_tokenizer(files);
