@@ -51,8 +51,9 @@ const LongModels& models() {
 // The most words (picked at random) that keep the text within `tokens` tokens with its [CLS] and
 // [SEP]; the words take 1 to 3 tokens, so the text is at least tokens - 2 long.
 std::string text_of(const Tokenizer& tok, int64_t tokens, uint32_t seed = 1) {
-  static const char* words[] = {"license", "the", "software", "free", "copy",  "source", "code",   "program", "you",
-                                "may",     "modify", "terms", "Paris", "Berlin", "work", "rights", "of",      "and"};
+  static const char* words[] = {"license", "the",     "software", "free",   "copy",   "source",
+                                "code",    "program", "you",      "may",    "modify", "terms",
+                                "Paris",   "Berlin",  "work",     "rights", "of",     "and"};
   std::string s;
   uint32_t x = seed;
   while (true) {
@@ -187,8 +188,7 @@ TEST(LongInputs, ClassifyAveragesTheWindowsLogits) {
         std::unique_ptr<Item> item = task.prepare(rec(text), RunOptions{});
         ASSERT_EQ(item->rows.size(), windows.size()) << where;
         for (size_t w = 0; w < windows.size(); ++w) EXPECT_EQ(item->rows[w].input_ids, windows[w].ids) << where;
-        expect_same_scores(by_label(run_one(task, rec(text), RunOptions{})), hand_classify(tm, windows, agg),
-                           where);
+        expect_same_scores(by_label(run_one(task, rec(text), RunOptions{})), hand_classify(tm, windows, agg), where);
       }
     }
   }
@@ -433,10 +433,9 @@ TEST(LongInputs, CliErrorNamesBothFlags) {
 TEST(LongInputs, JsonlBatchMatchesSingleInputs) {
   TempDir dir;
   const Tokenizer& tok = models().cls_tm->tokenizer();
-  const std::vector<InputRecord> recs = {rec("A short text."),
-                                         rec(text_of(tok, static_cast<int64_t>(2.5 * kPositions), 11)),
-                                         rec("A question?", text_of(tok, 3 * kPositions, 12)),
-                                         rec(text_of(tok, 10 * kPositions, 13))};
+  const std::vector<InputRecord> recs = {
+      rec("A short text."), rec(text_of(tok, static_cast<int64_t>(2.5 * kPositions), 11)),
+      rec("A question?", text_of(tok, 3 * kPositions, 12)), rec(text_of(tok, 10 * kPositions, 13))};
   for (const std::string cmd : {"classify --aggregation max", "embed", "tag"}) {
     const bool tag = cmd == "tag";  // tag takes no pairs
     std::vector<InputRecord> lines;
@@ -450,7 +449,8 @@ TEST(LongInputs, JsonlBatchMatchesSingleInputs) {
     }
     write_file(dir.file("in.jsonl"), jsonl);
     const std::string flags = " --model " + (tag ? models().tagger : models().cls) + " --stride 16 --batch-size 3";
-    const RunResult r = run_cli(cmd + flags + " --input " + dir.file("in.jsonl") + " --output " + dir.file("out.jsonl"));
+    const RunResult r =
+        run_cli(cmd + flags + " --input " + dir.file("in.jsonl") + " --output " + dir.file("out.jsonl"));
     ASSERT_EQ(r.status, 0) << r.output;
     const auto got = read_jsonl(dir.file("out.jsonl"));
     ASSERT_EQ(got.size(), lines.size());

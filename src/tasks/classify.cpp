@@ -29,8 +29,8 @@ std::unique_ptr<Item> ClassifyTask::prepare(const InputRecord& in, const RunOpti
   auto item = std::make_unique<Item>();
   // HF's BigBirdTokenizer returns no token_type_ids by default (model_input_names), so the pipeline
   // runs the model with type 0 everywhere, also for a pair (and each window).
-  item->rows = long_.prepare(in.text, in.text_pair ? std::optional<std::string_view>(*in.text_pair) : std::nullopt, opt)
-                   .rows;
+  item->rows =
+      long_.prepare(in.text, in.text_pair ? std::optional<std::string_view>(*in.text_pair) : std::nullopt, opt).rows;
   return item;
 }
 

@@ -16,7 +16,7 @@ namespace bigbird::tasks {
 struct ClassifyOptions {
   std::optional<int> top_k;       // all labels when unset
   std::string function_to_apply;  // "" (HF's rule), "softmax", "sigmoid" or "none"
-  LongInputOptions long_input;     // truncation / windows over the text (the pair's second text)
+  LongInputOptions long_input;    // truncation / windows over the text (the pair's second text)
 };
 
 class ClassifyTask : public Task {

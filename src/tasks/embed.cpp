@@ -16,8 +16,8 @@ std::unique_ptr<Item> EmbedTask::prepare(const InputRecord& in, const RunOptions
   if (in.text_pair) check_text(*in.text_pair, "the text pair");
   auto item = std::make_unique<Item>();
   // HF's default call: no token types.
-  item->rows = long_.prepare(in.text, in.text_pair ? std::optional<std::string_view>(*in.text_pair) : std::nullopt, opt)
-                   .rows;
+  item->rows =
+      long_.prepare(in.text, in.text_pair ? std::optional<std::string_view>(*in.text_pair) : std::nullopt, opt).rows;
   return item;
 }
 

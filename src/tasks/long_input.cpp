@@ -19,7 +19,8 @@ LongInputs::LongInputs(const TaskModel& tm, LongInputOptions options, std::strin
     : tm_(tm), options_(std::move(options)), task_(std::move(task)), windows_allowed_(windows_allowed) {
   const std::string& a = options_.aggregation;
   BB_CHECK(a == "mean" || a == "max", "unknown aggregation '", a, "' (expected mean or max)");
-  BB_CHECK(!options_.windows() || windows_allowed_, task_, " does not split inputs into windows: --stride is not offered");
+  BB_CHECK(!options_.windows() || windows_allowed_, task_,
+           " does not split inputs into windows: --stride is not offered");
   BB_CHECK(options_.max_length < 0 || options_.truncation || options_.windows(), "--max-length ", options_.max_length,
            " needs --truncation true or --stride S (", task_, " does not cut inputs otherwise)");
   const RunOptions ro;
@@ -33,8 +34,8 @@ LongInputs::LongInputs(const TaskModel& tm, LongInputOptions options, std::strin
   if (options_.windows()) {
     const int64_t room = limit(ro) - tm_.tokenizer().num_special_tokens_to_add(false);
     BB_CHECK(options_.stride < room, "--stride ", options_.stride, " is too large: a window holds ", room,
-             " tokens of text (", limit(ro), " with its special tokens), and consecutive windows must differ; use at most ",
-             room - 1);
+             " tokens of text (", limit(ro),
+             " with its special tokens), and consecutive windows must differ; use at most ", room - 1);
     const int64_t step = room - options_.stride;
     BB_CHECK(step * kMaxWindowOverlap >= room, "--stride ", options_.stride, " is too large for windows of ", room,
              " tokens of text: each token would be encoded up to ", room / step, " times (the limit is ",
@@ -108,8 +109,8 @@ LongRows LongInputs::prepare(std::string_view text, std::optional<std::string_vi
     row.input_ids.insert(row.input_ids.end(), ids.begin(), ids.begin() + b);
     row.input_ids.insert(row.input_ids.end(), ids.begin() + b + s.start, ids.begin() + b + s.start + s.len);
     row.input_ids.insert(row.input_ids.end(), ids.begin() + e, ids.end());
-    BB_CHECK(tm_.fits(static_cast<int64_t>(row.input_ids.size()), opt), "internal: a window of ",
-             row.input_ids.size(), " tokens does not fit the model");
+    BB_CHECK(tm_.fits(static_cast<int64_t>(row.input_ids.size()), opt), "internal: a window of ", row.input_ids.size(),
+             " tokens does not fit the model");
     out.rows.push_back(std::move(row));
   }
   return out;
