@@ -165,6 +165,11 @@ TEST(LongInputs, WindowSpansStepUntilTheEnd) {
   EXPECT_EQ(last[3].start, 9);
   EXPECT_EQ(last[3].len, 2);
   ASSERT_EQ(window_spans(4, 4, 1).size(), 1u);
+  // A step past the room (QA's doc_stride with a long question): windows at 0, 5, then none at 10.
+  const std::vector<WindowSpan> gaps = window_spans(10, 3, 5);
+  ASSERT_EQ(gaps.size(), 2u);
+  EXPECT_EQ(gaps[1].start, 5);
+  EXPECT_EQ(gaps[1].len, 3);
 }
 
 TEST(LongInputs, ClassifyAveragesTheWindowsLogits) {

@@ -8,7 +8,9 @@ namespace bigbird::tasks {
 std::vector<WindowSpan> window_spans(int64_t n, int64_t room, int64_t step) {
   BB_CHECK(room >= 1 && step >= 1, "window_spans: room ", room, " and step ", step, " must be positive");
   std::vector<WindowSpan> out;
-  for (int64_t start = 0;; start += step) {
+  // A step larger than the room (QA: a long question) skips tokens; the windows then end once
+  // one would start past the last token.
+  for (int64_t start = 0; start == 0 || start < n; start += step) {
     out.push_back({start, std::min(room, n - start)});
     if (n - start <= room) break;  // this window reaches the end
   }

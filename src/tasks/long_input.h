@@ -41,7 +41,8 @@ struct WindowSpan {
 };
 
 // Windows over n tokens, at most `room` tokens each, one starting every `step` tokens, until one
-// reaches the end (n <= room: one window). HF's overflowing tokens with stride S: step = room - S;
+// reaches the end (n <= room: one window) or, with step > room, until the next would start at
+// or past n. HF's overflowing tokens with stride S: step = room - S;
 // QA's doc_stride: step = doc_stride.
 std::vector<WindowSpan> window_spans(int64_t n, int64_t room, int64_t step);
 
