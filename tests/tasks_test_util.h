@@ -78,16 +78,18 @@ inline void expect_same_json(const nlohmann::json& got, const nlohmann::json& wa
 }
 
 // A small random BigBird checkpoint of `architecture` in `dir`, with the fixture tokenizer's
-// vocabulary (512, [SEP] = 66) and tokenizer files, and `id2label` as its labels.
+// vocabulary (512, [SEP] = 66) and tokenizer files, and `id2label` as its labels; `max_pos`
+// positions (block size 8, one random block).
 inline void write_task_checkpoint(const std::string& dir, const std::string& architecture,
-                                  const std::vector<std::string>& id2label, const std::string& problem_type = "") {
+                                  const std::vector<std::string>& id2label, const std::string& problem_type = "",
+                                  int64_t max_pos = 256) {
   CheckpointSpec s;
   s.vocab = 512;
   s.hidden = 32;
   s.heads = 2;
   s.layers = 1;
   s.intermediate = 48;
-  s.max_pos = 256;
+  s.max_pos = max_pos;
   s.block = 8;
   s.r = 1;
   s.architecture = architecture;

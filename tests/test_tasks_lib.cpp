@@ -30,7 +30,9 @@ InputRecord text(const std::string& t) {
 
 TEST(TasksLib, FillMaskScoresAreTheSoftmaxOfTheMlmHeadAtTheMask) {
   auto tm = TaskModel::load(kPre, kTok);
-  FillMaskTask task(*tm, {3});
+  FillMaskOptions three;
+  three.top_k = 3;
+  FillMaskTask task(*tm, three);
   const json got = run_one(task, text("The license is [MASK]."), {});
   // The same through the model directly: full sequence, logits at the mask position.
   const Encoding e = tm->tokenizer().encode("The license is [MASK].");

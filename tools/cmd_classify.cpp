@@ -1,6 +1,7 @@
 // `bigbird classify`: HF TextClassificationPipeline (top_k=None) on a sequence-classification
 // checkpoint (src/tasks/classify.h).
 #include "commands.h"
+#include "long_input_flags.h"
 #include "task_cli.h"
 #include "tasks/classify.h"
 
@@ -15,6 +16,7 @@ Runner add_classify(CLI::App& app) {
   app.add_option("--function-to-apply", o->function_to_apply,
                  "softmax | sigmoid | none (default: HF's rule from num_labels and problem_type)")
       ->check(CLI::IsMember({"softmax", "sigmoid", "none"}));
+  add_long_input_options(app, o->long_input, /*windows=*/true, /*aggregation=*/true);
   return [a, o, top_k] {
     if (*top_k > 0) o->top_k = *top_k;
     auto tm = load_task_model(*a);

@@ -1,5 +1,6 @@
 // `bigbird embed`: one vector per input (src/tasks/embed.h), as JSON or a .npy matrix.
 #include "commands.h"
+#include "long_input_flags.h"
 #include "task_cli.h"
 #include "tasks/embed.h"
 
@@ -14,6 +15,7 @@ Runner add_embed(CLI::App& app) {
       ->check(CLI::IsMember({"mean", "cls", "pooler"}));
   app.add_option("--format", *format, "json | npy (default: npy when --output ends in .npy, else json)")
       ->check(CLI::IsMember({"json", "npy"}));
+  add_long_input_options(app, o->long_input, /*windows=*/true, /*aggregation=*/true);
   return [a, o, format] {
     const bool npy = *format == "npy" || (format->empty() && a->output.size() > 4 &&
                                           a->output.compare(a->output.size() - 4, 4, ".npy") == 0);

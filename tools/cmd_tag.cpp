@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "long_input_flags.h"
 #include "task_cli.h"
 #include "tasks/tag.h"
 
@@ -16,6 +17,7 @@ Runner add_tag(CLI::App& app) {
   app.add_option("--aggregation", o->aggregation, "none | simple (default) | first | average | max")
       ->check(CLI::IsMember({"none", "simple", "first", "average", "max"}));
   app.add_option("--ignore-labels", *ignore, "comma-separated labels to drop (default O; '' keeps all)");
+  add_long_input_options(app, o->long_input, /*windows=*/true, /*aggregation=*/false);
   return [a, o, ignore] {
     o->ignore_labels.clear();
     std::stringstream ss(*ignore);

@@ -6,7 +6,8 @@
 
 namespace bigbird::tasks {
 
-ClassifyTask::ClassifyTask(const TaskModel& tm, ClassifyOptions options) : Task(tm), options_(std::move(options)) {
+ClassifyTask::ClassifyTask(const TaskModel& tm, ClassifyOptions options)
+    : Task(tm), options_(std::move(options)), long_(tm, options_.long_input, "classify", true) {
   tm.require(tm.model().architecture() == Architecture::SequenceClassification, "classify",
              "sequence-classification head (BigBirdForSequenceClassification)");
   BB_CHECK(!options_.top_k || *options_.top_k >= 1, "--top-k must be at least 1, got ", *options_.top_k);
@@ -26,12 +27,10 @@ std::unique_ptr<Item> ClassifyTask::prepare(const InputRecord& in, const RunOpti
   check_text(in.text, "the text");
   if (in.text_pair) check_text(*in.text_pair, "the text pair");
   auto item = std::make_unique<Item>();
-  Encoding e =
-      in.text_pair ? tm_.tokenizer().encode(in.text, std::string_view(*in.text_pair)) : tm_.tokenizer().encode(in.text);
-  tm_.check_fits(static_cast<int64_t>(e.size()), opt, "classify");
   // HF's BigBirdTokenizer returns no token_type_ids by default (model_input_names), so the pipeline
-  // runs the model with type 0 everywhere, also for a pair.
-  item->rows.push_back(EncoderRow{std::move(e.input_ids), {}, {}});
+  // runs the model with type 0 everywhere, also for a pair (and each window).
+  item->rows =
+      long_.prepare(in.text, in.text_pair ? std::optional<std::string_view>(*in.text_pair) : std::nullopt, opt).rows;
   return item;
 }
 
@@ -45,7 +44,7 @@ Tensor ClassifyTask::head(const Tensor& seq, const EncoderRow&, const ThreadingC
 }
 
 json ClassifyTask::finish(const Item& item) const {
-  const Tensor& logits = item.outputs.at(0);
+  const Tensor logits = long_.combine(item.outputs);  // the windows' mean (or max) logits
   const int64_t n = logits.dim(0);
   std::vector<float> scores(logits.data);
   if (function_ == "softmax") scores = softmax(logits.ptr(), n);

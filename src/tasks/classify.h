@@ -3,9 +3,12 @@
 // top_k. The scores are softmax(logits) for a single-label model (num_labels > 1), sigmoid for
 // num_labels == 1 or problem_type "multi_label_classification" (HF's function_to_apply rule),
 // unless function_to_apply says otherwise. Input: a text or a text pair ([CLS] A [SEP] B [SEP]).
+// Long inputs (tasks/long_input.h): truncated, or windows whose logits are averaged (or their
+// element-wise max taken) before the function is applied.
 #pragma once
 #include <optional>
 
+#include "tasks/long_input.h"
 #include "tasks/task.h"
 
 namespace bigbird::tasks {
@@ -13,6 +16,7 @@ namespace bigbird::tasks {
 struct ClassifyOptions {
   std::optional<int> top_k;       // all labels when unset
   std::string function_to_apply;  // "" (HF's rule), "softmax", "sigmoid" or "none"
+  LongInputOptions long_input;    // truncation / windows over the text (the pair's second text)
 };
 
 class ClassifyTask : public Task {
@@ -31,6 +35,7 @@ class ClassifyTask : public Task {
  private:
   ClassifyOptions options_;
   std::string function_;
+  LongInputs long_;
 };
 
 }  // namespace bigbird::tasks

@@ -4,7 +4,8 @@
 
 namespace bigbird::tasks {
 
-EmbedTask::EmbedTask(const TaskModel& tm, EmbedOptions options) : Task(tm), options_(std::move(options)) {
+EmbedTask::EmbedTask(const TaskModel& tm, EmbedOptions options)
+    : Task(tm), options_(std::move(options)), long_(tm, options_.long_input, "embed", true) {
   const std::string& p = options_.pooling;
   BB_CHECK(p == "mean" || p == "cls" || p == "pooler", "unknown pooling '", p, "' (expected mean, cls or pooler)");
   if (p == "pooler") tm.require(tm.model().has_pooler(), "embed --pooling pooler", "pooler");
@@ -14,10 +15,9 @@ std::unique_ptr<Item> EmbedTask::prepare(const InputRecord& in, const RunOptions
   check_text(in.text, "the text");
   if (in.text_pair) check_text(*in.text_pair, "the text pair");
   auto item = std::make_unique<Item>();
-  Encoding e =
-      in.text_pair ? tm_.tokenizer().encode(in.text, std::string_view(*in.text_pair)) : tm_.tokenizer().encode(in.text);
-  tm_.check_fits(static_cast<int64_t>(e.size()), opt, "embed");
-  item->rows.push_back(EncoderRow{std::move(e.input_ids), {}, {}});  // HF's default call: no token types
+  // HF's default call: no token types.
+  item->rows =
+      long_.prepare(in.text, in.text_pair ? std::optional<std::string_view>(*in.text_pair) : std::nullopt, opt).rows;
   return item;
 }
 
@@ -43,7 +43,7 @@ Tensor EmbedTask::head(const Tensor& seq, const EncoderRow&, const ThreadingCont
 
 json EmbedTask::finish(const Item& item) const {
   json out = json::array();
-  for (float x : item.outputs.at(0).data) out.push_back(static_cast<double>(x));
+  for (float x : long_.combine(item.outputs).data) out.push_back(static_cast<double>(x));
   return out;
 }
 

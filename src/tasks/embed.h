@@ -1,17 +1,20 @@
 // embed: one vector per input from the encoder's last hidden state: the [CLS] token's
 // ("cls"), the mean over all tokens, special tokens included ("mean", the default), or the
 // pooler's tanh(W·h_cls + b) ("pooler", checkpoints that have one). Output: a JSON list of
-// floats, or rows of a float32 .npy matrix [inputs, hidden] (NpyWriter).
+// floats, or rows of a float32 .npy matrix [inputs, hidden] (NpyWriter). Long inputs
+// (tasks/long_input.h): truncated, or windows whose pooled vectors are averaged (or max'ed).
 #pragma once
 #include <ostream>
 
 #include "tasks/jsonl.h"
+#include "tasks/long_input.h"
 #include "tasks/task.h"
 
 namespace bigbird::tasks {
 
 struct EmbedOptions {
   std::string pooling = "mean";  // mean | cls | pooler
+  LongInputOptions long_input;   // truncation / windows over the text (the pair's second text)
 };
 
 class EmbedTask : public Task {
@@ -27,6 +30,7 @@ class EmbedTask : public Task {
 
  private:
   EmbedOptions options_;
+  LongInputs long_;
 };
 
 // Collects the vectors and writes them as one float32 .npy matrix [n, dim] on finish(). A

@@ -19,7 +19,8 @@ std::vector<int64_t> mask_positions(const std::vector<int64_t>& ids, int64_t mas
 }
 }  // namespace
 
-FillMaskTask::FillMaskTask(const TaskModel& tm, FillMaskOptions options) : Task(tm), options_(options) {
+FillMaskTask::FillMaskTask(const TaskModel& tm, FillMaskOptions options)
+    : Task(tm), options_(options), long_(tm, options_.long_input, "fill-mask", false) {
   tm.require(tm.model().has_mlm(), "fill-mask", "masked-LM head (BigBirdForMaskedLM or BigBirdForPreTraining)");
   BB_CHECK(tm.tokenizer().mask_id() >= 0, "the tokenizer has no mask token: fill-mask needs one");
   const int64_t vocab = tm.model().config().vocab_size;
@@ -31,11 +32,13 @@ std::unique_ptr<Item> FillMaskTask::prepare(const InputRecord& in, const RunOpti
   check_text(in.text, "the text");
   const Tokenizer& tok = tm_.tokenizer();
   auto item = std::make_unique<FillMaskItem>();
-  item->ids = tok.encode(in.text).input_ids;
+  if (mask_positions(tok.encode(in.text).input_ids, tok.mask_id()).empty())
+    input_fail("no mask token (", tok.special_token("mask_token"), ") in the text: fill-mask needs at least one");
+  item->ids = long_.prepare(in.text, std::nullopt, opt).encoding.input_ids;
   item->mask_positions = mask_positions(item->ids, tok.mask_id());
   if (item->mask_positions.empty())
-    input_fail("no mask token (", tok.special_token("mask_token"), ") in the text: fill-mask needs at least one");
-  tm_.check_fits(static_cast<int64_t>(item->ids.size()), opt, "fill-mask");
+    input_fail("no mask token (", tok.special_token("mask_token"), ") in the first ", item->ids.size(),
+               " tokens that --truncation keeps: fill-mask needs at least one there");
   item->rows.push_back(EncoderRow{item->ids, {}, {}});
   return item;
 }

@@ -4,13 +4,16 @@
 // ids with that one mask filled, padding ids dropped, decoded with skip_special_tokens when the
 // text has a single mask (kept when it has several, so the other masks stay visible). One mask:
 // a list of candidates, best first; several masks: one such list per mask, in text order.
+// Long inputs: truncated when asked (tasks/long_input.h; the masks must survive the cut), no windows.
 #pragma once
+#include "tasks/long_input.h"
 #include "tasks/task.h"
 
 namespace bigbird::tasks {
 
 struct FillMaskOptions {
   int top_k = 5;
+  LongInputOptions long_input;  // truncation only (stride must stay unset)
 };
 
 class FillMaskTask : public Task {
@@ -27,6 +30,7 @@ class FillMaskTask : public Task {
 
  private:
   FillMaskOptions options_;
+  LongInputs long_;
 };
 
 }  // namespace bigbird::tasks

@@ -108,8 +108,8 @@ std::unique_ptr<Item> QaTask::prepare(const InputRecord& in, const RunOptions& o
   const auto is_special = [&](int64_t id) { return std::find(special.begin(), special.end(), id) != special.end(); };
   const int64_t sep_cfg = tm_.model().config().sep_token_id;
 
-  for (int64_t k = 0; k * stride < n; ++k) {
-    const int64_t start = k * stride, len = std::min(n - start, room);
+  for (const WindowSpan& span : window_spans(n, room, stride)) {
+    const int64_t start = span.start, len = span.len;
     EncoderRow row;
     Window win;
     row.input_ids.push_back(tok.cls_id());
@@ -148,7 +148,6 @@ std::unique_ptr<Item> QaTask::prepare(const InputRecord& in, const RunOptions& o
 
     item->rows.push_back(std::move(row));
     item->windows.push_back(std::move(win));
-    if (n - start <= room) break;  // this window reached the end of the context
   }
   (void)opt;
   return item;

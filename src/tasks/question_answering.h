@@ -16,13 +16,12 @@
 // Output: a list of {"score", "start", "end", "answer"}, best first (HF returns a bare object when
 // it has one answer; we always return a list).
 #pragma once
+#include "tasks/long_input.h"
 #include "tasks/task.h"
 
 namespace bigbird::tasks {
 
-// The most windows one context token may fall in (max_seq_len / doc_stride): a smaller doc_stride
-// is refused, as it only repeats work (doc_stride 1 encodes one window per context token).
-constexpr int kMaxWindowOverlap = 64;
+// kMaxWindowOverlap (tasks/long_input.h) bounds max_seq_len / doc_stride.
 
 struct QaOptions {
   int top_k = 1;

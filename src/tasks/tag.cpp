@@ -12,7 +12,9 @@ namespace {
 struct TagItem : Item {
   std::string text;
   std::u32string chars;
-  Encoding enc;
+  Encoding enc;                   // the whole text (windows) or the one row (maybe truncated)
+  std::vector<WindowSpan> spans;  // windows only
+  int64_t offset = 0;             // windows: position in enc of the text's first token
 };
 
 struct Token {  // HF's "pre-entity"
@@ -63,9 +65,33 @@ int64_t argmax(const std::vector<float>& v) {
   return static_cast<int64_t>(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
+// The logits of every token of the whole text [enc.size(), labels], each from the window where it
+// is furthest from a cut (see tag.h); special tokens outside the windowed text stay 0 (skipped).
+Tensor merge_windows(const TagItem& item) {
+  const int64_t L = static_cast<int64_t>(item.enc.size()), nl = item.outputs.at(0).dim(1);
+  int64_t n = 0;
+  for (const WindowSpan& s : item.spans) n = std::max(n, s.start + s.len);
+  Tensor out(Shape{L, nl});
+  std::vector<int64_t> best(static_cast<size_t>(n), -1);
+  for (size_t w = 0; w < item.spans.size(); ++w) {
+    const WindowSpan& s = item.spans[w];
+    for (int64_t i = 0; i < s.len; ++i) {
+      const int64_t j = s.start + i;
+      const int64_t before = s.start > 0 ? i : n, after = s.start + s.len < n ? s.len - 1 - i : n;
+      const int64_t d = std::min(before, after);
+      if (d <= best[static_cast<size_t>(j)]) continue;  // ties: the earlier window
+      best[static_cast<size_t>(j)] = d;
+      const float* src = item.outputs[w].ptr() + (item.offset + i) * nl;
+      std::copy_n(src, nl, out.ptr() + (item.offset + j) * nl);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
-TagTask::TagTask(const TaskModel& tm, TagOptions options) : Task(tm), options_(std::move(options)) {
+TagTask::TagTask(const TaskModel& tm, TagOptions options)
+    : Task(tm), options_(std::move(options)), long_(tm, options_.long_input, "tag", true) {
   tm.require(tm.model().architecture() == Architecture::TokenClassification, "tag",
              "token-classification head (BigBirdForTokenClassification)");
   const std::string& a = options_.aggregation;
@@ -78,13 +104,14 @@ std::unique_ptr<Item> TagTask::prepare(const InputRecord& in, const RunOptions& 
   auto item = std::make_unique<TagItem>();
   item->text = in.text;
   item->chars = utf8::to_u32(in.text);
-  EncodeOptions eo;
-  const int64_t mml = tm_.tokenizer().model_max_length();
   // HF: truncation=True, to model_max_length; never past what the model takes (block padding).
-  if (mml > 0 && mml < (int64_t{1} << 40)) eo.max_length = std::min(mml, tm_.max_tokens(opt));
-  item->enc = tm_.tokenizer().encode(in.text, eo);
-  tm_.check_fits(static_cast<int64_t>(item->enc.size()), opt, "tag");
-  item->rows.push_back(EncoderRow{item->enc.input_ids, {}, {}});
+  LongRows lr = long_.prepare(in.text, std::nullopt, opt);
+  item->enc = std::move(lr.encoding);
+  item->rows = std::move(lr.rows);
+  if (long_.options().windows()) {
+    item->spans = std::move(lr.spans);
+    item->offset = lr.offset;
+  }
   return item;
 }
 
@@ -97,7 +124,7 @@ Tensor TagTask::head(const Tensor& seq, const EncoderRow&, const ThreadingContex
 json TagTask::finish(const Item& base) const {
   const auto& item = static_cast<const TagItem&>(base);
   const Tokenizer& tok = tm_.tokenizer();
-  const Tensor& logits = item.outputs.at(0);
+  const Tensor logits = item.spans.empty() ? item.outputs.at(0) : merge_windows(item);
   const int64_t L = logits.dim(0), nl = logits.dim(1);
   const auto& chars = item.chars;
 
