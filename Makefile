@@ -45,7 +45,7 @@ test-sanitize: deps
 fuzz:
 	@bash scripts/install-deps.sh --fuzz
 	@CC=clang-14 CXX=clang++-14 cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DBIGBIRD_FUZZ=ON \
-	    -DBIGBIRD_TESTS=OFF -DBIGBIRD_BENCH=OFF >/dev/null
+	    -DBIGBIRD_TESTS=OFF -DBIGBIRD_BENCH=OFF -DBIGBIRD_PYTHON=OFF >/dev/null
 	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target bigbird_fuzz
 	@bash scripts/run_fuzz.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
