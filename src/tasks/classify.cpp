@@ -26,8 +26,10 @@ std::unique_ptr<Item> ClassifyTask::prepare(const InputRecord& in, const RunOpti
   check_text(in.text, "the text");
   if (in.text_pair) check_text(*in.text_pair, "the text pair");
   auto item = std::make_unique<Item>();
-  Encoding e =
-      in.text_pair ? tm_.tokenizer().encode(in.text, std::string_view(*in.text_pair)) : tm_.tokenizer().encode(in.text);
+  EncodeOptions eo;
+  eo.max_length = options_.max_length;
+  Encoding e = in.text_pair ? tm_.tokenizer().encode(in.text, std::string_view(*in.text_pair), eo)
+                            : tm_.tokenizer().encode(in.text, eo);
   tm_.check_fits(static_cast<int64_t>(e.size()), opt, "classify");
   // HF's BigBirdTokenizer returns no token_type_ids by default (model_input_names), so the pipeline
   // runs the model with type 0 everywhere, also for a pair.

@@ -13,6 +13,7 @@ namespace bigbird::tasks {
 struct ClassifyOptions {
   std::optional<int> top_k;       // all labels when unset
   std::string function_to_apply;  // "" (HF's rule), "softmax", "sigmoid" or "none"
+  int64_t max_length = -1;        // >= 1: truncate to this many tokens (HF truncation=True); < 0: none
 };
 
 class ClassifyTask : public Task {

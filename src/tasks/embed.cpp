@@ -14,8 +14,10 @@ std::unique_ptr<Item> EmbedTask::prepare(const InputRecord& in, const RunOptions
   check_text(in.text, "the text");
   if (in.text_pair) check_text(*in.text_pair, "the text pair");
   auto item = std::make_unique<Item>();
-  Encoding e =
-      in.text_pair ? tm_.tokenizer().encode(in.text, std::string_view(*in.text_pair)) : tm_.tokenizer().encode(in.text);
+  EncodeOptions eo;
+  eo.max_length = options_.max_length;
+  Encoding e = in.text_pair ? tm_.tokenizer().encode(in.text, std::string_view(*in.text_pair), eo)
+                            : tm_.tokenizer().encode(in.text, eo);
   tm_.check_fits(static_cast<int64_t>(e.size()), opt, "embed");
   item->rows.push_back(EncoderRow{std::move(e.input_ids), {}, {}});  // HF's default call: no token types
   return item;

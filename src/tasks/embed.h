@@ -12,6 +12,7 @@ namespace bigbird::tasks {
 
 struct EmbedOptions {
   std::string pooling = "mean";  // mean | cls | pooler
+  int64_t max_length = -1;       // >= 1: truncate to this many tokens (HF truncation=True); < 0: none
 };
 
 class EmbedTask : public Task {
