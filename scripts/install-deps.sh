@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config
       libopenblas-openmp-dev nlohmann-json3-dev libcli11-dev
       libgtest-dev libgmock-dev libbenchmark-dev
-      libsentencepiece-dev libopenmpi-dev openmpi-bin python3 python3-numpy)
+      libsentencepiece-dev libcpp-httplib-dev libopenmpi-dev openmpi-bin python3 python3-numpy)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

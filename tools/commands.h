@@ -28,5 +28,6 @@ Runner add_fill_mask(CLI::App&app), add_classify(CLI::App&app), add_qa(CLI::App&
     add_embed(CLI::App&app), add_tokenize(CLI::App&app);  // task commands (task_cli.h)
 
 Runner add_summarize(CLI::App& app);  // text in, summary out (cmd_summarize.cpp)
+Runner add_serve(CLI::App& app);      // HTTP server: TEI / OpenAI routes and the tasks (cmd_serve.cpp)
 
 }  // namespace bigbird::cli

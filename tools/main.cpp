@@ -44,6 +44,8 @@ int main(int argc, char** argv) {
       bigbird::cli::add_tokenize);
   add("summarize", "summarize a text with a BigBird-Pegasus checkpoint, as HF's summarization pipeline",
       bigbird::cli::add_summarize);
+  add("serve", "HTTP server: text-embeddings-inference and OpenAI routes and the tasks, with dynamic batching",
+      bigbird::cli::add_serve);
   add("bench-decode", "decoding benchmark: tokens/s of greedy and beam search, step time early vs late",
       bigbird::cli::add_bench_decode);
   try {
