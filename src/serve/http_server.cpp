@@ -81,6 +81,7 @@ HttpServer::HttpServer(Service& service, HttpOptions opt) : impl_(std::make_uniq
   httplib::Server& s = m.server;
   Service& svc = m.svc;
   s.set_payload_max_length(m.opt.payload_limit);
+  s.set_tcp_nodelay(true);  // no Nagle delay between the headers and the body of an answer
   s.set_read_timeout(30, 0);
   s.set_write_timeout(30, 0);
   s.set_keep_alive_timeout(5);
