@@ -46,6 +46,8 @@ int main(int argc, char** argv) {
       bigbird::cli::add_summarize);
   add("convert", "write a checkpoint (pytorch_model.bin, sharded or not) as model.safetensors in a new directory",
       bigbird::cli::add_convert);
+  add("serve", "HTTP server: text-embeddings-inference and OpenAI routes and the tasks, with dynamic batching",
+      bigbird::cli::add_serve);
   add("bench-decode", "decoding benchmark: tokens/s of greedy and beam search, step time early vs late",
       bigbird::cli::add_bench_decode);
   try {

@@ -64,11 +64,12 @@ LongRows LongInputs::prepare(std::string_view text, std::optional<std::string_vi
     const int64_t n = static_cast<int64_t>(out.encoding.size());
     if (!tm_.fits(n, opt)) {
       const std::string how = windows_allowed_ ? ", or --stride S to run it in overlapping windows" : "";
-      input_fail("the input is ", n, " tokens long (special tokens included) but the model takes at most ", M,
-                 " (max_position_embeddings ", tm_.model().config().max_position_embeddings,
-                 "): give --truncation true to keep its first ", M, " tokens", how,
-                 windows_allowed_ ? "" : std::string(" (") + task_ + " does not split inputs into windows)",
-                 ", or shorten the text");
+      throw TooLongError(detail::concat(
+          "the input is ", n, " tokens long (special tokens included) but the model takes at most ", M,
+          " (max_position_embeddings ", tm_.model().config().max_position_embeddings,
+          "): give --truncation true to keep its first ", M, " tokens", how,
+          windows_allowed_ ? "" : std::string(" (") + task_ + " does not split inputs into windows)",
+          ", or shorten the text"));
     }
     out.full_length = n;
     out.rows.push_back(EncoderRow{out.encoding.input_ids, {}, {}});

@@ -141,7 +141,8 @@ SummaryInput Summarizer::prepare(std::string_view text, const SummarizeOptions& 
 }
 
 GenerationResult Summarizer::generate(const SummaryInput& in, const SummarizeOptions& opt,
-                                      const std::function<void()>& on_token) const {
+                                      const std::function<void()>& on_token,
+                                      const std::function<void(const SearchState&)>& on_step) const {
   const int64_t L = static_cast<int64_t>(in.input_ids.size());
   BB_CHECK(L >= 1, "summarize: empty input ids");
   EncoderInput ei;
@@ -162,10 +163,11 @@ GenerationResult Summarizer::generate(const SummaryInput& in, const SummarizeOpt
   const int64_t max_length = resolved_max_length(g, 1);
   const int64_t capacity = std::max<int64_t>(max_length - 1, 1);
   ScoreFn raw = pegasus_logits_fn(*model_, enc, g.num_beams, capacity, g.use_cache, opt.threading);
-  if (on_token)
-    raw = [inner = std::move(raw), &on_token](const SearchState& st, float* logits) {
+  if (on_token || on_step)
+    raw = [inner = std::move(raw), &on_token, &on_step](const SearchState& st, float* logits) {
       inner(st, logits);
-      on_token();
+      if (on_token) on_token();
+      if (on_step) on_step(st);
     };
   return run_search(g, prompt, V, processed_scores(g, max_length, std::move(raw)));
 }
@@ -195,7 +197,7 @@ void summarize_jobs(const Summarizer& s, const std::vector<SummaryJob*>& jobs, c
     return a->input.input_ids.size() < b->input.input_ids.size();
   });
   auto run_job = [&](SummaryJob* j, const SummarizeOptions& o) {
-    const GenerationResult r = s.generate(j->input, o, on_token);
+    const GenerationResult r = s.generate(j->input, o, on_token, j->on_step);
     j->answer = s.answer(r, opt);
     j->warnings = r.warnings;
     if (on_done) on_done();

@@ -80,9 +80,12 @@ class Summarizer {
   // that is too long.
   SummaryInput prepare(std::string_view text, const SummarizeOptions& opt) const;
   // Encoder + generate() for one input: sequences [num_return_sequences, T] as HF returns them.
-  // `on_token` (optional, called from the calling thread) runs after each decoding step.
+  // `on_token` (optional, called from the calling thread) runs after each decoding step;
+  // `on_step` (optional, likewise) sees that step's search state (the prefixes chosen so far:
+  // what `bigbird serve` streams).
   GenerationResult generate(const SummaryInput& in, const SummarizeOptions& opt,
-                            const std::function<void()>& on_token = {}) const;
+                            const std::function<void()>& on_token = {},
+                            const std::function<void(const SearchState&)>& on_step = {}) const;
   // [{"summary_text": ...}] per returned sequence, special tokens skipped.
   json answer(const GenerationResult& r, const SummarizeOptions& opt) const;
   // prepare + generate + answer.
@@ -100,6 +103,7 @@ struct SummaryJob {
   SummaryInput input;
   json answer;
   std::vector<std::string> warnings;  // HF's warnings for the generation settings
+  std::function<void(const SearchState&)> on_step;  // optional: Summarizer::generate's on_step
 };
 
 // Runs the jobs opt.batch_size at a time side by side, one thread each, sorted by length.

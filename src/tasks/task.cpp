@@ -100,9 +100,9 @@ int64_t TaskModel::max_tokens(const RunOptions& opt) const {
 
 void TaskModel::check_fits(int64_t n, const RunOptions& opt, std::string_view task) const {
   if (fits(n, opt)) return;
-  input_fail("the input is ", n, " tokens long (special tokens included) but the model takes at most ", max_tokens(opt),
+  throw TooLongError(detail::concat("the input is ", n, " tokens long (special tokens included) but the model takes at most ", max_tokens(opt),
              " (max_position_embeddings ", model().config().max_position_embeddings, ") and ", task,
-             " does not split inputs into windows: shorten the text");
+             " does not split inputs into windows: shorten the text"));
 }
 
 void TaskModel::require(bool has_head, std::string_view task, std::string_view what) const {

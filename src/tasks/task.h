@@ -35,6 +35,12 @@ class InputError : public Error {
   using Error::Error;
 };
 
+// An input with more tokens than the model (or a task's limit) takes.
+class TooLongError : public InputError {
+ public:
+  using InputError::InputError;
+};
+
 template <typename... Args>
 [[noreturn]] void input_fail(const Args&... args) {
   throw InputError(detail::concat(args...));
@@ -93,7 +99,7 @@ class TaskModel {
   bool fits(int64_t n, const RunOptions& opt) const;
   // The longest such input.
   int64_t max_tokens(const RunOptions& opt) const;
-  // InputError when n tokens do not fit ("the input has N tokens; ... at most M ...").
+  // TooLongError (an InputError) when n tokens do not fit ("the input has N tokens; ... at most M ...").
   void check_fits(int64_t n, const RunOptions& opt, std::string_view task) const;
   // Error unless the checkpoint has the head a task needs (`what` = "a masked-LM head", ...).
   void require(bool has_head, std::string_view task, std::string_view what) const;
