@@ -277,17 +277,32 @@ class TaskRunner {
   int64_t model_max_length() const { return tm_->tokenizer().model_max_length(); }
 
  private:
+  // The long-input keywords (issue: long inputs; tasks/long_input.h), as the CLI's --truncation,
+  // --max-length, --stride and --aggregation: truncation=True cuts as HF's tokenizer does, stride=S
+  // runs windows. A keyword the task does not take was refused by the Python layer.
+  static void long_input(const json& o, bigbird::tasks::LongInputOptions* l, bool windows, bool aggregation) {
+    if (o.contains("truncation") && !o["truncation"].is_null()) {
+      if (!o["truncation"].is_boolean()) throw bigbird::Error("truncation: expected True or False");
+      l->truncation = o["truncation"].get<bool>();
+    }
+    get(o, "max_length", &l->max_length);
+    if (windows) get(o, "stride", &l->stride);
+    if (aggregation) get(o, "aggregation", &l->aggregation);
+  }
+
   std::unique_ptr<bigbird::tasks::Task> make_task(const std::string& task, const json& o) const {
     using namespace bigbird::tasks;
     if (task == "fill-mask") {
       FillMaskOptions f;
       get(o, "top_k", &f.top_k);
+      long_input(o, &f.long_input, false, false);
       return std::make_unique<FillMaskTask>(*tm_, f);
     }
     if (task == "text-classification") {
       ClassifyOptions c;
       if (o.contains("top_k") && !o["top_k"].is_null()) c.top_k = o["top_k"].get<int>();
       get(o, "function_to_apply", &c.function_to_apply);
+      long_input(o, &c.long_input, true, true);
       return std::make_unique<ClassifyTask>(*tm_, c);
     }
     if (task == "question-answering") {
@@ -304,11 +319,13 @@ class TaskRunner {
       TagOptions t;
       get(o, "aggregation_strategy", &t.aggregation);
       get(o, "ignore_labels", &t.ignore_labels);
+      long_input(o, &t.long_input, true, false);
       return std::make_unique<TagTask>(*tm_, t);
     }
     if (task == "feature-extraction") {
       EmbedOptions e;
       get(o, "pooling", &e.pooling);
+      long_input(o, &e.long_input, true, true);
       return std::make_unique<EmbedTask>(*tm_, e);
     }
     if (task == "tokenize") {

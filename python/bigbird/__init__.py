@@ -28,12 +28,12 @@ _RUN_OPTIONS = ("threads", "attention", "random_plan", "seed", "dtype")
 
 # Each task's own options (keywords named as HF's pipelines name them) and its CLI command.
 _TASK_OPTIONS = {
-    "fill-mask": ("top_k",),
-    "text-classification": ("top_k", "function_to_apply"),
+    "fill-mask": ("top_k", "truncation", "max_length"),
+    "text-classification": ("top_k", "function_to_apply", "truncation", "max_length", "stride", "aggregation"),
     "question-answering": ("top_k", "max_answer_len", "max_seq_len", "doc_stride", "max_question_len",
                            "handle_impossible_answer"),
-    "token-classification": ("aggregation_strategy", "ignore_labels"),
-    "feature-extraction": ("pooling",),
+    "token-classification": ("aggregation_strategy", "ignore_labels", "truncation", "max_length", "stride"),
+    "feature-extraction": ("pooling", "truncation", "max_length", "stride", "aggregation"),
     "summarization": ("num_beams", "num_return_sequences", "length_penalty", "max_length", "max_new_tokens",
                       "min_length", "no_repeat_ngram_size", "early_stopping", "eos_token_id", "pad_token_id",
                       "forced_eos_token_id", "forced_bos_token_id", "decoder_start_token_id", "use_cache",
@@ -45,8 +45,8 @@ _ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classific
 # Options that the CLI checks as positive numbers (CLI11 validators, before the library sees them).
 _POSITIVE = ("top_k", "max_answer_len", "max_seq_len", "doc_stride", "max_question_len", "batch_size",
              "max_length")
-# Options that take a thread count (0 = all cores) or a seed.
-_NON_NEGATIVE = ("threads", "seed")
+# Options that take a thread count (0 = all cores), a seed or a window overlap.
+_NON_NEGATIVE = ("threads", "seed", "stride")
 
 
 def _check_options(options, allowed, where, positive=_POSITIVE):

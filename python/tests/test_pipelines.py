@@ -124,3 +124,28 @@ def test_summarization_truncation_warning(bigbird):
         got = summarize(long_text)
     assert got == json.loads(out)
     assert "truncated to" in err
+
+
+def test_long_inputs_truncation_and_stride(bigbird):
+    # Issue 16's options as keywords: the CLI's --truncation / --max-length / --stride /
+    # --aggregation answers, exactly (the same C++ windows and aggregation).
+    long_text = " ".join(["license"] * 700 + ["permission"] * 700)  # over the models' lengths
+    classify = bigbird.pipeline("text-classification", model=SEQCLS, tokenizer=TOKENIZER)
+    base = ["classify", "--model", SEQCLS, "--tokenizer", TOKENIZER]
+    assert classify(long_text, truncation=True) == cli_json(base + ["--truncation", "true", long_text])[0]
+    assert classify(long_text, stride=32, aggregation="max") == cli_json(
+        base + ["--stride", "32", "--aggregation", "max", long_text])[0]
+    embed = bigbird.pipeline("feature-extraction", model=SEQCLS, tokenizer=TOKENIZER)
+    assert embed(long_text, stride=16, max_length=256) == cli_json(
+        ["embed", "--model", SEQCLS, "--tokenizer", TOKENIZER, "--stride", "16", "--max-length", "256",
+         long_text])[0]
+    tag = bigbird.pipeline("token-classification", model=TAGGER)
+    assert tag(long_text, stride=64) == cli_json(["tag", "--model", TAGGER, "--stride", "64", long_text])[0]
+    fill_mask = bigbird.pipeline("fill-mask", model=MLM)
+    masked = "Paris is the [MASK] of France. " + long_text
+    assert fill_mask(masked, truncation=True, top_k=2) == cli_json(
+        ["fill-mask", "--model", MLM, "--truncation", "true", "--top-k", "2", masked])[0]
+    with pytest.raises(ValueError, match="--stride"):  # over-long without either: the CLI's message
+        classify(long_text)
+    with pytest.raises(TypeError):
+        fill_mask(masked, stride=8)  # fill-mask does not window
