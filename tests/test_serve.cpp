@@ -403,10 +403,16 @@ TEST(Serve, SigtermAnswersRequestsInFlightAndExitsZero) {
     answered = true;
   });
   // SIGTERM once the request is being handled (the /metrics request itself is the other one).
+  // One reading of 2 can be the previous /metrics request still finishing (its count drops after
+  // its answer is written), so two readings 50 ms apart, and the client at least 200 ms under way.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!answered && std::chrono::steady_clock::now() < until) {
+  int seen = 0;
+  while (!answered && std::chrono::steady_clock::now() < until && seen < 2) {
     auto m = s.client().Get("/metrics");
-    if (m && m->body.find("bigbird_requests_in_flight 2") != std::string::npos) break;
+    const bool two = m && m->body.find("bigbird_requests_in_flight 2") != std::string::npos;
+    seen = two ? seen + 1 : 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_EQ(s.stop(SIGTERM), 0) << s.log();
   client.join();

@@ -226,7 +226,7 @@ void Service::load() {
     architecture_ = "BigBirdPegasusForConditionalGeneration";
   } else {
     tm_ = tasks::TaskModel::load(opt_.model_dir, opt_.tokenizer_dir);
-    tasks::EmbedTask check(*tm_, tasks::EmbedOptions{opt_.pooling});  // a bad --pooling fails at start
+    tasks::EmbedTask check(*tm_, tasks::EmbedOptions{opt_.pooling, {}});  // a bad --pooling fails at start
     model_max = tm_->max_tokens(opt_.run);
     architecture_ = architecture_name(tm_->model().architecture());
   }
