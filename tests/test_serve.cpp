@@ -321,11 +321,15 @@ TEST(Serve, ErrorsHaveTeiShapeAndStatus) {
   expect_error(post(s, "/embed", json{{"inputs", {"a", "b", "c", "d", "e"}}}), 413, "Validation", "batch too large");
   expect_error(post(s, "/v1/embeddings", json{{"input", "a"}, {"encoding_format", "int8"}}), 422, "Validation",
                "encoding_format");
-  // Too long: 413 unless truncated (then the first 1024 tokens, what `truncate` promises).
+  // Too long: 413 with "truncate": false; truncated by default (the first 1024 tokens, as
+  // `bigbird embed` with its default --truncation true).
   const std::string too_long = words(1500);
-  expect_error(post(s, "/embed", json{{"inputs", too_long}}), 413, "Validation", "too long");
+  expect_error(post(s, "/embed", json{{"inputs", too_long}, {"truncate", false}}), 413, "Validation", "too long");
   const Answer cut = post(s, "/embed", json{{"inputs", too_long}, {"truncate", true}});
   EXPECT_EQ(cut.status, 200) << cut.raw;
+  const Answer by_default = post(s, "/embed", json{{"inputs", too_long}});
+  EXPECT_EQ(by_default.status, 200) << by_default.raw;
+  EXPECT_EQ(by_default.body, cut.body);
   expect_error(post(s, "/embed", std::string(200000, ' ')), 413, "Validation", "body over --payload-limit");
   // Routes this model has no head for, bad task inputs and options.
   expect_error(post(s, "/predict", json{{"inputs", "a"}}), 400, "Validation", "no classification head");

@@ -226,7 +226,9 @@ void Service::load() {
     architecture_ = "BigBirdPegasusForConditionalGeneration";
   } else {
     tm_ = tasks::TaskModel::load(opt_.model_dir, opt_.tokenizer_dir);
-    tasks::EmbedTask check(*tm_, tasks::EmbedOptions{opt_.pooling, {}});  // a bad --pooling fails at start
+    tasks::EmbedOptions pooling;
+    pooling.pooling = opt_.pooling;
+    tasks::EmbedTask check(*tm_, pooling);  // a bad --pooling fails at start
     model_max = tm_->max_tokens(opt_.run);
     architecture_ = architecture_name(tm_->model().architecture());
   }
@@ -353,18 +355,18 @@ json Service::route(const std::string& route, const json& req) {
     bool batch = false;
     const auto texts = get_texts(req, openai ? "input" : "inputs", batch, opt_.max_client_batch_size);
     const bool normalize = openai ? true : get_bool(req, "normalize", true);
-    const bool truncate = get_bool(req, "truncate", false);
+    // Truncated unless "truncate": false, as `bigbird embed` (its default --truncation true).
+    const bool truncate = get_bool(req, "truncate", true);
     std::string format = "float";
     if (openai) {
       format = get_string(req, "encoding_format", "float");
       if (format != "float" && format != "base64")
         invalid("\"encoding_format\" must be \"float\" or \"base64\", got \"" + format + "\"");
     }
-    tasks::EmbedOptions eo{opt_.pooling, {}};
-    if (truncate) {  // HF truncation=True, to --max-input-length
-      eo.long_input.truncation = true;
-      eo.long_input.max_length = max_input_length_;
-    }
+    tasks::EmbedOptions eo;
+    eo.pooling = opt_.pooling;
+    eo.long_input.truncation = truncate;
+    if (truncate) eo.long_input.max_length = max_input_length_;  // HF truncation=True, to --max-input-length
     auto task = task_or_400([&] { return tasks::EmbedTask(*tm_, eo); });
     std::vector<tasks::InputRecord> in(texts.size());
     for (size_t i = 0; i < texts.size(); ++i) in[i].text = texts[i];

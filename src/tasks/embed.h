@@ -14,7 +14,14 @@ namespace bigbird::tasks {
 
 struct EmbedOptions {
   std::string pooling = "mean";  // mean | cls | pooler
-  LongInputOptions long_input;   // truncation / windows over the text (the pair's second text)
+  // Truncation / windows over the text (the pair's second text). Truncated by default, as
+  // embedding users expect (sentence-transformers cuts to max_seq_length; `bigbird serve`'s
+  // /embed answers every input with the CLI's vector): --truncation false gives the error.
+  LongInputOptions long_input = [] {
+    LongInputOptions o;
+    o.truncation = true;
+    return o;
+  }();
 };
 
 class EmbedTask : public Task {
