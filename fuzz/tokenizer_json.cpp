@@ -24,8 +24,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const std::string text = "Hello, wor\xc3\xa9ld! ACGTNNNNNNNNNNNNACGT  x\ty \xe2\x96\x81z";
       const Encoding e = tok->encode(text, std::string_view("A pair, too."), o);
       const size_t n = e.input_ids.size();
-      FUZZ_CHECK(e.tokens.size() == n && e.offsets.size() == n && e.special_tokens_mask.size() == n &&
-                 e.attention_mask.size() == n && e.token_type_ids.size() == n);
+      FUZZ_CHECK(e.tokens.size() == n);
+      FUZZ_CHECK(e.offsets.size() == n);
+      FUZZ_CHECK(e.special_tokens_mask.size() == n);
+      FUZZ_CHECK(e.attention_mask.size() == n);
+      FUZZ_CHECK(e.token_type_ids.size() == n);
       for (int64_t id : e.input_ids) FUZZ_CHECK(id >= 0 && id < tok->vocab_size());
       for (const auto& [b, end] : e.offsets) FUZZ_CHECK(b <= end);
       tok->decode(e.input_ids, true);

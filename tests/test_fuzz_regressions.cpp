@@ -13,6 +13,7 @@
 #include "models/pegasus_config.h"
 #include "sparse/plan_io.h"
 #include "tasks/jsonl.h"
+#include "text/tokenizer.h"
 #include "test_util.h"
 
 using namespace bigbird;
@@ -91,4 +92,22 @@ TEST(FuzzRegressions, SkippedLineErrorQuotingPartOfAUtf8SequenceIsWritten) {
   const nlohmann::json line = nlohmann::json::parse(out.str());
   ASSERT_TRUE(line.contains("error") && line["error"].is_string());
   EXPECT_NE(line["error"].get<std::string>().find("not valid JSON"), std::string::npos) << out.str();
+}
+
+// fuzz_tokenizer_json (a seed: a byte-fallback tokenizer whose vocabulary skips an id): a
+// tokenizer.json vocabulary need not be dense, and vocab_size() counted its entries (HF's
+// len(tokenizer)), so the tokenizer produced ids >= vocab_size(), the bound every caller checks
+// ids against (the model's embedding rows). vocab_size() is now at least one past every id.
+TEST(FuzzRegressions, TokenizerJsonSparseVocabularyBoundsItsIds) {
+  TempDir dir;
+  write_text(dir.file("tokenizer.json"), R"({"version": "1.0", "added_tokens": [{"id": 9, "content": "[X]",
+      "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}],
+      "normalizer": null, "pre_tokenizer": null, "post_processor": null, "decoder": null,
+      "model": {"type": "BPE", "vocab": {"a": 0, "b": 5}, "merges": []}})");
+  const auto tok = Tokenizer::load(dir.path.string());
+  EncodeOptions o;
+  const Encoding e = tok->encode("ab[X]", o);
+  ASSERT_EQ(e.input_ids, (std::vector<int64_t>{0, 5, 9}));
+  for (int64_t id : e.input_ids) EXPECT_LT(id, tok->vocab_size());
+  EXPECT_EQ(tok->vocab_size(), 10);
 }

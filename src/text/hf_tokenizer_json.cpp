@@ -627,13 +627,17 @@ class Model {
     return it == reverse_.end() ? nullptr : &it->second;
   }
   int64_t size() const { return static_cast<int64_t>(vocab_.size()); }
+  // One past the largest id (a vocabulary's ids need not be dense).
+  int64_t id_bound() const { return id_bound_; }
   const std::string& unk_token() const { return unk_token_; }
 
  protected:
   void add(const std::string& token, int64_t id, const Ctx& ctx) {
     BB_CHECK(id >= 0, ctx.path, ": negative id ", id, " for '", token, "'");
+    BB_CHECK(id < (int64_t{1} << 40), ctx.path, ": id ", id, " for '", token, "' is out of range");
     vocab_[token] = id;
     reverse_[id] = token;
+    id_bound_ = std::max(id_bound_, id + 1);
   }
   // Byte-fallback tokens <0xXX> of the character's UTF-8, or empty if one is missing.
   std::vector<int64_t> byte_tokens(char32_t c) const {
@@ -653,6 +657,7 @@ class Model {
   std::unordered_map<std::string, int64_t> vocab_;
   std::unordered_map<int64_t, std::string> reverse_;
   std::string unk_token_;
+  int64_t id_bound_ = 0;
 };
 
 class BpeModel final : public Model {
@@ -1107,7 +1112,7 @@ class JsonTokenizer final : public Tokenizer {
                      a.value("single_word", false), a.value("lstrip", false),
                      a.value("rstrip", false),      a.value("normalized", true),
                      a.value("special", false)};
-        BB_CHECK(t.id >= 0 && !t.content.empty(), ctx.path, ": bad added token");
+        BB_CHECK(t.id >= 0 && t.id < (int64_t{1} << 40) && !t.content.empty(), ctx.path, ": bad added token");
         added_ids_[to_utf8(t.content)] = t.id;
         added_by_id_[t.id] = to_utf8(t.content);
         if (t.special) special_added_.insert(t.id);
@@ -1117,9 +1122,13 @@ class JsonTokenizer final : public Tokenizer {
     // Longest first: at one position the longest added token wins.
     std::stable_sort(added_.begin(), added_.end(),
                      [](const AddedToken& a, const AddedToken& b) { return a.content.size() > b.content.size(); });
+    // HF's len(tokenizer) (the vocabulary and the added tokens it lacks), but at least one past
+    // every id the tokenizer can produce: ids need not be dense, and vocab_size() bounds them.
     vocab_size_ = model_->size();
     for (const auto& [content, id] : added_ids_)
       if (model_->token_to_id(content) < 0) ++vocab_size_;
+    vocab_size_ = std::max(vocab_size_, model_->id_bound());
+    for (const auto& [content, id] : added_ids_) vocab_size_ = std::max(vocab_size_, id + 1);
     clean_up_ = files.config.value("clean_up_tokenization_spaces", true);
     finish_setup();
   }
