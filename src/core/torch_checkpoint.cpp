@@ -1,5 +1,7 @@
 #include "core/torch_checkpoint.h"
 
+#include "core/mapped_file.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -274,41 +276,6 @@ std::vector<TorchTensorEntry> parse_legacy(const Bytes& b) {
   return collect(main.root, storages, b.name);
 }
 
-class Mapping {
- public:
-  explicit Mapping(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail("cannot open '", path, "': ", std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      ::close(fd);
-      fail("'", path, "' is not a regular file");
-    }
-    size_ = static_cast<uint64_t>(st.st_size);
-    if (size_ > 0) {
-      void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-      if (p == MAP_FAILED) {
-        const int e = errno;
-        ::close(fd);
-        fail("cannot map '", path, "': ", std::strerror(e));
-      }
-      data_ = static_cast<const uint8_t*>(p);
-    }
-    ::close(fd);
-  }
-  ~Mapping() {
-    if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
-  }
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-  const uint8_t* data() const { return data_; }
-  uint64_t size() const { return size_; }
-
- private:
-  const uint8_t* data_ = nullptr;
-  uint64_t size_ = 0;
-};
-
 template <typename T>
 T load_le(const uint8_t* p) {
   T v;
@@ -368,7 +335,7 @@ TorchCheckpoint TorchCheckpoint::parse(const uint8_t* data, size_t size, const s
 }
 
 TorchCheckpoint TorchCheckpoint::open(const std::string& path) {
-  auto m = std::make_shared<Mapping>(path);
+  auto m = std::make_shared<MappedFile>(path);
   TorchCheckpoint c = parse(m->data(), static_cast<size_t>(m->size()), path);
   c.keep_ = m;
   return c;
