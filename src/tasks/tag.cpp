@@ -33,24 +33,7 @@ struct Entity {
 
 std::string utf8_of(const std::u32string& s, int64_t b, int64_t e) {
   std::string out;
-  for (int64_t i = b; i < e; ++i) {
-    char32_t c = s[static_cast<size_t>(i)];
-    if (c < 0x80) {
-      out += static_cast<char>(c);
-    } else if (c < 0x800) {
-      out += static_cast<char>(0xC0 | (c >> 6));
-      out += static_cast<char>(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-      out += static_cast<char>(0xE0 | (c >> 12));
-      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (c & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (c >> 18));
-      out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (c & 0x3F));
-    }
-  }
+  for (int64_t i = b; i < e; ++i) utf8::append(out, s[static_cast<size_t>(i)]);
   return out;
 }
 

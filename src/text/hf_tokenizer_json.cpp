@@ -35,28 +35,10 @@ using Span = std::pair<int64_t, int64_t>;
 // ---------------------------------------------------------------------------------------------
 // Text with alignments.
 
-void append_utf8(std::string& out, char32_t c) {
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  }
-}
-
 std::string to_utf8(std::u32string_view s) {
   std::string out;
   out.reserve(s.size());
-  for (char32_t c : s) append_utf8(out, c);
+  for (char32_t c : s) utf8::append(out, c);
   return out;
 }
 
@@ -131,7 +113,7 @@ class Regex {
     std::string bytes;
     std::vector<size_t> char_at;  // byte offset -> char index (valid at char starts and the end)
     for (size_t i = 0; i < text.size(); ++i) {
-      append_utf8(bytes, text[i]);
+      utf8::append(bytes, text[i]);
       char_at.resize(bytes.size(), i);
     }
     char_at.push_back(text.size());
@@ -594,7 +576,7 @@ PreTokenizer make_pre_tokenizer(const json& j, const Ctx& ctx) {
         NStr b;
         for (size_t i = 0; i < w.size(); ++i) {
           std::string bytes;
-          append_utf8(bytes, w.s[i]);
+          utf8::append(bytes, w.s[i]);
           for (unsigned char c : bytes) b.push(byte_chars()[c], w.al[i]);
         }
         out.push_back(std::move(b));
@@ -642,7 +624,7 @@ class Model {
   // Byte-fallback tokens <0xXX> of the character's UTF-8, or empty if one is missing.
   std::vector<int64_t> byte_tokens(char32_t c) const {
     std::string bytes;
-    append_utf8(bytes, c);
+    utf8::append(bytes, c);
     std::vector<int64_t> ids;
     for (unsigned char b : bytes) {
       char name[8];
@@ -716,7 +698,7 @@ class BpeModel final : public Model {
     for (size_t i = 0; i < word.size(); ++i) {
       std::string s;
       if (i > 0) s = prefix_;
-      append_utf8(s, word[i]);
+      utf8::append(s, word[i]);
       if (i + 1 == word.size()) s += suffix_;
       int64_t id = token_to_id(s);
       if (id >= 0) {
@@ -853,7 +835,7 @@ class UnigramModel final : public Model {
       bool single = false;
       std::string s;
       for (size_t len = 1; len <= max_len_ && i + len <= n; ++len) {
-        append_utf8(s, word[i + len - 1]);
+        utf8::append(s, word[i + len - 1]);
         const int64_t id = token_to_id(s);
         if (id < 0) continue;
         if (len == 1) single = true;
@@ -969,7 +951,7 @@ Decoder make_decoder(const json& j, const Ctx& ctx) {
         for (char32_t c : utf8::to_u32(tok)) {
           const auto it = back.find(c);
           if (it != back.end()) bytes += static_cast<char>(it->second);
-          else append_utf8(bytes, c);
+          else utf8::append(bytes, c);
         }
       return std::vector<std::string>{lossy_utf8(bytes)};
     };

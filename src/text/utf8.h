@@ -19,6 +19,9 @@ void validate(std::string_view s, std::string_view what);
 // The code points of a valid UTF-8 string.
 std::u32string to_u32(std::string_view s);
 
+// Appends the UTF-8 encoding of code point `c` to `out`.
+void append(std::string& out, char32_t c);
+
 // Number of code points of a valid UTF-8 string.
 int64_t length(std::string_view s);
 
