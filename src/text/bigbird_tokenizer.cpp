@@ -80,13 +80,7 @@ class BigBirdTokenizer final : public Tokenizer {
         {"mask_token", {"[MASK]", true, false}}};
     for (const auto& [role, token] : defaults)
       if (auto t = detail::resolve_special_token(files, role, token)) setup.roles.emplace_back(role, *t);
-    for (const auto* source : {&files.config, &files.special_map}) {
-      auto it = source->find("additional_special_tokens");
-      if (it == source->end() || it->is_null()) continue;
-      BB_CHECK(it->is_array(), files.dir, ": additional_special_tokens must be a list");
-      setup.additional.clear();
-      for (const auto& v : *it) setup.additional.push_back(detail::parse_special_token(v, files.dir));
-    }
+    setup.additional = detail::additional_special_tokens(files);
     return setup;
   }
 };

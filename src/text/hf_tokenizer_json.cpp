@@ -1217,13 +1217,7 @@ class JsonTokenizer final : public Tokenizer {
     for (const char* role :
          {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"})
       if (auto t = detail::resolve_special_token(files, role, SpecialToken{})) setup.roles.emplace_back(role, *t);
-    for (const auto* source : {&files.config, &files.special_map}) {
-      auto it = source->find("additional_special_tokens");
-      if (it == source->end() || it->is_null()) continue;
-      BB_CHECK(it->is_array(), files.dir, ": additional_special_tokens must be a list");
-      setup.additional.clear();
-      for (const auto& v : *it) setup.additional.push_back(detail::parse_special_token(v, files.dir));
-    }
+    setup.additional = detail::additional_special_tokens(files);
     return setup;
   }
 

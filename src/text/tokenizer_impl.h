@@ -32,6 +32,10 @@ std::optional<SpecialToken> resolve_special_token(const TokenizerFiles& files, c
 // A special-token entry of a JSON file: a string (plain: strips both sides) or an AddedToken object.
 SpecialToken parse_special_token(const nlohmann::json& value, const std::string& where);
 
+// additional_special_tokens as from_pretrained() ends up with them: tokenizer_config.json's list,
+// replaced by special_tokens_map.json's when it has one ({} when neither has).
+std::vector<SpecialToken> additional_special_tokens(const TokenizerFiles& files);
+
 std::unique_ptr<Tokenizer> make_bigbird_tokenizer(const TokenizerFiles& files);
 std::unique_ptr<Tokenizer> make_pegasus_tokenizer(const TokenizerFiles& files);
 

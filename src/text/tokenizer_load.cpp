@@ -67,6 +67,18 @@ SpecialToken parse_special_token(const json& value, const std::string& where) {
   return {value["content"].get<std::string>(), value.value("lstrip", false), value.value("rstrip", false)};
 }
 
+std::vector<SpecialToken> additional_special_tokens(const TokenizerFiles& files) {
+  std::vector<SpecialToken> out;
+  for (const auto* source : {&files.config, &files.special_map}) {
+    auto it = source->find("additional_special_tokens");
+    if (it == source->end() || it->is_null()) continue;
+    BB_CHECK(it->is_array(), files.dir, ": additional_special_tokens must be a list");
+    out.clear();
+    for (const auto& v : *it) out.push_back(parse_special_token(v, files.dir));
+  }
+  return out;
+}
+
 std::optional<SpecialToken> resolve_special_token(const TokenizerFiles& files, const std::string& key,
                                                   const SpecialToken& class_default) {
   std::optional<SpecialToken> token;
