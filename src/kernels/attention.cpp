@@ -209,52 +209,81 @@ void full_attention(const ThreadingContext& ctx, const AttentionInput& a, Attent
 // ---------------------------------------------------------------- scalar references
 
 namespace {
+double m_at(const AttentionInput& a, int64_t i) { return a.mask ? a.mask[i] : 1.0; }
+
+// The unnormalised softmax weights w_j = mult_j·exp(score_j + pen_j - max) of query row qi of
+// head h against a weighted key list, in double; returns their sum.
+double row_weights(const AttentionInput& a, int h, int64_t qi, const std::vector<int64_t>& keys,
+                   const std::vector<double>& pens, const std::vector<double>& mult, double scale,
+                   std::vector<double>& w) {
+  const int64_t d = a.d;
+  w.resize(keys.size());
+  double mx = -INFINITY;
+  for (size_t j = 0; j < keys.size(); ++j) {
+    double dot = 0;
+    for (int64_t t = 0; t < d; ++t)
+      dot += static_cast<double>(a.q[qi * a.ld + h * d + t]) * a.k[keys[j] * a.ld + h * d + t];
+    w[j] = dot * scale + pens[j];
+    mx = std::max(mx, w[j]);
+  }
+  double sum = 0;
+  for (size_t j = 0; j < keys.size(); ++j) {
+    w[j] = mult[j] * std::exp(w[j] - mx);
+    sum += w[j];
+  }
+  return sum;
+}
+
 // One query row against a weighted key list: weight w_j multiplies exp(score_j + pen_j). `drop`
 // (optional, per key) multiplies the probabilities after the softmax (dropout's keep·scale).
 void ref_row(const AttentionInput& a, int h, int64_t qi, const std::vector<int64_t>& keys,
              const std::vector<double>& pens, const std::vector<double>& mult, double scale, double out_scale,
              const std::vector<double>* drop = nullptr) {
   const int64_t d = a.d;
-  std::vector<double> sc(keys.size());
-  double mx = -INFINITY;
-  for (size_t j = 0; j < keys.size(); ++j) {
-    double dot = 0;
-    for (int64_t t = 0; t < d; ++t)
-      dot += static_cast<double>(a.q[qi * a.ld + h * d + t]) * a.k[keys[j] * a.ld + h * d + t];
-    sc[j] = dot * scale + pens[j];
-    mx = std::max(mx, sc[j]);
-  }
-  double sum = 0;
-  for (size_t j = 0; j < keys.size(); ++j) {
-    sc[j] = mult[j] * std::exp(sc[j] - mx);
-    sum += sc[j];
-  }
+  std::vector<double> sc;
+  const double sum = row_weights(a, h, qi, keys, pens, mult, scale, sc);
   for (int64_t t = 0; t < d; ++t) {
     double acc = 0;
     for (size_t j = 0; j < keys.size(); ++j) acc += sc[j] * (drop ? (*drop)[j] : 1.0) * a.v[keys[j] * a.ld + h * d + t];
     a.out[qi * a.ld_out + h * d + t] = static_cast<float>(acc / sum * out_scale);
   }
 }
-double m_at(const AttentionInput& a, int64_t i) { return a.mask ? a.mask[i] : 1.0; }
+
+// The key list of query row qi of head h under `layout`: every key of every listed block (a
+// repeated block twice), with its mask rule's penalty.
+void sparse_row_keys(const AttentionInput& a, const BlockLayout& layout, int h, int64_t qi, std::vector<int64_t>& keys,
+                     std::vector<double>& pens, std::vector<double>& mult) {
+  const int64_t B = layout.block;
+  const double mq = m_at(a, qi);
+  for (const KeyBlock& kb : layout.row(h, static_cast<int>(qi / B)))
+    for (int64_t j = 0; j < B; ++j) {
+      const int64_t k = kb.block * B + j;
+      const double mk = m_at(a, k);
+      keys.push_back(k);
+      pens.push_back((kb.kind == MaskKind::Key ? 1.0 - mk : 1.0 - mq * mk) * kSparsePenalty);
+      mult.push_back(1.0);
+    }
+}
+
+// Full attention's key list: every key, padding penalised with finfo.min.
+void full_row_keys(const AttentionInput& a, std::vector<int64_t>& keys, std::vector<double>& pens,
+                   std::vector<double>& mult) {
+  for (int64_t k = 0; k < a.L; ++k) {
+    keys.push_back(k);
+    pens.push_back((1.0 - m_at(a, k)) * static_cast<double>(kFullPenalty));
+    mult.push_back(1.0);
+  }
+}
 }  // namespace
 
 void block_sparse_attention_ref(const AttentionInput& a, const BlockLayout& layout) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(a.d));
-  const int64_t B = layout.block;
   for (int h = 0; h < a.heads; ++h)
     for (int64_t qi = 0; qi < a.L; ++qi) {
       std::vector<int64_t> keys;
       std::vector<double> pens, mult;
-      const double mq = m_at(a, qi);
-      for (const KeyBlock& kb : layout.row(h, static_cast<int>(qi / B)))
-        for (int64_t j = 0; j < B; ++j) {
-          const int64_t k = kb.block * B + j;
-          const double mk = m_at(a, k);
-          keys.push_back(k);
-          pens.push_back((kb.kind == MaskKind::Key ? 1.0 - mk : 1.0 - mq * mk) * kSparsePenalty);
-          mult.push_back(1.0);
-        }
-      ref_row(a, h, qi, keys, pens, mult, scale, mq);
+      sparse_row_keys(a, layout, h, qi, keys, pens, mult);
+      ref_row(a, h, qi, keys, pens, mult, scale, m_at(a, qi));
     }
 }
 
@@ -264,14 +293,26 @@ void full_attention_ref(const AttentionInput& a, const ProbsDropout& drop) {
     for (int64_t qi = 0; qi < a.L; ++qi) {
       std::vector<int64_t> keys;
       std::vector<double> pens, mult, factor;
-      for (int64_t k = 0; k < a.L; ++k) {
-        keys.push_back(k);
-        pens.push_back((1.0 - m_at(a, k)) * static_cast<double>(kFullPenalty));
-        mult.push_back(1.0);
-        if (drop.active()) factor.push_back(drop.factor(drop.row(a.heads, h, a.L, qi) + static_cast<uint64_t>(k)));
-      }
+      full_row_keys(a, keys, pens, mult);
+      if (drop.active())
+        for (int64_t k = 0; k < a.L; ++k)
+          factor.push_back(drop.factor(drop.row(a.heads, h, a.L, qi) + static_cast<uint64_t>(k)));
       ref_row(a, h, qi, keys, pens, mult, scale, 1.0, drop.active() ? &factor : nullptr);
     }
+}
+
+void attention_row_probs(const AttentionInput& a, const BlockLayout* layout, int h, int64_t qi,
+                         std::vector<int64_t>& keys, std::vector<double>& probs) {
+  BB_CHECK(h >= 0 && h < a.heads && qi >= 0 && qi < a.L, "attention_row_probs: head ", h, " or row ", qi,
+           " out of range");
+  BB_CHECK(!layout || layout->seq_len() == a.L, "attention_row_probs: layout of ", layout ? layout->seq_len() : 0,
+           " rows for an input of ", a.L);
+  keys.clear();
+  std::vector<double> pens, mult;
+  if (layout) sparse_row_keys(a, *layout, h, qi, keys, pens, mult);
+  else full_row_keys(a, keys, pens, mult);
+  const double sum = row_weights(a, h, qi, keys, pens, mult, 1.0 / std::sqrt(static_cast<double>(a.d)), probs);
+  for (double& p : probs) p /= sum;
 }
 
 void dense_layout_attention_ref(const AttentionInput& a, const DenseLayout& D) {

@@ -88,6 +88,12 @@ void full_attention(const ThreadingContext& ctx, const AttentionInput& a, Attent
 // Scalar references (double accumulation, one query row at a time) for tests.
 void block_sparse_attention_ref(const AttentionInput& a, const BlockLayout& layout);
 void full_attention_ref(const AttentionInput& a, const ProbsDropout& drop = {});
+// The softmax probabilities of query row qi of head h as the kernels compute them (in the
+// reference's double precision): over `layout`'s key list (a repeated block twice, each entry
+// with its mask rule), or HF's full attention when layout is nullptr. probs[j] belongs to key
+// row keys[j]; the probabilities sum to 1. O(keys·d), for attention maps (`bigbird attention`).
+void attention_row_probs(const AttentionInput& a, const BlockLayout* layout, int h, int64_t qi,
+                         std::vector<int64_t>& keys, std::vector<double>& probs);
 // Dense reference over an expanded layout: weights count_key·e^(s+(1-m_k)P) + count_qk·e^(s+(1-m_q m_k)P).
 void dense_layout_attention_ref(const AttentionInput& a, const DenseLayout& dense);
 

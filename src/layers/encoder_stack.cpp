@@ -40,13 +40,14 @@ void check_input(const StackShape& s, const EncoderInput& in, const std::string&
 
 EncoderBatch::EncoderBatch(const StackShape& s, const std::vector<const EncoderInput*>& inputs,
                            const ForwardOptions& opt)
-    : shape_(s), keep_(opt.keep_hidden_states) {
+    : shape_(s), keep_(opt.keep_hidden_states), observer_(opt.attention_observer) {
   BB_CHECK(!inputs.empty(), "encode: no input");
   const int64_t B = s.block;
   groups_.resize(inputs.size());
   for (size_t gi = 0; gi < inputs.size(); ++gi) {
     Group& g = groups_[gi];
     g.in = inputs[gi];
+    g.index = gi;
     check_input(s, *g.in, inputs.size() > 1 ? "input " + std::to_string(gi) + ": " : std::string());
     g.b = g.in->input_ids.dim(0);
     g.L = g.in->input_ids.dim(1);
@@ -112,6 +113,12 @@ void EncoderBatch::attention(const Compute& c, int layer, const float* q, const 
   for (const Group& g : groups_) {
     const std::optional<BlockLayout>& layout = g.layouts[static_cast<size_t>(layer)];
     const int64_t off = g.row0 * H;
+    if (observer_)
+      for (int64_t bi = 0; bi < g.b; ++bi) {
+        const int64_t o = (g.row0 + bi * g.Lp) * H;
+        observer_->observe({layer, g.index, bi, q + o, k + o, H, g.L, g.Lp, static_cast<int>(shape_.heads),
+                            shape_.head_dim(), mask_.data() + g.row0 + bi * g.Lp, layout ? &*layout : nullptr});
+      }
     encoder_attention(c,
                       {q + off, k + off, v + off, out + off, H, g.b, g.Lp, static_cast<int>(shape_.heads),
                        shape_.head_dim(), mask_.data() + g.row0},

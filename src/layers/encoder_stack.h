@@ -94,6 +94,7 @@ class EncoderBatch {
  private:
   struct Group {
     const EncoderInput* in = nullptr;
+    size_t index = 0;  // of the input in the call
     int64_t b = 0, L = 0, Lp = 0, pad = 0, row0 = 0;
     EncoderOutput out;
     std::vector<std::optional<BlockLayout>> layouts;  // per layer (block-sparse inputs)
@@ -103,6 +104,7 @@ class EncoderBatch {
 
   StackShape shape_;
   bool keep_ = false;
+  AttentionObserver* observer_ = nullptr;
   std::vector<Group> groups_;
   int64_t rows_ = 0;
   std::vector<float> mask_;

@@ -37,6 +37,34 @@ struct EncoderInput {
   TensorI64 token_type_ids;  // [batch, L], or empty (zeros); ignored by models without token types
 };
 
+struct BlockLayout;
+
+// What one layer's attention sees for one sequence of an input: its query and key projections
+// ([Lp, ld] row-major, head h in columns [h·d, (h+1)·d)), the mask ([Lp] of 0/1, block padding 0)
+// and the layout (nullptr: full attention, HF's original_full or the short-input fall-back).
+struct AttentionCall {
+  int layer = 0;
+  size_t input = 0;  // index of the input in the call (encode_batch), 0 for encode
+  int64_t seq = 0;   // sequence within that input's batch
+  const float* q = nullptr;
+  const float* k = nullptr;
+  int64_t ld = 0;
+  int64_t L = 0;   // tokens of the input
+  int64_t Lp = 0;  // rows after block padding (q, k and mask have Lp rows)
+  int heads = 0;
+  int64_t d = 0;
+  const float* mask = nullptr;
+  const BlockLayout* layout = nullptr;
+};
+
+// Looks at every layer's attention inputs during inference (`bigbird attention`'s maps); called
+// on the calling thread, layer after layer, before the layer's attention overwrites q.
+class AttentionObserver {
+ public:
+  virtual ~AttentionObserver() = default;
+  virtual void observe(const AttentionCall& call) = 0;
+};
+
 struct ForwardOptions {
   std::optional<AttentionType> attention;  // overrides config.attention_type
   PlanSource plan_source = PlanSource::Seeded;
@@ -50,6 +78,8 @@ struct ForwardOptions {
   // norms and activations stay float32. Weights are packed once, on first use. Throws on a CPU
   // without AVX512-BF16. Error against float32: tests/test_encoder_parity.cpp, test_pegasus.cpp.
   bool bf16 = false;
+  // Sees each layer's q, k, mask and layout (inference only; not owned). nullptr: none.
+  AttentionObserver* attention_observer = nullptr;
 };
 
 // How BigBirdModel::loss_and_grads trains (inference never reads these).
