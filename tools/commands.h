@@ -30,6 +30,7 @@ Runner add_fill_mask(CLI::App&app), add_classify(CLI::App&app), add_qa(CLI::App&
 
 Runner add_summarize(CLI::App& app);  // text in, summary out (cmd_summarize.cpp)
 Runner add_convert(CLI::App& app);    // pytorch_model.bin -> model.safetensors (cmd_convert.cpp)
-Runner add_serve(CLI::App& app);      // HTTP server: TEI / OpenAI routes and the tasks (cmd_serve.cpp)
+Runner add_serve(CLI::App& app);
+Runner add_attention(CLI::App& app);  // attention maps (cmd_attention.cpp)      // HTTP server: TEI / OpenAI routes and the tasks (cmd_serve.cpp)
 
 }  // namespace bigbird::cli

@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
       bigbird::cli::add_convert);
   add("serve", "HTTP server: text-embeddings-inference and OpenAI routes and the tasks, with dynamic batching",
       bigbird::cli::add_serve);
+  add("attention", "attention maps without an n x n matrix: block-level mass per layer and head, bertviz maps, a PNG",
+      bigbird::cli::add_attention);
   add("bench-decode", "decoding benchmark: tokens/s of greedy and beam search, step time early vs late",
       bigbird::cli::add_bench_decode);
   try {
