@@ -191,8 +191,11 @@ TEST(LongInputs, ClassifyAveragesTheWindowsLogits) {
         }
         ClassifyTask task(tm, cls_opts(stride, agg));
         std::unique_ptr<Item> item = task.prepare(rec(text), RunOptions{});
-        ASSERT_EQ(item->rows.size(), windows.size()) << where;
-        for (size_t w = 0; w < windows.size(); ++w) EXPECT_EQ(item->rows[w].input_ids, windows[w].ids) << where;
+        // Windows are made while the input runs (Item::windows), one batch at a time.
+        ASSERT_EQ(item->windows(), static_cast<int64_t>(windows.size())) << where;
+        EXPECT_TRUE(item->rows.empty()) << where;
+        for (size_t w = 0; w < windows.size(); ++w)
+          EXPECT_EQ(item->make_window(static_cast<int64_t>(w)).input_ids, windows[w].ids) << where;
         expect_same_scores(by_label(run_one(task, rec(text), RunOptions{})), hand_classify(tm, windows, agg), where);
       }
     }
@@ -225,8 +228,11 @@ TEST(LongInputs, PairsSlideOverTheSecondText) {
   const InputRecord in = rec(first, second);
   ClassifyTask task(tm, cls_opts(10));
   std::unique_ptr<Item> item = task.prepare(in, RunOptions{});
-  ASSERT_EQ(item->rows.size(), windows.size());
-  for (size_t w = 0; w < windows.size(); ++w) EXPECT_EQ(item->rows[w].input_ids, windows[w].ids) << w;
+  ASSERT_EQ(item->windows(), static_cast<int64_t>(windows.size()));
+  for (size_t w = 0; w < windows.size(); ++w) {
+    EXPECT_EQ(item->make_window(static_cast<int64_t>(w)).input_ids, windows[w].ids) << w;
+    EXPECT_EQ(item->row_lengths()[w], static_cast<int64_t>(windows[w].ids.size())) << w;
+  }
   expect_same_scores(by_label(run_one(task, in, RunOptions{})), hand_classify(tm, windows, "mean"), "pair");
 
   // A first text that leaves no room for windows of the second is a bad input.

@@ -313,8 +313,7 @@ std::vector<json> Service::run(const tasks::Task& task, const std::vector<tasks:
       if (dynamic_cast<const tasks::TooLongError*>(&e)) bad(413, "Validation", where + e.what());
       invalid(where + e.what());
     }
-    for (const auto& row : items.back()->rows) {
-      const int64_t n = static_cast<int64_t>(row.input_ids.size());
+    for (const int64_t n : items.back()->row_lengths()) {
       if (n > max_input_length_)
         bad(413, "Validation", (inputs.size() > 1 ? "input " + std::to_string(i) + ": " : std::string()) +
                                    "the input is " + std::to_string(n) + " tokens long, more than " +

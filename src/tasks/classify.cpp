@@ -26,12 +26,11 @@ ClassifyTask::ClassifyTask(const TaskModel& tm, ClassifyOptions options)
 std::unique_ptr<Item> ClassifyTask::prepare(const InputRecord& in, const RunOptions& opt) const {
   check_text(in.text, "the text");
   if (in.text_pair) check_text(*in.text_pair, "the text pair");
-  auto item = std::make_unique<Item>();
+
   // HF's BigBirdTokenizer returns no token_type_ids by default (model_input_names), so the pipeline
   // runs the model with type 0 everywhere, also for a pair (and each window).
-  item->rows =
-      long_.prepare(in.text, in.text_pair ? std::optional<std::string_view>(*in.text_pair) : std::nullopt, opt).rows;
-  return item;
+  return long_.prepare_pooled(in.text, in.text_pair ? std::optional<std::string_view>(*in.text_pair) : std::nullopt,
+                              opt);
 }
 
 Tensor ClassifyTask::head(const Tensor& seq, const EncoderRow&, const ThreadingContext& ctx) const {
@@ -44,7 +43,7 @@ Tensor ClassifyTask::head(const Tensor& seq, const EncoderRow&, const ThreadingC
 }
 
 json ClassifyTask::finish(const Item& item) const {
-  const Tensor logits = long_.combine(item.outputs);  // the windows' mean (or max) logits
+  const Tensor logits = static_cast<const PooledItem&>(item).result();  // the windows' mean (or max) logits
   const int64_t n = logits.dim(0);
   std::vector<float> scores(logits.data);
   if (function_ == "softmax") scores = softmax(logits.ptr(), n);

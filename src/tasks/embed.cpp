@@ -14,11 +14,10 @@ EmbedTask::EmbedTask(const TaskModel& tm, EmbedOptions options)
 std::unique_ptr<Item> EmbedTask::prepare(const InputRecord& in, const RunOptions& opt) const {
   check_text(in.text, "the text");
   if (in.text_pair) check_text(*in.text_pair, "the text pair");
-  auto item = std::make_unique<Item>();
+
   // HF's default call: no token types.
-  item->rows =
-      long_.prepare(in.text, in.text_pair ? std::optional<std::string_view>(*in.text_pair) : std::nullopt, opt).rows;
-  return item;
+  return long_.prepare_pooled(in.text, in.text_pair ? std::optional<std::string_view>(*in.text_pair) : std::nullopt,
+                              opt);
 }
 
 Tensor EmbedTask::head(const Tensor& seq, const EncoderRow&, const ThreadingContext& ctx) const {
@@ -43,7 +42,7 @@ Tensor EmbedTask::head(const Tensor& seq, const EncoderRow&, const ThreadingCont
 
 json EmbedTask::finish(const Item& item) const {
   json out = json::array();
-  for (float x : long_.combine(item.outputs).data) out.push_back(static_cast<double>(x));
+  for (float x : static_cast<const PooledItem&>(item).result().data) out.push_back(static_cast<double>(x));
   return out;
 }
 

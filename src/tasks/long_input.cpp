@@ -105,34 +105,65 @@ LongRows LongInputs::prepare(std::string_view text, std::optional<std::string_vi
                  "); give a smaller --stride");
     out.spans = window_spans(n, room, step);
   }
-  const auto& ids = out.encoding.input_ids;
-  for (const WindowSpan& s : out.spans) {
-    EncoderRow row;
-    row.input_ids.reserve(static_cast<size_t>(others + s.len));
-    row.input_ids.insert(row.input_ids.end(), ids.begin(), ids.begin() + b);
-    row.input_ids.insert(row.input_ids.end(), ids.begin() + b + s.start, ids.begin() + b + s.start + s.len);
-    row.input_ids.insert(row.input_ids.end(), ids.begin() + e, ids.end());
-    BB_CHECK(tm_.fits(static_cast<int64_t>(row.input_ids.size()), opt), "internal: a window of ", row.input_ids.size(),
-             " tokens does not fit the model");
-    out.rows.push_back(std::move(row));
+  out.text_end = e;
+  for (size_t w = 0; w < out.spans.size(); ++w) {
+    const int64_t n_row = others + out.spans[w].len;
+    BB_CHECK(tm_.fits(n_row, opt), "internal: a window of ", n_row, " tokens does not fit the model");
   }
   return out;
 }
 
-Tensor LongInputs::combine(const std::vector<Tensor>& outputs) const {
-  BB_CHECK(!outputs.empty(), "internal: no window outputs to combine");
-  Tensor out = outputs.front();
-  if (outputs.size() == 1) return out;
-  const size_t m = out.data.size();
-  if (options_.aggregation == "max") {
-    for (const Tensor& t : outputs)
-      for (size_t j = 0; j < m; ++j) out.data[j] = std::max(out.data[j], t.data[j]);
+EncoderRow LongRows::window(size_t w) const {
+  BB_CHECK(w < spans.size(), "internal: window ", w, " of ", spans.size());
+  const WindowSpan& s = spans[w];
+  const auto& ids = encoding.input_ids;
+  const int64_t b = offset, e = text_end;
+  EncoderRow row;
+  row.input_ids.reserve(ids.size() - static_cast<size_t>(e - b) + static_cast<size_t>(s.len));
+  row.input_ids.insert(row.input_ids.end(), ids.begin(), ids.begin() + b);
+  row.input_ids.insert(row.input_ids.end(), ids.begin() + b + s.start, ids.begin() + b + s.start + s.len);
+  row.input_ids.insert(row.input_ids.end(), ids.begin() + e, ids.end());
+  return row;
+}
+
+std::vector<int64_t> LongRows::window_lengths() const {
+  std::vector<int64_t> n;
+  const int64_t others = static_cast<int64_t>(encoding.size()) - (text_end - offset);
+  for (const WindowSpan& s : spans) n.push_back(others + s.len);
+  return n;
+}
+
+std::unique_ptr<PooledItem> LongInputs::prepare_pooled(std::string_view text, std::optional<std::string_view> pair,
+                                                       const RunOptions& opt) const {
+  auto item = std::make_unique<PooledItem>();
+  item->input = prepare(text, pair, opt);
+  item->rows = std::move(item->input.rows);
+  item->input.rows.clear();
+  item->pool = WindowPool(options_.aggregation);
+  return item;
+}
+
+void WindowPool::add(const Tensor& t) {
+  if (count_ == 0) {
+    first_ = t;
+    sum_.assign(t.data.begin(), t.data.end());
   } else {
-    std::vector<double> acc(m, 0.0);
-    for (const Tensor& t : outputs)
-      for (size_t j = 0; j < m; ++j) acc[j] += t.data[j];
-    for (size_t j = 0; j < m; ++j) out.data[j] = static_cast<float>(acc[j] / static_cast<double>(outputs.size()));
+    BB_CHECK(t.data.size() == first_.data.size(), "internal: window outputs of ", t.data.size(), " and ",
+             first_.data.size(), " values");
+    if (aggregation_ == "max") {
+      for (size_t j = 0; j < t.data.size(); ++j) first_.data[j] = std::max(first_.data[j], t.data[j]);
+    } else {
+      for (size_t j = 0; j < t.data.size(); ++j) sum_[j] += t.data[j];
+    }
   }
+  ++count_;
+}
+
+Tensor WindowPool::result() const {
+  BB_CHECK(count_ > 0, "internal: no window outputs to combine");
+  Tensor out = first_;
+  if (count_ == 1 || aggregation_ == "max") return out;
+  for (size_t j = 0; j < out.data.size(); ++j) out.data[j] = static_cast<float>(sum_[j] / static_cast<double>(count_));
   return out;
 }
 

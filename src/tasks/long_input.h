@@ -5,14 +5,15 @@
 //    stride=S: each window is the input's special tokens around up to M - specials tokens of the
 //    windowed text, consecutive windows share S tokens, the last one reaches the end (and is
 //    shorter). For a pair the second text is windowed and the first is repeated in every window
-//    (HF's only_second, as for QA). Each window is encoded on its own; the task combines the
-//    windows' head outputs (combine(): element-wise mean or max).
+//    (HF's only_second, as for QA). Each window is encoded on its own; the task reduces the
+//    windows' head outputs as they come (WindowPool: element-wise mean or max).
 // Without either, an input that does not fit is an InputError that names both flags.
 //
-// Memory: a document's windows are rows of one Item; run_items encodes --batch-size rows at a
-// time and keeps only each row's head output (a few floats per label or hidden unit), never a
-// window's activations, so memory is the token ids plus the head outputs: linear in the
-// document's length with a small constant, whatever the number of windows.
+// Memory: a document's windows are made while it runs (Item::windows, WindowedItem): run_items
+// builds --batch-size windows at a time, encodes them side by side and hands each head output to
+// the task, which reduces it at once (a running sum or maximum; tag copies each token's scores
+// from its chosen window). So memory is the document's tokenization plus one batch of windows,
+// whatever the number of windows.
 #pragma once
 #include <optional>
 #include <string>
@@ -48,14 +49,56 @@ std::vector<WindowSpan> window_spans(int64_t n, int64_t room, int64_t step);
 
 // The encoder rows of one input.
 struct LongRows {
+  // Without windows: the one row (truncated when asked). With windows: empty (see window()).
   std::vector<EncoderRow> rows;
-  // Without windows: the encoding of the one row (truncated when asked). With windows: the whole
-  // input's encoding, untruncated; window w's token i (i in [0, spans[w].len)) is the encoding's
-  // token `offset + spans[w].start + i`, at position `offset + i` of row w.
+  // Without windows: the encoding of the one row. With windows: the whole input's encoding,
+  // untruncated; window w's token i (i in [0, spans[w].len)) is the encoding's token
+  // `offset + spans[w].start + i`, at position `offset + i` of row w.
   Encoding encoding;
-  std::vector<WindowSpan> spans;
+  std::vector<WindowSpan> spans;  // empty without windows
   int64_t offset = 0;
+  int64_t text_end = 0;  // one past the windowed text's last token in `encoding`
   int64_t full_length = 0;  // tokens of the whole input, special tokens included
+
+  // Row of window w: the tokens before the windowed text, its span, the tokens after it.
+  EncoderRow window(size_t w) const;
+  // Tokens of each window.
+  std::vector<int64_t> window_lengths() const;
+};
+
+// Element-wise mean (in double, in window order) or maximum of the windows' outputs, one at a time.
+class WindowPool {
+ public:
+  explicit WindowPool(std::string aggregation = "mean") : aggregation_(std::move(aggregation)) {}
+  void add(const Tensor& t);
+  Tensor result() const;  // Error before the first add
+  int64_t count() const { return count_; }
+
+ private:
+  std::string aggregation_;
+  Tensor first_;  // the first output (its shape; the running maximum)
+  std::vector<double> sum_;
+  int64_t count_ = 0;
+};
+
+// An Item whose input may run as windows: with spans, run_items makes its windows batch by batch
+// (Item::windows) and take_window reduces each; without, its one row runs as any other.
+struct WindowedItem : Item {
+  LongRows input;
+  int64_t windows() const override { return static_cast<int64_t>(input.spans.size()); }
+  EncoderRow make_window(int64_t w) const override { return input.window(static_cast<size_t>(w)); }
+  std::vector<int64_t> row_lengths() const override {
+    std::vector<int64_t> n = Item::row_lengths();
+    for (int64_t w : input.window_lengths()) n.push_back(w);
+    return n;
+  }
+};
+
+// classify and embed: the windows' head outputs pooled (mean or max), or the one row's output.
+struct PooledItem : WindowedItem {
+  WindowPool pool;
+  void take_window(int64_t, Tensor&& output) override { pool.add(output); }
+  Tensor result() const { return windows() > 0 ? pool.result() : outputs.at(0); }
 };
 
 class LongInputs {
@@ -69,8 +112,9 @@ class LongInputs {
   // when the input does not fit and neither truncation nor windows are on, or a pair's first text
   // leaves no room for windows of the second.
   LongRows prepare(std::string_view text, std::optional<std::string_view> pair, const RunOptions& opt) const;
-  // The windows' outputs (same shape each) combined element-wise by the aggregation, in double.
-  Tensor combine(const std::vector<Tensor>& outputs) const;
+  // Prepares a PooledItem (classify, embed): rows or windows, and the pool of the aggregation.
+  std::unique_ptr<PooledItem> prepare_pooled(std::string_view text, std::optional<std::string_view> pair,
+                                             const RunOptions& opt) const;
   // Tokens per input or window (--max-length, else the most the model takes).
   int64_t limit(const RunOptions& opt) const;
   const LongInputOptions& options() const { return options_; }

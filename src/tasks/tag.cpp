@@ -9,12 +9,25 @@ namespace bigbird::tasks {
 
 namespace {
 
-struct TagItem : Item {
+// input.encoding: the whole text (windows) or the one row (maybe truncated).
+struct TagItem : WindowedItem {
   std::string text;
   std::u32string chars;
-  Encoding enc;                   // the whole text (windows) or the one row (maybe truncated)
-  std::vector<WindowSpan> spans;  // windows only
-  int64_t offset = 0;             // windows: position in enc of the text's first token
+  // Windows: per token of the windowed text, the window it takes its scores from (see tag.h), and
+  // the scores of every token of the encoding [enc.size(), labels], filled as the windows arrive
+  // (special tokens outside the windowed text stay 0: they are skipped).
+  std::vector<int64_t> best;
+  Tensor merged;
+
+  void take_window(int64_t w, Tensor&& logits) override {
+    const LongRows& in = input;
+    const int64_t nl = logits.dim(1);
+    if (merged.data.empty()) merged = Tensor(Shape{static_cast<int64_t>(in.encoding.size()), nl});
+    const WindowSpan& s = in.spans[static_cast<size_t>(w)];
+    for (int64_t i = 0; i < s.len; ++i)
+      if (best[static_cast<size_t>(s.start + i)] == w)
+        std::copy_n(logits.ptr() + (in.offset + i) * nl, nl, merged.ptr() + (in.offset + s.start + i) * nl);
+  }
 };
 
 struct Token {  // HF's "pre-entity"
@@ -48,27 +61,25 @@ int64_t argmax(const std::vector<float>& v) {
   return static_cast<int64_t>(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
-// The logits of every token of the whole text [enc.size(), labels], each from the window where it
-// is furthest from a cut (see tag.h); special tokens outside the windowed text stay 0 (skipped).
-Tensor merge_windows(const TagItem& item) {
-  const int64_t L = static_cast<int64_t>(item.enc.size()), nl = item.outputs.at(0).dim(1);
+// Per token of the windowed text, the window where it is furthest from a cut (see tag.h): the
+// largest min(tokens of context before it in the window, after it), where the text's own start
+// and end are not cuts; ties go to the earlier window.
+std::vector<int64_t> best_windows(const std::vector<WindowSpan>& spans) {
   int64_t n = 0;
-  for (const WindowSpan& s : item.spans) n = std::max(n, s.start + s.len);
-  Tensor out(Shape{L, nl});
-  std::vector<int64_t> best(static_cast<size_t>(n), -1);
-  for (size_t w = 0; w < item.spans.size(); ++w) {
-    const WindowSpan& s = item.spans[w];
+  for (const WindowSpan& s : spans) n = std::max(n, s.start + s.len);
+  std::vector<int64_t> best(static_cast<size_t>(n), -1), dist(static_cast<size_t>(n), -1);
+  for (size_t w = 0; w < spans.size(); ++w) {
+    const WindowSpan& s = spans[w];
     for (int64_t i = 0; i < s.len; ++i) {
-      const int64_t j = s.start + i;
+      const size_t j = static_cast<size_t>(s.start + i);
       const int64_t before = s.start > 0 ? i : n, after = s.start + s.len < n ? s.len - 1 - i : n;
       const int64_t d = std::min(before, after);
-      if (d <= best[static_cast<size_t>(j)]) continue;  // ties: the earlier window
-      best[static_cast<size_t>(j)] = d;
-      const float* src = item.outputs[w].ptr() + (item.offset + i) * nl;
-      std::copy_n(src, nl, out.ptr() + (item.offset + j) * nl);
+      if (d <= dist[j]) continue;  // ties: the earlier window
+      dist[j] = d;
+      best[j] = static_cast<int64_t>(w);
     }
   }
-  return out;
+  return best;
 }
 
 }  // namespace
@@ -88,13 +99,10 @@ std::unique_ptr<Item> TagTask::prepare(const InputRecord& in, const RunOptions& 
   item->text = in.text;
   item->chars = utf8::to_u32(in.text);
   // HF: truncation=True, to model_max_length; never past what the model takes (block padding).
-  LongRows lr = long_.prepare(in.text, std::nullopt, opt);
-  item->enc = std::move(lr.encoding);
-  item->rows = std::move(lr.rows);
-  if (long_.options().windows()) {
-    item->spans = std::move(lr.spans);
-    item->offset = lr.offset;
-  }
+  item->input = long_.prepare(in.text, std::nullopt, opt);
+  item->rows = std::move(item->input.rows);
+  item->input.rows.clear();
+  if (item->windows() > 0) item->best = best_windows(item->input.spans);
   return item;
 }
 
@@ -107,20 +115,21 @@ Tensor TagTask::head(const Tensor& seq, const EncoderRow&, const ThreadingContex
 json TagTask::finish(const Item& base) const {
   const auto& item = static_cast<const TagItem&>(base);
   const Tokenizer& tok = tm_.tokenizer();
-  const Tensor logits = item.spans.empty() ? item.outputs.at(0) : merge_windows(item);
+  const Tensor& logits = item.windows() > 0 ? item.merged : item.outputs.at(0);
+  const Encoding& enc = item.input.encoding;
   const int64_t L = logits.dim(0), nl = logits.dim(1);
   const auto& chars = item.chars;
 
   std::vector<Token> tokens;
   for (int64_t t = 0; t < L; ++t) {
-    if (item.enc.special_tokens_mask[static_cast<size_t>(t)]) continue;
+    if (enc.special_tokens_mask[static_cast<size_t>(t)]) continue;
     Token k;
     k.scores = softmax(logits.ptr() + t * nl, nl);
     k.index = t;
-    k.id = item.enc.input_ids[static_cast<size_t>(t)];
-    k.start = item.enc.offsets[static_cast<size_t>(t)].first;
-    k.end = item.enc.offsets[static_cast<size_t>(t)].second;
-    k.word = item.enc.tokens[static_cast<size_t>(t)];
+    k.id = enc.input_ids[static_cast<size_t>(t)];
+    k.start = enc.offsets[static_cast<size_t>(t)].first;
+    k.end = enc.offsets[static_cast<size_t>(t)].second;
+    k.word = enc.tokens[static_cast<size_t>(t)];
     // HF's heuristic for tokenizers without word boundaries: a token continues a word unless a
     // space is just before it or is its first character.
     k.is_subword = k.start > 0 && chars[static_cast<size_t>(k.start - 1)] != U' ' &&

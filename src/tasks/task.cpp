@@ -111,6 +111,14 @@ void TaskModel::require(bool has_head, std::string_view task, std::string_view w
        what, ": ", task, " needs one");
 }
 
+EncoderRow Item::make_window(int64_t) const { fail("internal: this input has no windows"); }
+void Item::take_window(int64_t, Tensor&&) { fail("internal: this input has no windows"); }
+std::vector<int64_t> Item::row_lengths() const {
+  std::vector<int64_t> n;
+  for (const EncoderRow& r : rows) n.push_back(static_cast<int64_t>(r.input_ids.size()));
+  return n;
+}
+
 void run_items(const Task& task, const std::vector<Item*>& items, const RunOptions& opt,
                const std::function<void(double)>& on_progress) {
   struct Ref {
@@ -118,11 +126,19 @@ void run_items(const Task& task, const std::vector<Item*>& items, const RunOptio
     size_t row;
   };
   std::vector<Ref> refs;
+  std::vector<Item*> windowed;
+  int64_t total = 0, done = 0;
   for (Item* it : items) {
+    if (it->windows() > 0) {
+      windowed.push_back(it);
+      total += it->windows();
+      continue;
+    }
     it->outputs.assign(it->rows.size(), Tensor{});
     for (size_t r = 0; r < it->rows.size(); ++r) refs.push_back({it, r});
   }
-  if (refs.empty()) return;
+  total += static_cast<int64_t>(refs.size());
+  if (total == 0) return;
   // Similar lengths side by side: the threads of one batch finish together.
   std::stable_sort(refs.begin(), refs.end(), [](const Ref& a, const Ref& b) {
     return a.item->rows[a.row].input_ids.size() < b.item->rows[b.row].input_ids.size();
@@ -133,8 +149,7 @@ void run_items(const Task& task, const std::vector<Item*>& items, const RunOptio
   fo.plan_source = opt.plan_source;
   fo.seed = opt.seed;
   fo.bf16 = opt.bf16;
-  auto run_row = [&](const Ref& ref, const ThreadingContext& ctx) {
-    const EncoderRow& row = ref.item->rows[ref.row];
+  auto run_row = [&](const EncoderRow& row, const ThreadingContext& ctx) {
     const int64_t L = static_cast<int64_t>(row.input_ids.size());
     EncoderInput in;
     in.input_ids = TensorI64(Shape{1, L});
@@ -148,24 +163,43 @@ void run_items(const Task& task, const std::vector<Item*>& items, const RunOptio
       std::copy(row.attention_mask.begin(), row.attention_mask.end(), in.attention_mask.data.begin());
     }
     EncoderOutput eo = model.encode(in, fo, ctx);
-    ref.item->outputs[ref.row] = task.head(eo.sequence_output, row, ctx);
+    return task.head(eo.sequence_output, row, ctx);
+  };
+  // n rows side by side: f(i, ctx) for i < n, one thread per row (the kernels inside run
+  // single-threaded): the same calls, in the same order, as for each row alone, so the same bits.
+  const auto side_by_side = [&](size_t n, const std::function<void(size_t, const ThreadingContext&)>& f) {
+    if (n == 1 || opt.threading.threads() == 1) {
+      for (size_t i = 0; i < n; ++i) f(i, opt.threading);  // all threads inside the row
+    } else {
+      const ThreadingContext serial = ThreadingContext::serial();
+      parallel_for(opt.threading, static_cast<int64_t>(n), [&](int64_t i) { f(static_cast<size_t>(i), serial); });
+    }
+  };
+  const auto report = [&](size_t n) {
+    done += static_cast<int64_t>(n);
+    if (on_progress) on_progress(static_cast<double>(done) / static_cast<double>(total));
   };
   const size_t bs = static_cast<size_t>(std::max(1, opt.batch_size));
   for (size_t b0 = 0; b0 < refs.size(); b0 += bs) {
     const size_t n = std::min(bs, refs.size() - b0);
-    const auto report = [&] {
-      if (on_progress) on_progress(static_cast<double>(b0 + n) / static_cast<double>(refs.size()));
-    };
-    if (n == 1 || opt.threading.threads() == 1) {
-      for (size_t i = 0; i < n; ++i) run_row(refs[b0 + i], opt.threading);  // all threads inside the row
-    } else {
-      // One row per thread (the kernels inside run single-threaded): the same calls, in the same
-      // order, as for the row alone, so the same bits.
-      const ThreadingContext serial = ThreadingContext::serial();
-      parallel_for(opt.threading, static_cast<int64_t>(n),
-                   [&](int64_t i) { run_row(refs[b0 + static_cast<size_t>(i)], serial); });
+    side_by_side(n, [&](size_t i, const ThreadingContext& ctx) {
+      const Ref& ref = refs[b0 + i];
+      ref.item->outputs[ref.row] = run_row(ref.item->rows[ref.row], ctx);
+    });
+    report(n);
+  }
+  // Windowed inputs: one batch of windows at a time, reduced in window order.
+  for (Item* it : windowed) {
+    const int64_t W = it->windows();
+    for (int64_t w0 = 0; w0 < W; w0 += static_cast<int64_t>(bs)) {
+      const size_t n = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(bs), W - w0));
+      std::vector<EncoderRow> rows(n);
+      for (size_t i = 0; i < n; ++i) rows[i] = it->make_window(w0 + static_cast<int64_t>(i));
+      std::vector<Tensor> outs(n);
+      side_by_side(n, [&](size_t i, const ThreadingContext& ctx) { outs[i] = run_row(rows[i], ctx); });
+      for (size_t i = 0; i < n; ++i) it->take_window(w0 + static_cast<int64_t>(i), std::move(outs[i]));
+      report(n);
     }
-    report();
   }
 }
 

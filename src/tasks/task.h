@@ -117,6 +117,16 @@ struct Item {
   virtual ~Item() = default;
   std::vector<EncoderRow> rows;
   std::vector<Tensor> outputs;  // one per row, filled by run_items
+
+  // Windows of a long input (--stride, tasks/long_input.h) are made and reduced while they run:
+  // when windows() > 0, run_items asks make_window(w) for `batch_size` windows at a time, runs
+  // them side by side and hands each head output to take_window(w, ·) in window order, so memory
+  // holds one batch of windows, never all of them (`rows` and `outputs` then stay unused).
+  virtual int64_t windows() const { return 0; }
+  virtual EncoderRow make_window(int64_t w) const;
+  virtual void take_window(int64_t w, Tensor&& output);
+  // The token count of each row or window (servers budget and check them before running).
+  virtual std::vector<int64_t> row_lengths() const;
 };
 
 class Task {
