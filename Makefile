@@ -4,7 +4,8 @@
 #   make test   build and run the whole test suite
 # Extra: make test-sanitize (ASan + UBSan build of the suite), make bench (full sweep: table and
 # SVG plot into bench/results and the README, scripts/bench_sweep.py), make bench-train (training
-# step against length, scripts/bench_train.py), make fuzz (libFuzzer targets of fuzz/, FUZZ_SECONDS
+# step against length, scripts/bench_train.py), make bench-serve (bigbird serve under load,
+# bench/bench_serve.py), make fuzz (libFuzzer targets of fuzz/, FUZZ_SECONDS
 # each, scripts/run_fuzz.sh).
 JOBS ?= 2
 BUILD ?= build
@@ -13,7 +14,7 @@ BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FIXTURE := tests/data/roberta-tiny
 
-.PHONY: deps build demo test test-sanitize fuzz bench bench-train clean
+.PHONY: deps build demo test test-sanitize fuzz bench bench-train bench-serve clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -55,6 +56,15 @@ bench: build
 # Training step time, rate and memory against length (README's training table; minutes).
 bench-train: build
 	python3 scripts/bench_train.py --bigbird $(BUILD)/bigbird
+
+# bigbird serve under load (wrk when installed): req/s, p50/p99 and peak RSS against clients and
+# input length, beside the offline rate; table to stdout, JSON and SVG into bench/results (minutes).
+bench-serve: build
+	@command -v wrk >/dev/null || bash scripts/install-deps.sh --bench
+	python3 bench/bench_serve.py --bigbird $(BUILD)/bigbird --model models/tiny-mlm --clients 1,4,16,64 \
+	    --words 32,120,240 --seconds 3 --repeats 3 --json bench/results/serve_tiny-mlm.json --svg bench/results/serve_tiny-mlm.svg
+	python3 bench/bench_serve.py --bigbird $(BUILD)/bigbird --model models/kjv-mlm --clients 1,4,16,64 \
+	    --words 32,240,1000 --seconds 3 --repeats 3 --json bench/results/serve_kjv-mlm.json --svg bench/results/serve_kjv-mlm.svg
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -12,7 +12,9 @@ server listens on 127.0.0.1 only, and everything stops by itself.
 import argparse
 import http.client
 import json
+import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -125,12 +127,75 @@ def load_point(port, pid, clients, texts, seconds, max_requests):
             "p50_ms": pct(0.50), "p99_ms": pct(0.99), "peak_rss_mib": peak[0] / 1024}
 
 
-def offline(args, texts):
-    with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "in.jsonl")
+WRK_SCRIPT = """
+local bodies = {%s}
+local reqs, i = {}, 0
+init = function(args)
+  for k, b in ipairs(bodies) do
+    reqs[k] = wrk.format("POST", "/embed", {["Content-Type"] = "application/json"}, b)
+  end
+end
+request = function()
+  i = i %% #reqs + 1
+  return reqs[i]
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRK {"requests":%%d,"duration_us":%%d,"errors":%%d,"p50_us":%%d,"p99_us":%%d}\\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def load_point_wrk(port, pid, clients, texts, seconds):
+    """The same load from wrk (C, epoll, one thread): the client costs far less CPU than Python's
+    threads, which matters when client and server share 2 cores."""
+    bodies = ", ".join("[==[" + json.dumps({"inputs": t}) + "]==]" for t in texts)
+    peak = [rss_kib(pid, "VmRSS")]
+    stop = [False]
+
+    def sampler():
+        while not stop[0]:
+            peak[0] = max(peak[0], rss_kib(pid, "VmRSS"))
+            time.sleep(0.05)
+
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(WRK_SCRIPT % bodies)
+        script = f.name
+    s = threading.Thread(target=sampler, daemon=True)
+    s.start()
+    try:
+        out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "120s",
+                              "-s", script, f"http://127.0.0.1:{port}/embed"], check=True, capture_output=True,
+                             text=True).stdout
+    finally:
+        stop[0] = True
+        os.unlink(script)
+    j = json.loads(next(l for l in out.splitlines() if l.startswith("WRK "))[4:])
+    ok = j["requests"] - j["errors"]
+    return {"clients": clients, "requests": ok, "errors": j["errors"], "rps": ok / (j["duration_us"] / 1e6),
+            "p50_ms": j["p50_us"] / 1e3, "p99_ms": j["p99_us"] / 1e3, "peak_rss_mib": peak[0] / 1024}
+
+
+def median_point(runs):
+    """The median run by requests/s, its latencies the medians over the runs, the peak RSS the
+    largest, the requests and errors summed."""
+    med = lambda k: sorted(x[k] for x in runs)[len(runs) // 2]
+    return {"clients": runs[0]["clients"], "requests": sum(x["requests"] for x in runs),
+            "errors": sum(x["errors"] for x in runs), "rps": med("rps"), "p50_ms": med("p50_ms"),
+            "p99_ms": med("p99_ms"), "peak_rss_mib": max(x["peak_rss_mib"] for x in runs), "repeats": len(runs)}
+
+
+def offline(args, texts, repeats=3):
+    """`bigbird embed --input FILE.jsonl` on the same inputs, without its start-up: the median over
+    `repeats` of 3N / (t(4N inputs) - t(N inputs)), so model loading and process start cancel."""
+    def timed(d, copies):
+        path = os.path.join(d, f"in{copies}.jsonl")
         with open(path, "w") as f:
-            for t in texts:
-                f.write(json.dumps({"text": t}) + "\n")
+            for _ in range(copies):
+                for t in texts:
+                    f.write(json.dumps({"text": t}) + "\n")
         cmd = [args.bigbird, "embed", "--model", args.model, "--input", path, "--output", os.path.join(d, "out.jsonl"),
                "--no-progress"]
         if args.tokenizer:
@@ -139,7 +204,80 @@ def offline(args, texts):
             cmd += ["--threads", str(args.threads)]
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True)
-        return len(texts) / (time.perf_counter() - t0)
+        return time.perf_counter() - t0
+
+    rates = []
+    with tempfile.TemporaryDirectory() as d:
+        for _ in range(repeats):
+            t1, t4 = timed(d, 1), timed(d, 4)
+            rates.append(3 * len(texts) / max(t4 - t1, 1e-9))
+    return sorted(rates)[len(rates) // 2]
+
+
+def token_count(port, text):
+    """Tokens the server encodes for `text` (/embed truncates to the model's max input length)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("POST", "/tokenize", json.dumps({"inputs": text, "add_special_tokens": True}),
+              {"Content-Type": "application/json"})
+    n = len(json.loads(c.getresponse().read())[0])
+    c.request("GET", "/info")
+    return min(n, json.loads(c.getresponse().read())["max_input_length"])
+
+
+def svg(results, title):
+    """Two panels against concurrent clients (log x): requests/s (with the offline rate dashed) and
+    p99 latency (log y), one colour per input length."""
+    W, H, M = 460, 320, 56
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
+    lengths = sorted({r["words"] for r in results})
+    xs = sorted({r["clients"] for r in results})
+    lx0, lx1 = math.log2(min(xs)), math.log2(max(xs))
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{2 * W}' height='{H + 30}' font-family='sans-serif' "
+             f"font-size='11'><rect width='100%' height='100%' fill='white'/>",
+             f"<text x='{W}' y='16' text-anchor='middle' font-size='13'>{title}</text>"]
+    panels = [("rps", "requests/s", False), ("p99_ms", "p99 latency (ms)", True)]
+    for panel, (key, label, logy) in enumerate(panels):
+        ox = panel * W
+        ys = [r[key] for r in results] + ([r["offline_rps"] for r in results] if key == "rps" else [])
+        f = (lambda v: math.log10(max(v, 1e-9))) if logy else (lambda v: v)
+        y0, y1 = (math.floor(f(min(ys))), math.ceil(f(max(ys)))) if logy else (0.0, max(ys) * 1.1)
+        y1 = y1 if y1 > y0 else y0 + 1
+
+        def px(n):
+            return ox + M + (math.log2(n) - lx0) / max(lx1 - lx0, 1e-9) * (W - 1.5 * M)
+
+        def py(v):
+            return 30 + (H - M) - (f(v) - y0) / (y1 - y0) * (H - M - 10)
+
+        parts.append(f"<line x1='{ox + M}' y1='{30 + H - M}' x2='{ox + W - M / 2}' y2='{30 + H - M}' stroke='black'/>")
+        parts.append(f"<line x1='{ox + M}' y1='40' x2='{ox + M}' y2='{30 + H - M}' stroke='black'/>")
+        parts.append(f"<text x='{ox + 14}' y='{30 + (H - M) / 2}' transform='rotate(-90 {ox + 14} {30 + (H - M) / 2})' "
+                     f"text-anchor='middle'>{label}</text>")
+        for n in xs:
+            parts.append(f"<text x='{px(n):.1f}' y='{30 + H - M + 14}' text-anchor='middle'>{n}</text>")
+        ticks = [10 ** e for e in range(int(y0), int(y1) + 1)] if logy else [y0 + i * (y1 - y0) / 4 for i in range(5)]
+        for t in ticks:
+            parts.append(f"<text x='{ox + M - 4}' y='{py(t) + 4:.1f}' text-anchor='end'>{t:g}</text>" if logy else
+                         f"<text x='{ox + M - 4}' y='{py(t) + 4:.1f}' text-anchor='end'>{t:.0f}</text>")
+            parts.append(f"<line x1='{ox + M}' y1='{py(t):.1f}' x2='{ox + W - M / 2}' y2='{py(t):.1f}' stroke='#ddd'/>")
+        parts.append(f"<text x='{ox + (W + M) / 2}' y='{30 + H - M + 30}' text-anchor='middle'>concurrent clients</text>")
+        for i, n in enumerate(lengths):
+            c = palette[i % len(palette)]
+            pts = sorted((r["clients"], r[key]) for r in results if r["words"] == n)
+            parts.append(f"<polyline points='{' '.join(f'{px(a):.1f},{py(v):.1f}' for a, v in pts)}' fill='none' "
+                         f"stroke='{c}' stroke-width='2'/>")
+            parts += [f"<circle cx='{px(a):.1f}' cy='{py(v):.1f}' r='3' fill='{c}'/>" for a, v in pts]
+            tokens = next(r["tokens"] for r in results if r["words"] == n)
+            parts.append(f"<text x='{ox + M + 10}' y='{50 + 14 * i}' fill='{c}'>{tokens} tokens</text>")
+            if key == "rps":
+                off = next(r["offline_rps"] for r in results if r["words"] == n)
+                parts.append(f"<line x1='{ox + M}' y1='{py(off):.1f}' x2='{ox + W - M / 2}' y2='{py(off):.1f}' "
+                             f"stroke='{c}' stroke-dasharray='5,4'/>")
+        if key == "rps":
+            parts.append(f"<text x='{ox + W - M / 2}' y='{50 + 14 * len(lengths)}' text-anchor='end'>dashed: offline "
+                         f"bigbird embed</text>")
+    parts.append("</svg>")
+    return "\n".join(parts)
 
 
 def main():
@@ -151,21 +289,35 @@ def main():
     ap.add_argument("--clients", default="1,4,16,64")
     ap.add_argument("--words", default="32,256", help="input lengths (words) to try")
     ap.add_argument("--seconds", type=float, default=3.0, help="per point (at most 30)")
+    ap.add_argument("--repeats", type=int, default=3, help="runs per point; the table shows medians (default 3)")
     ap.add_argument("--max-requests", type=int, default=2000, help="per point")
+    ap.add_argument("--client", choices=["auto", "wrk", "python"], default="auto",
+                    help="load generator: wrk (Debian's wrk; auto picks it when installed) or Python threads")
     ap.add_argument("--json", default="", help="also write the results here")
+    ap.add_argument("--svg", default="", help="also plot them here (requests/s and p99 against clients)")
+    ap.add_argument("--title", default="", help="the plot's title (default: the model and the CPU)")
     args = ap.parse_args()
     args.seconds = min(args.seconds, 30.0)
+    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
+    print(f"load generator: {'wrk' if use_wrk else 'Python threads'}", flush=True)
     proc, port = start_server(args)
     results = []
     try:
         for n in [int(x) for x in args.words.split(",") if x]:
             texts = [words(n, i) for i in range(256)]
-            off = offline(args, texts)
+            tokens = token_count(port, texts[0])
+            off = offline(args, texts, max(1, args.repeats))
             for c in [int(x) for x in args.clients.split(",") if x]:
-                r = load_point(port, proc.pid, c, texts, args.seconds, args.max_requests)
-                r.update({"words": n, "offline_rps": off, "vs_offline": r["rps"] / off})
+                runs = []
+                for _ in range(args.repeats):
+                    if use_wrk:
+                        runs.append(load_point_wrk(port, proc.pid, c, texts, args.seconds))
+                    else:
+                        runs.append(load_point(port, proc.pid, c, texts, args.seconds, args.max_requests))
+                r = median_point(runs)
+                r.update({"words": n, "tokens": tokens, "offline_rps": off, "vs_offline": r["rps"] / off})
                 results.append(r)
-                print(f"words {n:5d} clients {c:3d}: {r['rps']:8.1f} req/s  p50 {r['p50_ms']:8.2f} ms  "
+                print(f"words {n:5d} ({tokens} tokens) clients {c:3d}: {r['rps']:8.1f} req/s  p50 {r['p50_ms']:8.2f} ms  "
                       f"p99 {r['p99_ms']:8.2f} ms  peak RSS {r['peak_rss_mib']:7.1f} MiB  "
                       f"({r['vs_offline']:.2f}x offline {off:.1f}/s, {r['errors']} errors)", flush=True)
     finally:
@@ -176,13 +328,19 @@ def main():
             proc.kill()
             status = -9
     print(f"server exit status after SIGTERM: {status}")
-    print("\n| words | clients | req/s | p50 ms | p99 ms | peak RSS MiB | vs offline |\n|---|---|---|---|---|---|---|")
+    print("\n| tokens | clients | req/s | p50 ms | p99 ms | peak RSS MiB | offline req/s | vs offline |\n"
+          "|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
-        print(f"| {r['words']} | {r['clients']} | {r['rps']:.1f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-              f"{r['peak_rss_mib']:.1f} | {r['vs_offline']:.2f} |")
+        print(f"| {r['tokens']} | {r['clients']} | {r['rps']:.1f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+              f"{r['peak_rss_mib']:.1f} | {r['offline_rps']:.1f} | {r['vs_offline']:.2f} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
+    if args.svg and results:
+        cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+        with open(args.svg, "w") as f:
+            f.write(svg(results, args.title or f"bigbird serve, {os.path.basename(args.model.rstrip('/'))}, "
+                                               f"{os.cpu_count()} x {cpu}"))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ PKGS=(build-essential cmake pkg-config
       pybind11-dev python3-dev python3-pytest)  # the Python package (python/) and its tests
 # --fuzz (make fuzz): clang-14 with libFuzzer and the sanitizer runtimes, and clang's OpenMP.
 if [ "${1:-}" = "--fuzz" ]; then PKGS+=(clang-14 libclang-rt-14-dev libomp-14-dev); fi
+# --bench (make bench-serve): wrk, the load generator.
+if [ "${1:-}" = "--bench" ]; then PKGS+=(wrk); fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
