@@ -12,7 +12,6 @@ server listens on 127.0.0.1 only, and everything stops by itself.
 import argparse
 import http.client
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -20,6 +19,9 @@ import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+import svg_panels  # noqa: E402
 
 
 def words(n, salt):
@@ -227,57 +229,23 @@ def token_count(port, text):
 def svg(results, title):
     """Two panels against concurrent clients (log x): requests/s (with the offline rate dashed) and
     p99 latency (log y), one colour per input length."""
-    W, H, M = 460, 320, 56
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
     lengths = sorted({r["words"] for r in results})
-    xs = sorted({r["clients"] for r in results})
-    lx0, lx1 = math.log2(min(xs)), math.log2(max(xs))
-    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{2 * W}' height='{H + 30}' font-family='sans-serif' "
-             f"font-size='11'><rect width='100%' height='100%' fill='white'/>",
-             f"<text x='{W}' y='16' text-anchor='middle' font-size='13'>{title}</text>"]
-    panels = [("rps", "requests/s", False), ("p99_ms", "p99 latency (ms)", True)]
-    for panel, (key, label, logy) in enumerate(panels):
-        ox = panel * W
+    parts = svg_panels.figure(2, title)
+    for panel, (key, label, logy) in enumerate([("rps", "requests/s", False), ("p99_ms", "p99 latency (ms)", True)]):
         ys = [r[key] for r in results] + ([r["offline_rps"] for r in results] if key == "rps" else [])
-        f = (lambda v: math.log10(max(v, 1e-9))) if logy else (lambda v: v)
-        y0, y1 = (math.floor(f(min(ys))), math.ceil(f(max(ys)))) if logy else (0.0, max(ys) * 1.1)
-        y1 = y1 if y1 > y0 else y0 + 1
-
-        def px(n):
-            return ox + M + (math.log2(n) - lx0) / max(lx1 - lx0, 1e-9) * (W - 1.5 * M)
-
-        def py(v):
-            return 30 + (H - M) - (f(v) - y0) / (y1 - y0) * (H - M - 10)
-
-        parts.append(f"<line x1='{ox + M}' y1='{30 + H - M}' x2='{ox + W - M / 2}' y2='{30 + H - M}' stroke='black'/>")
-        parts.append(f"<line x1='{ox + M}' y1='40' x2='{ox + M}' y2='{30 + H - M}' stroke='black'/>")
-        parts.append(f"<text x='{ox + 14}' y='{30 + (H - M) / 2}' transform='rotate(-90 {ox + 14} {30 + (H - M) / 2})' "
-                     f"text-anchor='middle'>{label}</text>")
-        for n in xs:
-            parts.append(f"<text x='{px(n):.1f}' y='{30 + H - M + 14}' text-anchor='middle'>{n}</text>")
-        ticks = [10 ** e for e in range(int(y0), int(y1) + 1)] if logy else [y0 + i * (y1 - y0) / 4 for i in range(5)]
-        for t in ticks:
-            parts.append(f"<text x='{ox + M - 4}' y='{py(t) + 4:.1f}' text-anchor='end'>{t:g}</text>" if logy else
-                         f"<text x='{ox + M - 4}' y='{py(t) + 4:.1f}' text-anchor='end'>{t:.0f}</text>")
-            parts.append(f"<line x1='{ox + M}' y1='{py(t):.1f}' x2='{ox + W - M / 2}' y2='{py(t):.1f}' stroke='#ddd'/>")
-        parts.append(f"<text x='{ox + (W + M) / 2}' y='{30 + H - M + 30}' text-anchor='middle'>concurrent clients</text>")
+        p = svg_panels.Panel(panel, [r["clients"] for r in results], ys, logy)
+        p.axes(parts, label, "concurrent clients", str)
         for i, n in enumerate(lengths):
             c = palette[i % len(palette)]
-            pts = sorted((r["clients"], r[key]) for r in results if r["words"] == n)
-            parts.append(f"<polyline points='{' '.join(f'{px(a):.1f},{py(v):.1f}' for a, v in pts)}' fill='none' "
-                         f"stroke='{c}' stroke-width='2'/>")
-            parts += [f"<circle cx='{px(a):.1f}' cy='{py(v):.1f}' r='3' fill='{c}'/>" for a, v in pts]
-            tokens = next(r["tokens"] for r in results if r["words"] == n)
-            parts.append(f"<text x='{ox + M + 10}' y='{50 + 14 * i}' fill='{c}'>{tokens} tokens</text>")
+            mine = [r for r in results if r["words"] == n]
+            p.line(parts, [(r["clients"], r[key]) for r in mine], c)
+            p.legend(parts, i, f"{mine[0]['tokens']} tokens", c)
             if key == "rps":
-                off = next(r["offline_rps"] for r in results if r["words"] == n)
-                parts.append(f"<line x1='{ox + M}' y1='{py(off):.1f}' x2='{ox + W - M / 2}' y2='{py(off):.1f}' "
-                             f"stroke='{c}' stroke-dasharray='5,4'/>")
+                p.hline(parts, mine[0]["offline_rps"], c)
         if key == "rps":
-            parts.append(f"<text x='{ox + W - M / 2}' y='{50 + 14 * len(lengths)}' text-anchor='end'>dashed: offline "
-                         f"bigbird embed</text>")
-    parts.append("</svg>")
-    return "\n".join(parts)
+            p.legend(parts, 15, "dashed: offline bigbird embed", right=True)
+    return svg_panels.finish(parts)
 
 
 def main():

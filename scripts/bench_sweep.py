@@ -13,10 +13,11 @@ Only the Python standard library is needed.
 """
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
+
+import svg_panels
 
 SPARSE = [1024, 2048, 4096, 8192, 16384, 32768, 65536]
 FULL = [512, 1024, 2048, 4096, 8192]
@@ -50,50 +51,19 @@ def table(rows):
 
 def svg(rows, title):
     """Two panels against tokens (log x): seconds per pass (log y) and peak RSS in MiB, one line per attention."""
-    W, H, M = 460, 320, 56
     colors = {"block_sparse": "#1f77b4", "original_full": "#d62728"}
     ok = [dict(r, peak_rss_mib=r["peak_rss_bytes"] / 2**20) for r in rows if "error" not in r]
     if not ok:
         return "<svg xmlns='http://www.w3.org/2000/svg'/>"
-    xs = [r["seq_len"] for r in ok]
-    lx0, lx1 = math.log2(min(xs)), math.log2(max(xs))
-    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{2 * W}' height='{H + 30}' font-family='sans-serif' "
-             f"font-size='11'><rect width='100%' height='100%' fill='white'/>",
-             f"<text x='{W}' y='16' text-anchor='middle' font-size='13'>{title}</text>"]
+    parts = svg_panels.figure(2, title)
     for panel, (key, label, logy) in enumerate([("median_s", "seconds per pass", True), ("peak_rss_mib", "peak RSS MiB", False)]):
-        ox = panel * W
-        ys = [r[key] for r in ok]
-        f = (lambda v: math.log10(v)) if logy else (lambda v: v)
-        y0, y1 = (math.floor(f(min(ys))), math.ceil(f(max(ys)))) if logy else (0.0, max(ys) * 1.1)
-        y1 = y1 if y1 > y0 else y0 + 1
-
-        def px(n):
-            return ox + M + (math.log2(n) - lx0) / max(lx1 - lx0, 1e-9) * (W - 1.5 * M)
-
-        def py(v):
-            return 30 + (H - M) - (f(v) - y0) / (y1 - y0) * (H - M - 10)
-
-        parts.append(f"<line x1='{ox + M}' y1='{30 + H - M}' x2='{ox + W - M / 2}' y2='{30 + H - M}' stroke='black'/>")
-        parts.append(f"<line x1='{ox + M}' y1='40' x2='{ox + M}' y2='{30 + H - M}' stroke='black'/>")
-        parts.append(f"<text x='{ox + 14}' y='{30 + (H - M) / 2}' transform='rotate(-90 {ox + 14} {30 + (H - M) / 2})' "
-                     f"text-anchor='middle'>{label}</text>")
-        for n in sorted(set(xs)):
-            parts.append(f"<text x='{px(n):.1f}' y='{30 + H - M + 14}' text-anchor='middle'>{n // 1024}k</text>"
-                         if n >= 1024 else f"<text x='{px(n):.1f}' y='{30 + H - M + 14}' text-anchor='middle'>{n}</text>")
-        ticks = [10 ** e for e in range(int(y0), int(y1) + 1)] if logy else [y0 + i * (y1 - y0) / 4 for i in range(5)]
-        for t in ticks:
-            parts.append(f"<text x='{ox + M - 4}' y='{py(t) + 4:.1f}' text-anchor='end'>{t:g}</text>" if logy else f"<text x='{ox + M - 4}' y='{py(t) + 4:.1f}' text-anchor='end'>{t:.0f}</text>")
-            parts.append(f"<line x1='{ox + M}' y1='{py(t):.1f}' x2='{ox + W - M / 2}' y2='{py(t):.1f}' stroke='#ddd'/>")
-        parts.append(f"<text x='{ox + (W + M) / 2}' y='{30 + H - M + 30}' text-anchor='middle'>tokens</text>")
+        p = svg_panels.Panel(panel, [r["seq_len"] for r in ok], [r[key] for r in ok], logy)
+        p.axes(parts, label, "tokens", lambda n: f"{n // 1024}k" if n >= 1024 else str(n))
         for i, att in enumerate(sorted({r["attention"] for r in ok})):
-            pts = sorted((r["seq_len"], r[key]) for r in ok if r["attention"] == att)
-            path = " ".join(f"{px(n):.1f},{py(v):.1f}" for n, v in pts)
             c = colors.get(att, "#2ca02c")
-            parts.append(f"<polyline points='{path}' fill='none' stroke='{c}' stroke-width='2'/>")
-            parts += [f"<circle cx='{px(n):.1f}' cy='{py(v):.1f}' r='3' fill='{c}'/>" for n, v in pts]
-            parts.append(f"<text x='{ox + M + 10}' y='{50 + 14 * i}' fill='{c}'>{att}</text>")
-    parts.append("</svg>")
-    return "\n".join(parts)
+            p.line(parts, [(r["seq_len"], r[key]) for r in ok if r["attention"] == att], c)
+            p.legend(parts, i, att, c)
+    return svg_panels.finish(parts)
 
 
 def main():

@@ -15,6 +15,7 @@
 #include "models/bigbird_model.h"
 #include "sparse/layout.h"
 #include "sparse/plan.h"
+#include "attention_problem.h"
 #include "test_util.h"
 
 using namespace bigbird;
@@ -22,41 +23,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Problem {
-  int64_t L = 0, heads = 0, d = 0, ld = 0;
-  std::vector<float> q, k, v, mask;
-  AttentionInput input(std::vector<float>* out) const {
-    AttentionInput a;
-    a.q = q.data();
-    a.k = k.data();
-    a.v = v.data();
-    a.ld = ld;
-    a.out = out ? out->data() : nullptr;
-    a.ld_out = ld;
-    a.L = L;
-    a.heads = static_cast<int>(heads);
-    a.d = d;
-    a.mask = mask.data();
-    return a;
-  }
-};
-
-Problem make_problem(int64_t L, int64_t heads, int64_t d, int64_t pad_from, uint64_t seed) {
-  Problem p;
-  p.L = L, p.heads = heads, p.d = d, p.ld = heads * d;
-  const size_t n = static_cast<size_t>(L * p.ld);
-  p.q = test::random_vec(n, seed, 2.0f);  // scores of a few units: peaked, not uniform, softmaxes
-  p.k = test::random_vec(n, seed + 1, 2.0f);
-  p.v = test::random_vec(n, seed + 2);
-  p.mask.assign(static_cast<size_t>(L), 1.0f);
-  for (int64_t t = pad_from; t < L; ++t) p.mask[static_cast<size_t>(t)] = 0.0f;
-  return p;
-}
-
 // out[qi] = m[qi]·Σ_j p_j v[key_j] (block-sparse) or Σ_j p_j v[key_j] (full), from the row probabilities.
-std::vector<float> output_from_probs(const Problem& p, const BlockLayout* layout) {
+std::vector<float> output_from_probs(const test::AttnProblem& p, const BlockLayout* layout) {
   std::vector<float> out(p.q.size(), 0.f);
-  const AttentionInput a = p.input(nullptr);
+  const AttentionInput a = p.input();
   std::vector<int64_t> keys;
   std::vector<double> probs;
   for (int h = 0; h < a.heads; ++h)
@@ -114,13 +84,14 @@ TEST(AttentionMap, RowProbabilitiesReproduceTheKernels) {
     if (r > 0) plan.at(0, 0, 0) = 0;  // a repeated block counts twice
     const BlockLayout layout = make_layout(spec, n, B, heads, plan);
     const int64_t L = static_cast<int64_t>(n) * B;
-    const Problem p = make_problem(L, heads, 8, L - B / 2 - 1, 100 + static_cast<uint64_t>(i));
+    // q, k scaled by 2: scores of a few units, peaked softmaxes.
+    const test::AttnProblem p = test::make_attn_problem(L, heads, 8, 0, L - B / 2 - 1, 100 + static_cast<uint64_t>(i), 2.0f);
     std::vector<float> fast(p.q.size(), 0.f);
-    block_sparse_attention(test::ctx(), p.input(&fast), layout);
+    block_sparse_attention(test::ctx(), p.input(fast.data()), layout);
     EXPECT_LT(test::max_abs_diff(output_from_probs(p, &layout), fast), 2e-5) << "case " << i;
 
     std::vector<float> full(p.q.size(), 0.f);
-    full_attention(test::ctx(), p.input(&full));
+    full_attention(test::ctx(), p.input(full.data()));
     EXPECT_LT(test::max_abs_diff(output_from_probs(p, nullptr), full), 2e-5) << "full, case " << i;
   }
 }

@@ -15,53 +15,13 @@
 #include "models/bigbird_model.h"
 #include "sparse/layout.h"
 #include "sparse/plan.h"
+#include "attention_problem.h"
 #include "test_util.h"
 
 using namespace bigbird;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct Problem {
-  int64_t L = 0, heads = 0, d = 0, ld = 0;
-  std::vector<float> q, k, v, mask;
-  AttentionInput input(std::vector<float>& out) {
-    AttentionInput a;
-    a.q = q.data();
-    a.k = k.data();
-    a.v = v.data();
-    a.ld = ld;
-    a.out = out.data();
-    a.ld_out = ld;
-    a.L = L;
-    a.heads = static_cast<int>(heads);
-    a.d = d;
-    a.mask = mask.data();
-    return a;
-  }
-};
-
-Problem make_problem(int64_t L, int64_t heads, int64_t d, int64_t pad_from, uint64_t seed) {
-  Problem p;
-  p.L = L, p.heads = heads, p.d = d, p.ld = heads * d + 1;  // one spare column: strided rows
-  const size_t n = static_cast<size_t>(L * p.ld);
-  p.q = test::random_vec(n, seed);
-  p.k = test::random_vec(n, seed + 1);
-  p.v = test::random_vec(n, seed + 2);
-  p.mask.assign(static_cast<size_t>(L), 1.0f);
-  for (int64_t t = pad_from; t < L; ++t) p.mask[static_cast<size_t>(t)] = 0.0f;
-  return p;
-}
-
-double max_diff_cols(const Problem& p, const std::vector<float>& a, const std::vector<float>& b) {
-  double m = 0;
-  for (int64_t t = 0; t < p.L; ++t)
-    for (int64_t c = 0; c < p.heads * p.d; ++c) {
-      const size_t i = static_cast<size_t>(t * p.ld + c);
-      m = std::max(m, std::fabs(static_cast<double>(a[i]) - b[i]));
-    }
-  return m;
-}
 
 // A random layout case: spec, block count just above the fall-back and a little more.
 struct Case {
@@ -144,13 +104,13 @@ TEST(LayoutSpec, ForwardKernelsEqualTheDenseExpansion) {
     const Case c = random_case(rng, 100 + i);
     const BlockLayout layout = make_layout(c.spec, c.n, c.B, c.heads, c.plan);
     const int64_t L = static_cast<int64_t>(c.n) * c.B;
-    Problem p = make_problem(L, c.heads, 8, i % 2 ? L - c.B - 1 : L, 700 + static_cast<uint64_t>(i));
+    test::AttnProblem p = test::make_attn_problem(L, c.heads, 8, 1, i % 2 ? L - c.B - 1 : L, 700 + static_cast<uint64_t>(i));
     std::vector<float> ref(p.q.size(), 0.f), dense(p.q.size(), 0.f), fast(p.q.size(), 0.f);
-    block_sparse_attention_ref(p.input(ref), layout);
-    dense_layout_attention_ref(p.input(dense), expand_dense(layout));
-    block_sparse_attention(test::ctx(), p.input(fast), layout);
-    EXPECT_LT(max_diff_cols(p, ref, dense), 1e-6) << c.what;
-    EXPECT_LT(max_diff_cols(p, fast, dense), 1e-5) << c.what;
+    block_sparse_attention_ref(p.input(ref.data()), layout);
+    dense_layout_attention_ref(p.input(dense.data()), expand_dense(layout));
+    block_sparse_attention(test::ctx(), p.input(fast.data()), layout);
+    EXPECT_LT(p.diff_cols(ref, dense), 1e-6) << c.what;
+    EXPECT_LT(p.diff_cols(fast, dense), 1e-5) << c.what;
   }
 }
 
@@ -166,19 +126,19 @@ TEST(LayoutSpec, BackwardKernelsEqualFiniteDifferencesOfTheDenseForward) {
     const BlockLayout layout = make_layout(c.spec, c.n, c.B, c.heads, c.plan);
     const DenseLayout dense = expand_dense(layout);
     const int64_t L = static_cast<int64_t>(c.n) * c.B;
-    Problem p = make_problem(L, c.heads, 4, L - 2, 900 + static_cast<uint64_t>(i));
+    test::AttnProblem p = test::make_attn_problem(L, c.heads, 4, 1, L - 2, 900 + static_cast<uint64_t>(i));
     const std::vector<float> G = test::random_vec(p.q.size(), 1234 + static_cast<uint64_t>(i));
     std::vector<float> dq(p.q.size(), 0.f), dk(p.q.size(), 0.f), dv(p.q.size(), 0.f);
     std::vector<float> out(p.q.size(), 0.f);
-    block_sparse_attention_backward_ref(p.input(out), layout, G.data(), dq.data(), dk.data(), dv.data());
+    block_sparse_attention_backward_ref(p.input(out.data()), layout, G.data(), dq.data(), dk.data(), dv.data());
     std::vector<float> fq(p.q.size(), 0.f), fk(p.q.size(), 0.f), fv(p.q.size(), 0.f);
-    block_sparse_attention_backward(test::ctx(), p.input(out), layout, G.data(), fq.data(), fk.data(), fv.data());
-    EXPECT_LT(max_diff_cols(p, fq, dq), 1e-4) << c.what;
-    EXPECT_LT(max_diff_cols(p, fk, dk), 1e-4) << c.what;
-    EXPECT_LT(max_diff_cols(p, fv, dv), 1e-4) << c.what;
+    block_sparse_attention_backward(test::ctx(), p.input(out.data()), layout, G.data(), fq.data(), fk.data(), fv.data());
+    EXPECT_LT(p.diff_cols(fq, dq), 1e-4) << c.what;
+    EXPECT_LT(p.diff_cols(fk, dk), 1e-4) << c.what;
+    EXPECT_LT(p.diff_cols(fv, dv), 1e-4) << c.what;
     auto loss = [&]() {
       std::vector<float> o(p.q.size(), 0.f);
-      dense_layout_attention_ref(p.input(o), dense);
+      dense_layout_attention_ref(p.input(o.data()), dense);
       double s = 0;
       for (int64_t t = 0; t < p.L; ++t)
         for (int64_t col = 0; col < p.heads * p.d; ++col) {

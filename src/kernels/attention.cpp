@@ -249,41 +249,38 @@ void ref_row(const AttentionInput& a, int h, int64_t qi, const std::vector<int64
   }
 }
 
-// The key list of query row qi of head h under `layout`: every key of every listed block (a
-// repeated block twice), with its mask rule's penalty.
-void sparse_row_keys(const AttentionInput& a, const BlockLayout& layout, int h, int64_t qi, std::vector<int64_t>& keys,
-                     std::vector<double>& pens, std::vector<double>& mult) {
-  const int64_t B = layout.block;
+}  // namespace
+
+void reference_row_keys(const AttentionInput& a, const BlockLayout* layout, int h, int64_t qi,
+                        std::vector<int64_t>& keys, std::vector<double>& pens) {
+  keys.clear();
+  pens.clear();
+  if (!layout) {
+    for (int64_t k = 0; k < a.L; ++k) {
+      keys.push_back(k);
+      pens.push_back((1.0 - m_at(a, k)) * static_cast<double>(kFullPenalty));
+    }
+    return;
+  }
+  const int64_t B = layout->block;
   const double mq = m_at(a, qi);
-  for (const KeyBlock& kb : layout.row(h, static_cast<int>(qi / B)))
+  for (const KeyBlock& kb : layout->row(h, static_cast<int>(qi / B)))
     for (int64_t j = 0; j < B; ++j) {
       const int64_t k = kb.block * B + j;
       const double mk = m_at(a, k);
       keys.push_back(k);
       pens.push_back((kb.kind == MaskKind::Key ? 1.0 - mk : 1.0 - mq * mk) * kSparsePenalty);
-      mult.push_back(1.0);
     }
 }
-
-// Full attention's key list: every key, padding penalised with finfo.min.
-void full_row_keys(const AttentionInput& a, std::vector<int64_t>& keys, std::vector<double>& pens,
-                   std::vector<double>& mult) {
-  for (int64_t k = 0; k < a.L; ++k) {
-    keys.push_back(k);
-    pens.push_back((1.0 - m_at(a, k)) * static_cast<double>(kFullPenalty));
-    mult.push_back(1.0);
-  }
-}
-}  // namespace
 
 void block_sparse_attention_ref(const AttentionInput& a, const BlockLayout& layout) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(a.d));
   for (int h = 0; h < a.heads; ++h)
     for (int64_t qi = 0; qi < a.L; ++qi) {
       std::vector<int64_t> keys;
-      std::vector<double> pens, mult;
-      sparse_row_keys(a, layout, h, qi, keys, pens, mult);
-      ref_row(a, h, qi, keys, pens, mult, scale, m_at(a, qi));
+      std::vector<double> pens;
+      reference_row_keys(a, &layout, h, qi, keys, pens);
+      ref_row(a, h, qi, keys, pens, std::vector<double>(keys.size(), 1.0), scale, m_at(a, qi));
     }
 }
 
@@ -292,8 +289,9 @@ void full_attention_ref(const AttentionInput& a, const ProbsDropout& drop) {
   for (int h = 0; h < a.heads; ++h)
     for (int64_t qi = 0; qi < a.L; ++qi) {
       std::vector<int64_t> keys;
-      std::vector<double> pens, mult, factor;
-      full_row_keys(a, keys, pens, mult);
+      std::vector<double> pens, factor;
+      reference_row_keys(a, nullptr, h, qi, keys, pens);
+      const std::vector<double> mult(keys.size(), 1.0);
       if (drop.active())
         for (int64_t k = 0; k < a.L; ++k)
           factor.push_back(drop.factor(drop.row(a.heads, h, a.L, qi) + static_cast<uint64_t>(k)));
@@ -307,10 +305,9 @@ void attention_row_probs(const AttentionInput& a, const BlockLayout* layout, int
            " out of range");
   BB_CHECK(!layout || layout->seq_len() == a.L, "attention_row_probs: layout of ", layout ? layout->seq_len() : 0,
            " rows for an input of ", a.L);
-  keys.clear();
-  std::vector<double> pens, mult;
-  if (layout) sparse_row_keys(a, *layout, h, qi, keys, pens, mult);
-  else full_row_keys(a, keys, pens, mult);
+  std::vector<double> pens;
+  reference_row_keys(a, layout, h, qi, keys, pens);
+  const std::vector<double> mult(keys.size(), 1.0);
   const double sum = row_weights(a, h, qi, keys, pens, mult, 1.0 / std::sqrt(static_cast<double>(a.d)), probs);
   for (double& p : probs) p /= sum;
 }

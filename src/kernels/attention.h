@@ -88,6 +88,11 @@ void full_attention(const ThreadingContext& ctx, const AttentionInput& a, Attent
 // Scalar references (double accumulation, one query row at a time) for tests.
 void block_sparse_attention_ref(const AttentionInput& a, const BlockLayout& layout);
 void full_attention_ref(const AttentionInput& a, const ProbsDropout& drop = {});
+// The key list of query row qi of head h as the references see it: under `layout`, every key of
+// every listed block (a repeated block twice) with its mask rule's penalty (-10000); with
+// layout == nullptr, every key with full attention's padding penalty (finfo.min).
+void reference_row_keys(const AttentionInput& a, const BlockLayout* layout, int h, int64_t qi,
+                        std::vector<int64_t>& keys, std::vector<double>& pens);
 // The softmax probabilities of query row qi of head h as the kernels compute them (in the
 // reference's double precision): over `layout`'s key list (a repeated block twice, each entry
 // with its mask rule), or HF's full attention when layout is nullptr. probs[j] belongs to key

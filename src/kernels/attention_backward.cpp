@@ -365,21 +365,14 @@ void block_sparse_attention_backward_ref(const AttentionInput& a, const BlockLay
                                          float* dq, float* dk, float* dv) {
   check_backward(a, dout, dq, dk, dv, "block_sparse_attention_backward_ref");
   BB_CHECK(a.L == layout.seq_len() && a.heads == layout.heads, "block_sparse_attention_backward_ref: shape mismatch");
-  const int64_t B = layout.block, hd = a.heads * a.d;
+  const int64_t hd = a.heads * a.d;
   std::vector<double> gk(static_cast<size_t>(a.L * hd), 0.0), gv(gk.size(), 0.0);
+  std::vector<int64_t> keys;
+  std::vector<double> pens;
   for (int h = 0; h < a.heads; ++h)
     for (int64_t qi = 0; qi < a.L; ++qi) {
-      std::vector<int64_t> keys;
-      std::vector<double> pens;
-      const double mq = m_at(a, qi);
-      for (const KeyBlock& kb : layout.row(h, static_cast<int>(qi / B)))
-        for (int64_t j = 0; j < B; ++j) {
-          const int64_t k = kb.block * B + j;
-          const double mk = m_at(a, k);
-          keys.push_back(k);
-          pens.push_back((kb.kind == MaskKind::Key ? 1.0 - mk : 1.0 - mq * mk) * kSparsePenalty);
-        }
-      ref_row_backward(a, h, qi, keys, pens, mq, dout, dq, gk, gv);
+      reference_row_keys(a, &layout, h, qi, keys, pens);
+      ref_row_backward(a, h, qi, keys, pens, m_at(a, qi), dout, dq, gk, gv);
     }
   write_kv(a, gk, gv, dk, dv);
 }
