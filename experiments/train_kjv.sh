@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Rebuilds models/kjv-mlm, the demo model: a BigBird MLM (4 layers, hidden 256, 4 heads, vocab 8000,
+# 4096 positions, block 64, r 3) pretrained here on the King James Bible from Debian's packages.
+#
+#   bash experiments/train_kjv.sh [WORK_DIR (default data/kjv)] [THREADS (default 0: all cores)]
+#
+# 1. the corpus (experiments/make_corpus_kjv.py): chapters as documents, every 20th held out;
+# 2. its own SentencePiece unigram vocabulary (Debian's `sentencepiece`: spm_train), with BigBird's
+#    special pieces at the ids config.json names (<pad> 0, </s> 1, <s> 2, <unk> 3, [CLS] 4, [SEP] 5,
+#    [MASK] 6);
+# 3. phase 1: MLM from scratch on 1024-token sequences, PHASE1_STEPS (default 2000) steps of one
+#    sequence (more optimizer steps for the same tokens than at 4096). 2000 steps (20 minutes on
+#    one core) leave the model on the unigram plateau (README, "Long-context experiments"): give
+#    it many more;
+# 4. the learned position rows 0..1023 copied over 1024..4095 (experiments/extend_positions.py);
+# 5. phase 2: 60 steps on 4096-token sequences, so the model meets its whole length;
+# 6. the result copied into models/kjv-mlm (model, config, tokenizer files).
+# Logs: WORK_DIR/phase1.log, WORK_DIR/phase2.log (JSON lines, as `bigbird train` writes them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+W=${1:-data/kjv}
+THREADS=${2:-0}
+BB=${BIGBIRD:-build/bigbird}
+PY=${PYTHON:-python3}
+command -v spm_train >/dev/null || { [ "$(id -u)" -eq 0 ] && S= || S=sudo; DEBIAN_FRONTEND=noninteractive $S apt-get install -y -qq --no-install-recommends sentencepiece; }
+$PY experiments/make_corpus_kjv.py --out "$W"
+mkdir -p "$W/tok"
+spm_train --input="$W/train.txt" --model_prefix="$W/tok/spiece" --vocab_size=8000 --model_type=unigram \
+    --pad_id=0 --eos_id=1 --bos_id=2 --unk_id=3 --user_defined_symbols="[CLS],[SEP],[MASK]" \
+    --character_coverage=1.0 --num_threads=1 --minloglevel=2
+cp experiments/kjv_tokenizer_config/*.json "$W/tok/"
+COMMON=(--tokenizer "$W/tok" --train-file "$W/train.txt" --validation-file "$W/valid.txt" --weight-decay 0.01
+        --threads "$THREADS" --seed 42 --no-progress)
+$BB train --config experiments/kjv_mlm_config.json "${COMMON[@]}" --max-seq-length 1024 \
+    --per-device-train-batch-size 1 --max-steps "${PHASE1_STEPS:-2000}" --learning-rate 5e-4 --warmup-steps 100 \
+    --logging-steps 50 --eval-steps 250 --save-steps 250 --output-dir "$W/phase1" 2>&1 | tee "$W/phase1.log"
+$PY experiments/extend_positions.py --model "$W/phase1" --trained 1024 --out "$W/phase1-4096"
+$BB train --model "$W/phase1-4096" "${COMMON[@]}" --max-seq-length 4096 --per-device-train-batch-size 1 \
+    --max-steps 60 --learning-rate 1e-4 --warmup-steps 0 --logging-steps 10 --eval-steps 60 --save-steps 0 \
+    --output-dir "$W/phase2" 2>&1 | tee "$W/phase2.log"
+mkdir -p models/kjv-mlm
+for f in config.json model.safetensors; do cp "$W/phase2/$f" models/kjv-mlm/; done
+cp "$W/tok/spiece.model" "$W/tok/tokenizer_config.json" "$W/tok/special_tokens_map.json" models/kjv-mlm/
+echo "models/kjv-mlm: done"
