@@ -111,3 +111,34 @@ TEST(FuzzRegressions, TokenizerJsonSparseVocabularyBoundsItsIds) {
   for (int64_t id : e.input_ids) EXPECT_LT(id, tok->vocab_size());
   EXPECT_EQ(tok->vocab_size(), 10);
 }
+
+// fuzz_tokenizer_json (the 1M-run campaign): a WordPiece vocabulary id written as 1.3e34 was
+// converted to int64 by nlohmann's get<int64_t>(), undefined behaviour (UBSan: "outside the range
+// of representable values"). Every id, size and type_id of tokenizer.json must now be a JSON
+// integer that fits int64, else an error naming the file and the field.
+TEST(FuzzRegressions, TokenizerJsonNonIntegerIdsAreRefused) {
+  const std::string head = R"({"version": "1.0", "added_tokens": [], "normalizer": null,
+      "pre_tokenizer": {"type": "WhitespaceSplit"}, "post_processor": null, "decoder": null, "model": )";
+  const std::vector<std::string> models = {
+      R"({"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 1.3e34}})",
+      R"({"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 1.5}})",
+      R"({"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 18446744073709551615}})",
+      R"({"type": "WordPiece", "unk_token": "[UNK]", "max_input_chars_per_word": 1e30, "vocab": {"[UNK]": 0}})",
+      R"({"type": "BPE", "vocab": {"a": 0, "b": -2e40}, "merges": []})",
+  };
+  for (const std::string& m : models) {
+    TempDir dir;
+    write_text(dir.file("tokenizer.json"), head + m + "}");
+    try {
+      Tokenizer::load(dir.path.string());
+      ADD_FAILURE() << "accepted: " << m;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("tokenizer.json"), std::string::npos) << e.what();
+    }
+  }
+  // An integer id still loads.
+  TempDir dir;
+  write_text(dir.file("tokenizer.json"),
+             head + R"({"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 1}})" + "}");
+  EXPECT_EQ(Tokenizer::load(dir.path.string())->encode("a", EncodeOptions{}).input_ids, (std::vector<int64_t>{1}));
+}

@@ -200,6 +200,26 @@ struct Ctx {
   fail(ctx.path, ": ", kind, " type \"", type, "\" is not supported");
 }
 
+// An integer field: a JSON integer that fits int64 (HF's serde refuses floats for ids and sizes;
+// converting 1e34 to an integer would be undefined behaviour). Error naming `what` otherwise.
+int64_t int_of(const json& v, const std::string& what, const Ctx& ctx) {
+  if (v.is_number_integer() && !(v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)))
+    return v.get<int64_t>();
+  fail(ctx.path, ": ", what, " must be an integer, got ", v.dump().substr(0, 40));
+}
+
+// obj[key] as int_of, or `fallback` when absent.
+int64_t int_or(const json& obj, const char* key, int64_t fallback, const Ctx& ctx) {
+  return obj.is_object() && obj.contains(key) ? int_of(obj.at(key), std::string("\"") + key + "\"", ctx) : fallback;
+}
+
+// The model's "vocab" object (token -> id).
+const json& vocab_of(const json& model, const Ctx& ctx) {
+  const json& v = model.at("vocab");
+  if (!v.is_object()) fail(ctx.path, ": unexpected content: the model's \"vocab\" must be an object of token -> id");
+  return v;
+}
+
 std::string type_of(const json& j) {
   return j.is_object() && j.contains("type") && j["type"].is_string() ? j["type"].get<std::string>() : "";
 }
@@ -647,7 +667,7 @@ class BpeModel final : public Model {
   BpeModel(const json& j, const Ctx& ctx) {
     if (j.contains("dropout") && !j["dropout"].is_null())
       BB_CHECK(j["dropout"].get<double>() == 0.0, ctx.path, ": BPE dropout is not supported");
-    for (const auto& [token, id] : j.at("vocab").items()) add(token, id.get<int64_t>(), ctx);
+    for (const auto& [token, id] : vocab_of(j, ctx).items()) add(token, int_of(id, "the id of '" + token + "'", ctx), ctx);
     if (j.contains("unk_token") && j["unk_token"].is_string()) unk_token_ = j["unk_token"].get<std::string>();
     if (j.contains("continuing_subword_prefix") && j["continuing_subword_prefix"].is_string())
       prefix_ = j["continuing_subword_prefix"].get<std::string>();
@@ -761,10 +781,12 @@ class BpeModel final : public Model {
 class WordPieceModel final : public Model {
  public:
   WordPieceModel(const json& j, const Ctx& ctx) {
-    for (const auto& [token, id] : j.at("vocab").items()) add(token, id.get<int64_t>(), ctx);
+    for (const auto& [token, id] : vocab_of(j, ctx).items()) add(token, int_of(id, "the id of '" + token + "'", ctx), ctx);
     unk_token_ = j.value("unk_token", std::string("[UNK]"));
     prefix_ = j.value("continuing_subword_prefix", std::string("##"));
-    max_chars_ = j.value("max_input_chars_per_word", size_t{100});
+    const int64_t max_chars = int_or(j, "max_input_chars_per_word", 100, ctx);
+    BB_CHECK(max_chars >= 0, ctx.path, ": WordPiece max_input_chars_per_word must not be negative, got ", max_chars);
+    max_chars_ = static_cast<size_t>(max_chars);
     BB_CHECK(token_to_id(unk_token_) >= 0, ctx.path, ": WordPiece unk_token '", unk_token_, "' is not in the vocab");
   }
 
@@ -809,7 +831,7 @@ class UnigramModel final : public Model {
       max_len_ = std::max<size_t>(max_len_, utf8::length(piece));
     }
     if (j.contains("unk_id") && j["unk_id"].is_number_integer()) {
-      unk_id_ = j["unk_id"].get<int64_t>();
+      unk_id_ = int_of(j["unk_id"], "Unigram unk_id", ctx);
       BB_CHECK(unk_id_ >= 0 && unk_id_ < static_cast<int64_t>(v.size()), ctx.path, ": Unigram unk_id ", unk_id_,
                " is out of range");
       unk_token_ = *id_to_token(unk_id_);
@@ -1090,7 +1112,7 @@ class JsonTokenizer final : public Tokenizer {
       parse_post_processor(root["post_processor"], ctx);
     if (root.contains("added_tokens") && !root["added_tokens"].is_null()) {
       for (const auto& a : root["added_tokens"]) {
-        AddedToken t{a.at("id").get<int64_t>(),     utf8::to_u32(a.at("content").get<std::string>()),
+        AddedToken t{int_of(a.at("id"), "an added token's id", ctx), utf8::to_u32(a.at("content").get<std::string>()),
                      a.value("single_word", false), a.value("lstrip", false),
                      a.value("rstrip", false),      a.value("normalized", true),
                      a.value("special", false)};
@@ -1233,7 +1255,7 @@ class JsonTokenizer final : public Tokenizer {
       return;
     }
     if (type == "BertProcessing" || type == "RobertaProcessing") {
-      const int64_t cls = j.at("cls").at(1).get<int64_t>(), sep = j.at("sep").at(1).get<int64_t>();
+      const int64_t cls = int_of(j.at("cls").at(1), "the [CLS] id", ctx), sep = int_of(j.at("sep").at(1), "the [SEP] id", ctx);
       has_template_ = true;
       single_ = {{-1, cls, 0}, {0, 0, 0}, {-1, sep, 0}};
       if (type == "BertProcessing") {
@@ -1249,20 +1271,20 @@ class JsonTokenizer final : public Tokenizer {
       std::unordered_map<std::string, std::vector<int64_t>> specials;
       if (j.contains("special_tokens"))
         for (const auto& [name, v] : j["special_tokens"].items())
-          specials[name] = v.at("ids").get<std::vector<int64_t>>();
+          for (const auto& id : v.at("ids")) specials[name].push_back(int_of(id, "an id of special token '" + name + "'", ctx));
       auto parse = [&](const json& pieces) {
         std::vector<Slot> slots;
         for (const auto& p : pieces) {
           if (p.contains("Sequence")) {
             const std::string id = p["Sequence"].at("id").get<std::string>();
             BB_CHECK(id == "A" || id == "B", ctx.path, ": template sequence id must be A or B, not '", id, "'");
-            slots.push_back({id == "A" ? 0 : 1, 0, p["Sequence"].value("type_id", int64_t{0})});
+            slots.push_back({id == "A" ? 0 : 1, 0, int_or(p["Sequence"], "type_id", 0, ctx)});
           } else if (p.contains("SpecialToken")) {
             const std::string id = p["SpecialToken"].at("id").get<std::string>();
             const auto it = specials.find(id);
             BB_CHECK(it != specials.end(), ctx.path, ": template special token '", id,
                      "' is missing from \"special_tokens\"");
-            for (int64_t sid : it->second) slots.push_back({-1, sid, p["SpecialToken"].value("type_id", int64_t{0})});
+            for (int64_t sid : it->second) slots.push_back({-1, sid, int_or(p["SpecialToken"], "type_id", 0, ctx)});
           } else {
             fail(ctx.path, ": a template piece must be {\"Sequence\": ...} or {\"SpecialToken\": ...}");
           }
