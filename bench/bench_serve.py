@@ -3,8 +3,9 @@
 server against the number of concurrent clients and the input length, next to the offline
 throughput of `bigbird embed --input FILE.jsonl` on the same inputs.
 
-Bounded: each (clients, length) point runs for --seconds (default 3) or --max-requests, the
-server listens on 127.0.0.1 only, and everything stops by itself.
+Bounded: each (clients, length) point runs for --seconds (default 3), longer when 8 rounds of
+`clients` requests at the offline rate need more (at most 30 s: the requests still in flight when a
+point ends are not counted), the server listens on 127.0.0.1 only, and everything stops by itself.
 
   python3 bench/bench_serve.py --bigbird build/bigbird --model models/tiny-mlm \
       --clients 1,4,16,64 --words 32,256 --seconds 3 [--threads N] [--json out.json]
@@ -276,12 +277,15 @@ def main():
             tokens = token_count(port, texts[0])
             off = offline(args, texts, max(1, args.repeats))
             for c in [int(x) for x in args.clients.split(",") if x]:
+                # A closed loop loses the requests in flight when a point ends (about one latency,
+                # clients / rate): run each point for at least 8 such rounds (at most 30 s).
+                seconds = max(args.seconds, min(30.0, 8.0 * c / off))
                 runs = []
                 for _ in range(args.repeats):
                     if use_wrk:
-                        runs.append(load_point_wrk(port, proc.pid, c, texts, args.seconds))
+                        runs.append(load_point_wrk(port, proc.pid, c, texts, seconds))
                     else:
-                        runs.append(load_point(port, proc.pid, c, texts, args.seconds, args.max_requests))
+                        runs.append(load_point(port, proc.pid, c, texts, seconds, args.max_requests))
                 r = median_point(runs)
                 r.update({"words": n, "tokens": tokens, "offline_rps": off, "vs_offline": r["rps"] / off})
                 results.append(r)
