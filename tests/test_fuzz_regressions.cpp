@@ -142,3 +142,53 @@ TEST(FuzzRegressions, TokenizerJsonNonIntegerIdsAreRefused) {
              head + R"({"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 1}})" + "}");
   EXPECT_EQ(Tokenizer::load(dir.path.string())->encode("a", EncodeOptions{}).input_ids, (std::vector<int64_t>{1}));
 }
+
+// fuzz_tokenizer_files (the 1M-run campaign): "lstrip": "yes" in an AddedToken of
+// special_tokens_map.json threw nlohmann's type_error out of Tokenizer::load (an abort in the
+// target; an uncaught exception where a bigbird::Error was due). The same held for a
+// non-string "model_type" in config.json, and a non-integer Pegasus "offset" (1e30: undefined
+// behaviour). Each is now a bigbird::Error naming the file.
+TEST(FuzzRegressions, TokenizerFilesWrongTypesAreErrors) {
+  const std::string src = data_path("tokenizer-hf/bigbird");
+  struct Case {
+    std::string file, json, message;
+  };
+  const std::vector<Case> cases = {
+      {"special_tokens_map.json", R"({"mask_token": {"content": "[MASK]", "lstrip": "yes"}})", "\"lstrip\" must be true or false"},
+      {"special_tokens_map.json", R"({"cls_token": {"content": "[CLS]", "rstrip": 1}})", "\"rstrip\" must be true or false"},
+  };
+  for (const Case& c : cases) {
+    TempDir dir;
+    for (const auto& e : std::filesystem::directory_iterator(src))
+      std::filesystem::copy_file(e.path(), dir.path / e.path().filename());
+    write_text(dir.file(c.file), c.json);
+    try {
+      Tokenizer::load(dir.path.string());
+      ADD_FAILURE() << "accepted " << c.json;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(c.file), std::string::npos) << e.what();
+    }
+  }
+  // A Pegasus tokenizer whose offset is not an integer; a config.json whose model_type is not a string.
+  {
+    TempDir dir;
+    for (const auto& e : std::filesystem::directory_iterator(data_path("tokenizer-hf/pegasus")))
+      std::filesystem::copy_file(e.path(), dir.path / e.path().filename());
+    nlohmann::json cfg = nlohmann::json::parse(std::ifstream(dir.file("tokenizer_config.json")));
+    cfg["offset"] = 1e30;
+    write_text(dir.file("tokenizer_config.json"), cfg.dump());
+    EXPECT_THROW(Tokenizer::load(dir.path.string()), Error);
+  }
+  {
+    TempDir dir;
+    std::filesystem::copy_file(src + "/spiece.model", dir.path / "spiece.model");
+    write_text(dir.file("config.json"), R"({"model_type": 5})");
+    try {
+      Tokenizer::load(dir.path.string());
+      ADD_FAILURE() << "accepted a numeric model_type";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("cannot tell the tokenizer class"), std::string::npos) << e.what();
+    }
+  }
+}

@@ -80,7 +80,13 @@ class PegasusTokenizer final : public Tokenizer {
     setup.class_name = "PegasusTokenizer";
     setup.sp = files.sp;
     setup.model_max_length = files.model_max_length;
-    offset = files.config.value("offset", int64_t{103});
+    offset = 103;
+    if (auto it = files.config.find("offset"); it != files.config.end()) {
+      // An integer (a float such as 1e30 converted to int64 would be undefined behaviour).
+      BB_CHECK(it->is_number_integer() && !(it->is_number_unsigned() && it->get<uint64_t>() > 1000000000u),
+               files.config_path, ": \"offset\" must be an integer, got ", it->dump().substr(0, 40));
+      offset = it->get<int64_t>();
+    }
     BB_CHECK(offset >= 0, files.config_path, ": negative offset ", offset);
 
     // Plain-string defaults (they strip both neighbours). HF order: eos, unk, pad, mask.

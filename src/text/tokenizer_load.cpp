@@ -38,7 +38,8 @@ std::string find_class_name(const detail::TokenizerFiles& files) {
   }
   const fs::path model_config = fs::path(files.dir) / "config.json";
   const json cfg = read_json_if_exists(model_config);
-  const std::string type = cfg.value("model_type", "");
+  const auto mt = cfg.find("model_type");
+  const std::string type = mt != cfg.end() && mt->is_string() ? mt->get<std::string>() : "";
   if (type == "big_bird") return "BigBirdTokenizer";
   if (type == "bigbird_pegasus" || type == "pegasus") return "PegasusTokenizer";
   fail("cannot tell the tokenizer class of '", files.dir, "': no \"tokenizer_class\" in '", files.config_path,
@@ -64,7 +65,12 @@ SpecialToken parse_special_token(const json& value, const std::string& where) {
   if (value.is_string()) return {value.get<std::string>(), true, true};
   BB_CHECK(value.is_object() && value.contains("content") && value["content"].is_string(), where,
            ": a special token must be a string or an AddedToken object with \"content\"");
-  return {value["content"].get<std::string>(), value.value("lstrip", false), value.value("rstrip", false)};
+  const auto flag = [&](const char* key) {
+    if (!value.contains(key) || value[key].is_null()) return false;
+    BB_CHECK(value[key].is_boolean(), where, ": \"", key, "\" must be true or false, got ", value[key].dump().substr(0, 40));
+    return value[key].get<bool>();
+  };
+  return {value["content"].get<std::string>(), flag("lstrip"), flag("rstrip")};
 }
 
 std::vector<SpecialToken> additional_special_tokens(const TokenizerFiles& files) {
