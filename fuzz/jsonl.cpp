@@ -50,6 +50,16 @@ const Models& models() {
     m.tasks.push_back(std::make_unique<QaTask>(*m.qa, windows));
     m.tasks.push_back(std::make_unique<TagTask>(*m.tagger, TagOptions{}));
     m.tasks.push_back(std::make_unique<EmbedTask>(*m.mlm, EmbedOptions{}));
+    // Windows (--stride, made while the input runs): short windows, so most lines have several.
+    ClassifyOptions wc;
+    wc.long_input.stride = 4;
+    wc.long_input.max_length = 24;
+    m.tasks.push_back(std::make_unique<ClassifyTask>(*m.seqcls, wc));
+    TagOptions wt;
+    wt.long_input.truncation = false;
+    wt.long_input.stride = 3;
+    wt.long_input.max_length = 16;
+    m.tasks.push_back(std::make_unique<TagTask>(*m.tagger, wt));
     m.tasks.push_back(std::make_unique<TokenizeTask>(*m.mlm, TokenizeOptions{}));
     m.tasks.push_back(std::make_unique<TokenizeTask>(*m.mlm, TokenizeOptions{7, false}));
     return m;
@@ -98,8 +108,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           [&](const std::string& line, int64_t) { return task.prepare(parse_record(line, task.input_kind()), opt); },
           nothing,
           [&](const Item& item, int64_t) {
-            if (!tokenize_only) FUZZ_CHECK(!item.rows.empty());
+            if (!tokenize_only) FUZZ_CHECK(!item.rows.empty() || item.windows() > 0);
             for (const EncoderRow& r : item.rows) check_row(r, task.task_model(), opt, !tokenize_only);
+            // Windows: each one a row the model can run, their lengths as row_lengths() says.
+            const std::vector<int64_t> lengths = item.row_lengths();
+            FUZZ_CHECK(static_cast<int64_t>(lengths.size()) == static_cast<int64_t>(item.rows.size()) + item.windows());
+            for (int64_t w = 0; w < item.windows(); ++w) {
+              const EncoderRow r = item.make_window(w);
+              FUZZ_CHECK(static_cast<int64_t>(r.input_ids.size()) == lengths[item.rows.size() + static_cast<size_t>(w)]);
+              check_row(r, task.task_model(), opt, true);
+            }
           },
           nothing, nothing);
     } else {
