@@ -13,6 +13,11 @@
 namespace bigbird {
 
 namespace {
+constexpr int64_t kMaxPegasusOffset = 1024;  // reserved ids below the SentencePiece pieces
+}  // namespace
+
+
+namespace {
 
 class PegasusTokenizer final : public Tokenizer {
  public:
@@ -88,6 +93,11 @@ class PegasusTokenizer final : public Tokenizer {
       offset = it->get<int64_t>();
     }
     BB_CHECK(offset >= 0, files.config_path, ": negative offset ", offset);
+    // Each reserved id below the offset becomes an added token (<unk_2> ... <unk_{offset-1}>) that
+    // every text is split on: a huge offset would make loading and encoding crawl (fuzz_tokenizer_files:
+    // offset 8206 took 25 s). HF's Pegasus uses 103.
+    BB_CHECK(offset <= kMaxPegasusOffset, files.config_path, ": offset ", offset, " is larger than this engine takes (",
+             kMaxPegasusOffset, "; HF's Pegasus uses 103)");
 
     // Plain-string defaults (they strip both neighbours). HF order: eos, unk, pad, mask.
     const std::pair<const char*, const char*> defaults[] = {
