@@ -200,3 +200,69 @@ TEST(Grad, FiniteDifferencesOnEveryHead) {
     }
   }
 }
+
+TEST(Grad, FiniteDifferencesWithGlobalTokens) {
+  // The ETC extension (num_global_tokens): the same finite-difference check as above, on the ITC
+  // layout and on a window-only one, block-sparse and full; the global tokens' own vectors must be
+  // among the parameters checked.
+  BigBirdConfig cfg;
+  cfg.vocab_size = 60, cfg.hidden_size = 24, cfg.num_hidden_layers = 2, cfg.num_attention_heads = 3;
+  cfg.intermediate_size = 40, cfg.max_position_embeddings = 128, cfg.type_vocab_size = 2;
+  cfg.block_size = 8, cfg.num_random_blocks = 1, cfg.hidden_act = "gelu_new", cfg.layer_norm_eps = 1e-12;
+  cfg.num_labels = 3, cfg.sep_token_id = 7;
+  cfg.layout.global_tokens = 3;
+  for (const Architecture arch : {Architecture::MaskedLM, Architecture::SequenceClassification})
+    for (const int64_t global_blocks : {1, 0})
+      for (const char* att : {"block_sparse", "original_full"}) {
+        SCOPED_TRACE(std::string(architecture_name(arch)) + " global_blocks " + std::to_string(global_blocks) + " " + att);
+        BigBirdConfig c = cfg;
+        c.layout.global_blocks = global_blocks;
+        auto m = BigBirdModel::random(c, arch, 17);
+        // Value and output projections x4: with std-0.02 weights the route through the global
+        // tokens is two near-uniform attention hops, and their gradient would be too small to check.
+        for (const auto& [name, view] : m->named_parameters())
+          if (name.find("attention.self.value.weight") != std::string::npos ||
+              name.find("attention.output.dense.weight") != std::string::npos)
+            for (int64_t i = 0; i < numel(view.shape); ++i) const_cast<float*>(view.data)[i] *= 4.0f;
+        const int64_t b = 2, L = 83;
+        EncoderInput in;
+        in.input_ids = TensorI64(Shape{b, L});
+        in.attention_mask = TensorI64(Shape{b, L}, 1);
+        for (int64_t i = 0; i < b * L; ++i) in.input_ids.data[static_cast<size_t>(i)] = 8 + (i * 37 + 11) % 52;
+        for (int64_t t = 70; t < L; ++t) in.attention_mask.data[static_cast<size_t>(L + t)] = 0;
+        TrainLabels lab;
+        if (arch == Architecture::SequenceClassification) lab.labels = TensorI64(Shape{b}), lab.labels.data = {2, 0};
+        else {
+          lab.labels = TensorI64(Shape{b, L}, -100);
+          for (int64_t i = 0; i < b * L; i += 7) lab.labels.data[static_cast<size_t>(i)] = (i * 13) % 60;
+        }
+        ForwardOptions opt;
+        opt.attention = parse_attention_type(att);
+        opt.reference_kernels = true;
+        const GradOutput g = m->loss_and_grads(in, lab, opt, test::ctx());
+        ASSERT_TRUE(std::isfinite(g.loss));
+        bool global_checked = false;
+        for (size_t pi = 0; pi < g.grads.size(); ++pi) {
+          const auto& [name, grad] = g.grads[pi];
+          const bool global = name.find("global_token_embeddings") != std::string::npos;
+          if (!global && pi % 3 != 0) continue;  // a third of the others keep the test short
+          const ConstView& w = m->named_parameters()[pi].second;
+          const auto it = std::max_element(grad.data.begin(), grad.data.end(),
+                                           [](float x, float y) { return std::fabs(x) < std::fabs(y); });
+          if (it == grad.data.end() || std::fabs(*it) < (global ? 1e-4f : 5e-3f) ||
+              name.find(".key.bias") != std::string::npos)
+            continue;
+          float* p = const_cast<float*>(w.data) + (it - grad.data.begin());
+          const float saved = *p, h = 1e-2f * std::max(std::fabs(saved), 0.1f);
+          *p = saved + h;
+          const double up = m->loss_and_grads(in, lab, opt, test::ctx()).loss;
+          *p = saved - h;
+          const double down = m->loss_and_grads(in, lab, opt, test::ctx()).loss;
+          *p = saved;
+          const double fd = (up - down) / (2.0 * h);
+          EXPECT_NEAR(fd, *it, 3e-2 * std::fabs(*it) + 5e-4) << name;
+          global_checked = global_checked || global;
+        }
+        EXPECT_TRUE(global_checked) << "the global tokens' vectors got no gradient worth checking";
+      }
+}

@@ -48,6 +48,20 @@ Case random_case(std::mt19937_64& rng, int i) {
   return c;
 }
 
+// Case i's kernel layout: every third case adds no ETC block, the others 1 or 2 (with_global_tokens).
+int etc_blocks(int i) { return i % 3; }
+
+// The attention problem of a case with `extra` ETC blocks: the sequence's last block padded
+// (from `seq_valid`), and only the first extra·B − 3 rows of the ETC blocks real (global tokens),
+// the rest their block padding.
+test::AttnProblem case_problem(const Case& c, int extra, int64_t d, int64_t seq_valid, uint64_t seed) {
+  const int64_t Ls = static_cast<int64_t>(c.n) * c.B, L = Ls + static_cast<int64_t>(extra) * c.B;
+  test::AttnProblem p = test::make_attn_problem(L, c.heads, d, 1, L, seed);
+  for (int64_t t = seq_valid; t < Ls; ++t) p.mask[static_cast<size_t>(t)] = 0.0f;
+  for (int64_t t = Ls + std::max<int64_t>(1, extra * c.B - 3); extra > 0 && t < L; ++t) p.mask[static_cast<size_t>(t)] = 0.0f;
+  return p;
+}
+
 }  // namespace
 
 TEST(LayoutSpec, DefaultsAreHfItcBitForBit) {
@@ -96,21 +110,60 @@ TEST(LayoutSpec, RowsFollowTheDefinition) {
   }
 }
 
+TEST(LayoutSpec, GlobalTokenRowsFollowTheDefinition) {
+  // with_global_tokens: the base rows keep their keys in order and then attend to each ETC block
+  // once (key rule); the ETC rows attend to every block once (key rule).
+  std::mt19937_64 rng(13);
+  for (int i = 0; i < 20; ++i) {
+    const Case c = random_case(rng, 300 + i);
+    const BlockLayout base = make_layout(c.spec, c.n, c.B, c.heads, c.plan);
+    const int extra = 1 + i % 2;
+    const BlockLayout L = with_global_tokens(base, extra);
+    ASSERT_EQ(L.n_blocks, c.n + extra) << c.what;
+    ASSERT_EQ(L.block, c.B);
+    for (int h = 0; h < c.heads; ++h) {
+      for (int q = 0; q < c.n; ++q) {
+        const auto want = base.row(h, q), got = L.row(h, q);
+        ASSERT_EQ(got.size(), want.size() + static_cast<size_t>(extra)) << c.what << " h=" << h << " q=" << q;
+        for (size_t j = 0; j < want.size(); ++j) {
+          EXPECT_EQ(got[j].block, want[j].block);
+          EXPECT_EQ(got[j].kind, want[j].kind);
+        }
+        for (int e = 0; e < extra; ++e) {
+          EXPECT_EQ(got[want.size() + static_cast<size_t>(e)].block, c.n + e);
+          EXPECT_EQ(got[want.size() + static_cast<size_t>(e)].kind, MaskKind::Key);
+        }
+      }
+      for (int q = c.n; q < c.n + extra; ++q) {
+        const auto got = L.row(h, q);
+        ASSERT_EQ(got.size(), static_cast<size_t>(c.n + extra));
+        for (int b = 0; b < c.n + extra; ++b) {
+          EXPECT_EQ(got[static_cast<size_t>(b)].block, b);
+          EXPECT_EQ(got[static_cast<size_t>(b)].kind, MaskKind::Key);
+        }
+      }
+    }
+  }
+  EXPECT_THROW(with_global_tokens(itc_layout(5, 4, 1, seeded_random_plan(0, 0, 5, 0, 1)), -1), Error);
+}
+
 TEST(LayoutSpec, ForwardKernelsEqualTheDenseExpansion) {
   // Scalar reference and fast kernel against the dense expansion of each layout (padding in the
-  // last blocks). Tolerance: float32 sums of at most n·B terms of O(1) values, 1e-5 absolute.
+  // last blocks), two thirds of them with ETC global-token blocks appended (their tails padding).
+  // Tolerance: float32 sums of at most n·B terms of O(1) values, 1e-5 absolute.
   std::mt19937_64 rng(5);
   for (int i = 0; i < 30; ++i) {
     const Case c = random_case(rng, 100 + i);
-    const BlockLayout layout = make_layout(c.spec, c.n, c.B, c.heads, c.plan);
-    const int64_t L = static_cast<int64_t>(c.n) * c.B;
-    test::AttnProblem p = test::make_attn_problem(L, c.heads, 8, 1, i % 2 ? L - c.B - 1 : L, 700 + static_cast<uint64_t>(i));
+    const int extra = etc_blocks(i);
+    const BlockLayout layout = with_global_tokens(make_layout(c.spec, c.n, c.B, c.heads, c.plan), extra);
+    const int64_t Ls = static_cast<int64_t>(c.n) * c.B;
+    test::AttnProblem p = case_problem(c, extra, 8, i % 2 ? Ls - c.B - 1 : Ls, 700 + static_cast<uint64_t>(i));
     std::vector<float> ref(p.q.size(), 0.f), dense(p.q.size(), 0.f), fast(p.q.size(), 0.f);
     block_sparse_attention_ref(p.input(ref.data()), layout);
     dense_layout_attention_ref(p.input(dense.data()), expand_dense(layout));
     block_sparse_attention(test::ctx(), p.input(fast.data()), layout);
-    EXPECT_LT(p.diff_cols(ref, dense), 1e-6) << c.what;
-    EXPECT_LT(p.diff_cols(fast, dense), 1e-5) << c.what;
+    EXPECT_LT(p.diff_cols(ref, dense), 1e-6) << c.what << " etc blocks " << extra;
+    EXPECT_LT(p.diff_cols(fast, dense), 1e-5) << c.what << " etc blocks " << extra;
   }
 }
 
@@ -121,12 +174,12 @@ TEST(LayoutSpec, BackwardKernelsEqualFiniteDifferencesOfTheDenseForward) {
   // error is O(eps²) plus float rounding of the inputs' perturbation: 2e-3 absolute is ample for
   // O(1) gradients; the fast kernel (float32) is held to 1e-4 of the reference.
   std::mt19937_64 rng(8);
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < 9; ++i) {
     const Case c = random_case(rng, 200 + i);
-    const BlockLayout layout = make_layout(c.spec, c.n, c.B, c.heads, c.plan);
+    const int extra = etc_blocks(i);
+    const BlockLayout layout = with_global_tokens(make_layout(c.spec, c.n, c.B, c.heads, c.plan), extra);
     const DenseLayout dense = expand_dense(layout);
-    const int64_t L = static_cast<int64_t>(c.n) * c.B;
-    test::AttnProblem p = test::make_attn_problem(L, c.heads, 4, 1, L - 2, 900 + static_cast<uint64_t>(i));
+    test::AttnProblem p = case_problem(c, extra, 4, static_cast<int64_t>(c.n) * c.B - 2, 900 + static_cast<uint64_t>(i));
     const std::vector<float> G = test::random_vec(p.q.size(), 1234 + static_cast<uint64_t>(i));
     std::vector<float> dq(p.q.size(), 0.f), dk(p.q.size(), 0.f), dv(p.q.size(), 0.f);
     std::vector<float> out(p.q.size(), 0.f);
@@ -327,4 +380,144 @@ TEST(ConfigOverrides, CliForwardEqualsTheEditedConfigAndTrainSavesThem) {
   const BigBirdConfig c = load_bigbird_config(tmp.file("out/config.json"));
   EXPECT_EQ(c.layout.window_blocks, 5);
   EXPECT_EQ(c.layout.global_blocks, 2);
+}
+
+// ---------------------------------------------------------------- ETC: num_global_tokens
+
+namespace {
+BigBirdConfig etc_config(int64_t global_tokens) {
+  BigBirdConfig c;
+  c.vocab_size = 60, c.hidden_size = 16, c.num_hidden_layers = 2, c.num_attention_heads = 2;
+  c.intermediate_size = 24, c.max_position_embeddings = 256, c.type_vocab_size = 2;
+  c.block_size = 8, c.num_random_blocks = 0, c.sep_token_id = 7;
+  c.layout.global_blocks = 0, c.layout.window_blocks = 3, c.layout.global_tokens = global_tokens;
+  return c;
+}
+
+// Random weights (std 0.02) make every attention nearly uniform and every value small, so a change
+// two hops away shrinks to float32 noise; scaling the value and output projections by `f` lets it
+// through (f² per hop).
+void amplify_values(const BigBirdModel& m, float f) {
+  for (const auto& [name, view] : m.named_parameters())
+    if (name.find("attention.self.value.weight") != std::string::npos ||
+        name.find("attention.output.dense.weight") != std::string::npos)
+      for (int64_t i = 0; i < numel(view.shape); ++i) const_cast<float*>(view.data)[i] *= f;
+}
+
+EncoderInput token_input(int64_t L, int64_t salt = 0) {
+  EncoderInput in;
+  in.input_ids = TensorI64({1, L});
+  for (int64_t t = 0; t < L; ++t) in.input_ids.data[static_cast<size_t>(t)] = 8 + (t * 7 + salt) % 50;
+  return in;
+}
+}  // namespace
+
+TEST(GlobalTokens, CarryInformationAcrossTheSequence) {
+  // Window-only layout (no global block, no random block), 2 layers, 16 blocks of 8: without
+  // global tokens the first block cannot see the last; with 3 ETC global tokens it does (layer 1:
+  // the global tokens read every token, layer 2: block 0 reads them). The outputs keep the
+  // input's shape; the ETC rows (3 tokens padded to one block) count in padded_len only.
+  const auto plain = BigBirdModel::random(etc_config(0), Architecture::Model, 3);
+  const auto etc = BigBirdModel::random(etc_config(3), Architecture::Model, 3);
+  amplify_values(*plain, 8.0f);
+  amplify_values(*etc, 8.0f);
+  const int64_t L = 16 * 8 - 5, H = 16;
+  const EncoderInput a = token_input(L);
+  EncoderInput b = a;  // blocks 8 on changed: beyond block 0's reach of 2 blocks in 2 window layers
+  for (int64_t t = 8 * 8; t < L; ++t) b.input_ids.data[static_cast<size_t>(t)] = 8 + (t * 11) % 50;
+  ForwardOptions opt;
+  auto first_block = [&](const BigBirdModel& m, const EncoderInput& in) {
+    const EncoderOutput o = m.encode(in, opt, test::ctx());
+    EXPECT_EQ(o.attention_used, AttentionType::BlockSparse);
+    EXPECT_EQ(o.sequence_output.shape, (Shape{1, L, H}));
+    return std::vector<float>(o.sequence_output.data.begin(), o.sequence_output.data.begin() + 8 * H);
+  };
+  EXPECT_EQ(first_block(*plain, a), first_block(*plain, b)) << "window-only: block 0 must not see the last block";
+  EXPECT_GT(test::max_abs_diff(first_block(*etc, a), first_block(*etc, b)), 1e-4)  // ~1000 ulps of these O(1) outputs
+      << "ETC: the global tokens carry the last blocks to block 0";
+  EXPECT_EQ(etc->encode(a, opt, test::ctx()).padded_len, 16 * 8 + 8);
+
+  // The same weights through the scalar reference kernels (block-sparse and full attention), and
+  // a short input (full-attention fall-back: the global tokens join as 3 more rows).
+  ForwardOptions ref = opt;
+  ref.reference_kernels = true;
+  const EncoderOutput fast = etc->encode(a, opt, test::ctx()), slow = etc->encode(a, ref, test::ctx());
+  EXPECT_LT(test::max_abs_diff(fast.sequence_output.data, slow.sequence_output.data), 1e-5);
+  const EncoderInput short_in = token_input(20);
+  const EncoderOutput s1 = etc->encode(short_in, opt, test::ctx()), s2 = etc->encode(short_in, ref, test::ctx());
+  EXPECT_TRUE(s1.fell_back);
+  EXPECT_EQ(s1.padded_len, 23);
+  EXPECT_EQ(s1.sequence_output.shape, (Shape{1, 20, H}));
+  EXPECT_LT(test::max_abs_diff(s1.sequence_output.data, s2.sequence_output.data), 1e-5);
+  // Batched with another input of a different length, each gets what it gets alone (to 1e-5, as
+  // EncoderShapes.BatchOfMixedLengthsEqualsEachAlone: the projections run over the call's rows).
+  const std::vector<EncoderOutput> both = etc->encode_batch({a, short_in}, opt, test::ctx());
+  EXPECT_LT(test::max_abs_diff(both[0].sequence_output.data, fast.sequence_output.data), 1e-5);
+  EXPECT_LT(test::max_abs_diff(both[1].sequence_output.data, s1.sequence_output.data), 1e-5);
+}
+
+TEST(GlobalTokens, AreASetWithoutPositions) {
+  // Global tokens have no position: swapping two of their vectors permutes keys every softmax
+  // sums over, so every token's output stays the same (to float32 summation order, 1e-5), under
+  // block-sparse and full attention alike; changing one vector changes every token's output.
+  for (AttentionType att : {AttentionType::BlockSparse, AttentionType::OriginalFull}) {
+    SCOPED_TRACE(attention_type_name(att));
+    const auto m = BigBirdModel::random(etc_config(3), Architecture::Model, 5);
+    const int64_t H = 16;
+    float* g = nullptr;
+    for (const auto& [name, view] : m->named_parameters())
+      if (name == "bert.embeddings.global_token_embeddings.weight") g = const_cast<float*>(view.data);
+    ASSERT_NE(g, nullptr);
+    const EncoderInput in = token_input(20 * 8 - 3);
+    ForwardOptions opt;
+    opt.attention = att;
+    const std::vector<float> before = m->encode(in, opt, test::ctx()).sequence_output.data;
+    std::swap_ranges(g, g + H, g + 2 * H);  // global tokens 0 and 2
+    const std::vector<float> swapped = m->encode(in, opt, test::ctx()).sequence_output.data;
+    EXPECT_LT(test::max_abs_diff(before, swapped), 1e-5);
+    g[H + 1] += 0.5f;
+    const std::vector<float> changed = m->encode(in, opt, test::ctx()).sequence_output.data;
+    double least = 1e9;  // the smallest change over the tokens
+    for (int64_t t = 0; t < 20 * 8 - 3; ++t)
+      least = std::min(least, test::max_abs_diff(before.data() + t * H, changed.data() + t * H, static_cast<size_t>(H)));
+    EXPECT_GT(least, 1e-5);
+  }
+}
+
+TEST(GlobalTokens, CheckpointsCarryTheirVectors) {
+  // An HF checkpoint with num_global_tokens set but no vectors: a clear error at load; training
+  // initialises them (and says so), saves them, and the saved model loads and runs.
+  test::TempDir tmp;
+  try {
+    BigBirdModel::load(model_with(tmp, "etc", {{"num_global_tokens", 2}}).string());
+    FAIL() << "a checkpoint without global-token vectors loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("num_global_tokens"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("global_token_embeddings"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(BigBirdModel::load(model_with(tmp, "neg", {{"num_global_tokens", -1}}).string()), Error);
+  EXPECT_THROW(BigBirdModel::load(model_with(tmp, "str", {{"num_global_tokens", "2"}}).string()), Error);
+  std::vector<std::string> init;
+  const auto m = BigBirdModel::load_for_training(model_with(tmp, "etc2", {{"num_global_tokens", 2}}).string(),
+                                                 Architecture::MaskedLM, 0, 7, &init);
+  EXPECT_NE(std::find(init.begin(), init.end(), "bert.embeddings.global_token_embeddings.weight"), init.end());
+
+  {
+    std::ofstream text(tmp.file("train.txt"));
+    for (int i = 0; i < 40; ++i) text << "Paris is the capital of France and Berlin is the capital of Germany.\n";
+  }
+  const std::string tiny = test::data_path("../../models/tiny-mlm");
+  auto t = test::run_cli("train --task mlm --model " + tiny + " --train-file " + tmp.file("train.txt") +
+                         " --max-steps 2 --max-seq-length 512 --config-overrides num_global_tokens=2 --output-dir " +
+                         tmp.file("out") + " --no-progress");
+  ASSERT_EQ(t.status, 0) << t.output;
+  const auto trained = BigBirdModel::load(tmp.file("out"));
+  EXPECT_EQ(trained->config().layout.global_tokens, 2);
+  bool found = false;
+  for (const auto& [name, view] : trained->named_parameters())
+    if (name.find("global_token_embeddings") != std::string::npos) found = view.shape == Shape({2, trained->config().hidden_size});
+  EXPECT_TRUE(found);
+  auto fm = test::run_cli("fill-mask --model " + tmp.file("out") + " --tokenizer " + tiny +
+                          " --top-k 2 \"Paris is the [MASK] of France.\"");
+  EXPECT_EQ(fm.status, 0) << fm.output;
 }

@@ -89,10 +89,13 @@ int run(const AttentionArgs& a) {
   j["window_blocks"] = cfg.layout.window_blocks;
   j["global_blocks"] = cfg.layout.global_blocks;
   j["num_random_blocks"] = cfg.num_random_blocks;
+  j["num_global_tokens"] = cfg.layout.global_tokens;
   j["random_plan"] = a.common.random_plan;
   j["block_mass"] =
       "layers[].heads[].block_mass[i][j]: mean over the tokens of query block i of the attention probability "
-      "on the keys of block j (rows sum to 1); mean_block_mass: averaged over the heads listed";
+      "on the keys of block j (rows sum to 1); mean_block_mass: averaged over the heads listed; with "
+      "num_global_tokens > 0 the last blocks hold the ETC global tokens (as keys only: their own rows are not "
+      "shown)";
   nlohmann::ordered_json layers = nlohmann::ordered_json::array();
   for (const LayerAttentionMap& lm : maps.layers()) {
     nlohmann::ordered_json lj;

@@ -58,23 +58,28 @@ EncoderBatch::EncoderBatch(const StackShape& s, const std::vector<const EncoderI
       out.attention_used = AttentionType::OriginalFull;  // decided per call (HF's switch is sticky; ours is not)
       out.fell_back = true;
     }
-    g.pad = out.attention_used == AttentionType::BlockSparse ? (B - g.L % B) % B : 0;
-    g.Lp = g.L + g.pad;
+    const bool sparse = out.attention_used == AttentionType::BlockSparse;
+    g.pad = sparse ? (B - g.L % B) % B : 0;
+    g.Ls = g.L + g.pad;
+    const int64_t G = s.layout.global_tokens;
+    const int64_t etc_rows = sparse ? (G + B - 1) / B * B : G;
+    g.Lp = g.Ls + etc_rows;
     out.padded_len = g.Lp;
-    const int64_t positions = s.padding_has_positions ? g.Lp : g.L;
+    const int64_t positions = s.padding_has_positions ? g.Ls : g.L;
     BB_CHECK(positions <= s.max_positions, "input of ", g.L, " tokens",
-             (g.pad && s.padding_has_positions ? " (padded to " + std::to_string(g.Lp) + ")" : std::string()),
+             (g.pad && s.padding_has_positions ? " (padded to " + std::to_string(g.Ls) + ")" : std::string()),
              " is longer than max_position_embeddings ", s.max_positions);
     g.row0 = rows_;
     rows_ += g.b * g.Lp;
     g.layouts.resize(static_cast<size_t>(s.layers));
     if (out.attention_used != AttentionType::BlockSparse) continue;
-    const int n_blocks = static_cast<int>(g.Lp / B);
+    const int n_blocks = static_cast<int>(g.Ls / B);  // the sequence's blocks (plans cover these)
     for (int li = 0; li < static_cast<int>(s.layers); ++li) {
       RandomPlan plan = choose_layer_plan(opt, li, static_cast<int>(s.heads), n_blocks, static_cast<int>(B),
                                           static_cast<int>(s.random_blocks), static_cast<int>(s.max_positions));
-      g.layouts[static_cast<size_t>(li)] =
-          make_layout(s.layout, n_blocks, static_cast<int>(B), static_cast<int>(s.heads), plan);
+      BlockLayout layout = make_layout(s.layout, n_blocks, static_cast<int>(B), static_cast<int>(s.heads), plan);
+      if (etc_rows > 0) layout = with_global_tokens(layout, static_cast<int>(etc_rows / B));
+      g.layouts[static_cast<size_t>(li)] = std::move(layout);
       out.plans.push_back(std::move(plan));
     }
   }
@@ -86,11 +91,18 @@ EncoderBatch::EncoderBatch(const StackShape& s, const std::vector<const EncoderI
       if (t < g.L)
         mask_[static_cast<size_t>(g.row0 + i)] =
             m.data.empty() ? 1.0f : static_cast<float>(m.data[static_cast<size_t>(bi * g.L + t)]);
+      else if (t >= g.Ls && t - g.Ls < s.layout.global_tokens)
+        mask_[static_cast<size_t>(g.row0 + i)] = 1.0f;  // an ETC global token
     }
 }
 
 TokenRow EncoderBatch::token(const Group& g, int64_t i) const {
   const int64_t bi = i / g.Lp, t = i % g.Lp;
+  if (t >= g.Ls) {  // ETC rows: the global tokens, then their block padding
+    const int64_t j = t - g.Ls;
+    if (j < shape_.layout.global_tokens) return {shape_.pad_token_id, 0, 0, true, j};
+    return {shape_.pad_token_id, 0, 0, false};
+  }
   if (t >= g.L) return {shape_.pad_token_id, 0, t, false};
   const size_t src = static_cast<size_t>(bi * g.L + t);
   const TensorI64& tt = g.in->token_type_ids;
@@ -185,7 +197,7 @@ std::vector<EncoderOutput> EncoderBatch::finish(Tensor&& x) {
   const int64_t H = shape_.hidden;
   std::vector<EncoderOutput> outs;
   for (Group& g : groups_) {
-    if (groups_.size() == 1 && g.pad == 0) {
+    if (groups_.size() == 1 && g.Lp == g.L) {
       x.shape = Shape{g.b, g.L, H};
       g.out.sequence_output = std::move(x);
     } else {

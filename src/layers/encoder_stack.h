@@ -6,6 +6,11 @@
 //   for each layer: post_ln_layer / pre_ln_layer (encoder_layer.h), batch.keep_layer(x)
 //   return batch.finish(x);                     // each input's rows without its padding
 //
+// Rows of one sequence: its L tokens, the block padding (block-sparse only), then with the ETC
+// extension (LayoutSpec::global_tokens = G > 0) the G global tokens, padded to whole blocks under
+// block-sparse attention (masked rows). Positions count the sequence's tokens only; finish()
+// returns the L token rows, so heads never see the global tokens.
+//
 // Several inputs of different lengths run in one call without padding them to a common length:
 // each keeps its own block padding, attention type and plans (rows within one input share its
 // length), while the token-wise work (projections, feed-forward, norms) runs over all their rows
@@ -53,6 +58,7 @@ struct TokenRow {
   int64_t type;      // token type (0 on padding rows or without token_type_ids)
   int64_t position;  // position within its sequence (padding rows continue the count)
   bool real;         // false on internal padding rows
+  int64_t global = -1;  // ETC: the index of this global token (its own embedding), else -1
 };
 
 class EncoderBatch {
@@ -95,7 +101,9 @@ class EncoderBatch {
   struct Group {
     const EncoderInput* in = nullptr;
     size_t index = 0;  // of the input in the call
-    int64_t b = 0, L = 0, Lp = 0, pad = 0, row0 = 0;
+    // L tokens, pad block-padding rows, Ls = L + pad, Lp = Ls + the ETC rows (global tokens and
+    // their block padding).
+    int64_t b = 0, L = 0, Lp = 0, pad = 0, Ls = 0, row0 = 0;
     EncoderOutput out;
     std::vector<std::optional<BlockLayout>> layouts;  // per layer (block-sparse inputs)
   };

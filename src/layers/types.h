@@ -106,7 +106,7 @@ struct TrainingOptions {
 
 struct EncoderOutput {
   int64_t input_len = 0;   // L_in
-  int64_t padded_len = 0;  // Lp (block multiple under block_sparse)
+  int64_t padded_len = 0;  // Lp: rows per sequence (block multiple under block_sparse; ETC rows included)
   AttentionType attention_used = AttentionType::BlockSparse;
   bool fell_back = false;             // block_sparse requested, full attention used (short input)
   Tensor embedding_output;            // [b, Lp, H] (only with keep_hidden_states)

@@ -82,12 +82,13 @@ GradOutput BigBirdModel::loss_and_grads(const EncoderInput& in, const TrainLabel
 
   // Forward: embeddings (their LayerNorm input z0 kept), then every layer with its cache.
   const float scale = config_.rescale_embeddings ? std::sqrt(static_cast<float>(H)) : 1.0f;
-  std::vector<int64_t> ids(static_cast<size_t>(rows)), pos(ids.size()), types(ids.size());
+  std::vector<int64_t> ids(static_cast<size_t>(rows)), pos(ids.size()), types(ids.size()), globals(ids.size());
   Tensor z0(Shape{rows, H}), x(Shape{rows, H});
   batch.for_each_token(ctx, [&](int64_t r, const TokenRow& t) {
     ids[static_cast<size_t>(r)] = t.id, pos[static_cast<size_t>(r)] = t.position,
-    types[static_cast<size_t>(r)] = t.type;
+    types[static_cast<size_t>(r)] = t.type, globals[static_cast<size_t>(r)] = t.global;
     float* zr = z0.ptr() + r * H;
+    if (t.global >= 0) return static_cast<void>(std::copy_n(w_.global_tokens.data + t.global * H, H, zr));
     const float* we = w_.word.data + t.id * H;
     const float* pe = w_.position.data + t.position * H;
     const float* te = w_.token_type.empty() ? nullptr : w_.token_type.data + t.type * H;
@@ -246,6 +247,15 @@ GradOutput BigBirdModel::loss_and_grads(const EncoderInput& in, const TrainLabel
   // Embeddings: word (scaled; padding_idx = pad_token_id gets nothing from the lookup), position, type.
   layer_norm_backward(c, z0.ptr(), dx.data(), rows, H, w_.emb_ln, s.eps, dx.data(), g.of(w_.emb_ln.g),
                       g.of(w_.emb_ln.b));
+  // ETC global tokens: their rows' gradient goes to their own vectors (in row order), and nothing
+  // of it to the word, position or type tables (the rows are zeroed before those lookups).
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t j = globals[static_cast<size_t>(r)];
+    if (j < 0) continue;
+    float* gg = g.of(w_.global_tokens) + j * H;
+    float* d = dx.data() + r * H;
+    for (int64_t e = 0; e < H; ++e) gg[e] += d[e], d[e] = 0.0f;
+  }
   embedding_backward(ctx, pos.data(), rows, dx.data(), H, g.of(w_.position), -1);
   if (!w_.token_type.empty()) embedding_backward(ctx, types.data(), rows, dx.data(), H, g.of(w_.token_type), -1);
   if (scale != 1.0f)

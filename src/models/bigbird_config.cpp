@@ -15,7 +15,7 @@ const std::vector<std::string> kKnownKeys = {
     "model_type", "architectures", "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
     "intermediate_size", "hidden_act", "max_position_embeddings", "type_vocab_size", "layer_norm_eps", "use_bias",
     "rescale_embeddings", "tie_word_embeddings", "block_size", "num_random_blocks", "window_blocks",
-    "global_blocks", "pad_token_id", "sep_token_id", "hidden_dropout_prob", "attention_probs_dropout_prob",
+    "global_blocks", "num_global_tokens", "pad_token_id", "sep_token_id", "hidden_dropout_prob", "attention_probs_dropout_prob",
     "classifier_dropout", "attention_type", "position_embedding_type", "num_labels", "problem_type",
     "bos_token_id", "eos_token_id"};
 }  // namespace
@@ -45,6 +45,7 @@ BigBirdConfig load_bigbird_config(const std::string& path, const ConfigOverrides
   json_get(j, "num_random_blocks", &c.num_random_blocks, path);
   json_get(j, "window_blocks", &c.layout.window_blocks, path);
   json_get(j, "global_blocks", &c.layout.global_blocks, path);
+  json_get(j, "num_global_tokens", &c.layout.global_tokens, path);
   json_get(j, "pad_token_id", &c.pad_token_id, path);
   json_get(j, "sep_token_id", &c.sep_token_id, path);
   json_get(j, "hidden_dropout_prob", &c.hidden_dropout_prob, path);

@@ -104,6 +104,8 @@ BigBirdWeights bind_weights(const BigBirdConfig& c, Architecture arch, const std
     w.qa_outputs = lin("qa_classifier.qa_outputs", c.num_labels, H);
   }
   if (arch == Architecture::TokenClassification) w.token_cls = lin("classifier", c.num_labels, H);
+  // Last, so that the other tensors' random initialisation does not depend on it.
+  if (c.layout.global_tokens > 0) w.global_tokens = get(e + "global_token_embeddings.weight", Shape{c.layout.global_tokens, H});
   return w;
 }
 
@@ -128,6 +130,10 @@ std::unique_ptr<BigBirdModel> BigBirdModel::load(const std::string& dir, const C
            ": type_vocab_size is 0 but the checkpoint has '", types, "' of shape ", to_string(ws.shape(types)),
            " (type_vocab_size should be its first dimension)");
   if (m->arch_ == Architecture::QuestionAnswering && m->config_.id2label.empty()) m->config_.num_labels = 2;
+  const std::string etc = prefix + "embeddings.global_token_embeddings.weight";
+  BB_CHECK(m->config_.layout.global_tokens == 0 || ws.has(etc), (fs::path(dir) / "config.json").string(),
+           ": num_global_tokens is ", m->config_.layout.global_tokens, " but '", ws.source(), "' has no '", etc,
+           "' (the ETC global tokens' vectors: `bigbird train --config-overrides num_global_tokens=N` creates them)");
   auto get = [&](const std::string& n, const Shape& s) {
     ConstView v = ws.get(n, s);
     m->params_.emplace_back(n, v);
@@ -344,7 +350,8 @@ std::vector<EncoderOutput> BigBirdModel::encode_batch(const std::vector<EncoderI
 }
 
 // Embeddings (word·scale + token type + position, then LayerNorm), then the post-LN layers.
-// Internal padding rows are pad tokens with mask 0, type 0 and continuing positions.
+// Internal padding rows are pad tokens with mask 0, type 0 and continuing positions. ETC global
+// tokens (config num_global_tokens) start from their own vectors, through the same LayerNorm.
 std::vector<EncoderOutput> BigBirdModel::forward(const std::vector<const EncoderInput*>& inputs,
                                                  const ForwardOptions& opt, const ThreadingContext& ctx) const {
   const Compute c = compute_for(opt, ctx);
@@ -355,6 +362,7 @@ std::vector<EncoderOutput> BigBirdModel::forward(const std::vector<const Encoder
   Tensor x(Shape{batch.rows(), H});
   batch.for_each_token(ctx, [&](int64_t r, const TokenRow& t) {
     float* xr = x.ptr() + r * H;
+    if (t.global >= 0) return static_cast<void>(std::copy_n(w_.global_tokens.data + t.global * H, H, xr));
     const float* we = w_.word.data + t.id * H;
     const float* pe = w_.position.data + t.position * H;
     const float* te = w_.token_type.empty() ? nullptr : w_.token_type.data + t.type * H;

@@ -33,6 +33,9 @@ const char* architecture_name(Architecture a);
 
 struct BigBirdWeights {
   ConstView word, position, token_type;  // embeddings
+  // ETC (config num_global_tokens = G > 0, this engine's extension): [G, hidden], the global
+  // tokens' input vectors (embeddings.global_token_embeddings.weight), LayerNormed like the others.
+  ConstView global_tokens;
   NormW emb_ln;
   std::vector<EncoderLayerW> layers;  // attn_ln / ffn_ln: attention.output / output LayerNorm
   std::optional<Linear> pooler;

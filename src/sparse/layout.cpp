@@ -62,6 +62,9 @@ void LayoutSpec::validate(const std::string& what) const {
            ": window_blocks must be an odd number in [1, ", kMaxBlocks, "], got ", window_blocks);
   BB_CHECK(global_blocks >= 0 && global_blocks <= kMaxBlocks, what, ": global_blocks must be in [0, ", kMaxBlocks,
            "], got ", global_blocks);
+  constexpr int64_t kMaxGlobalTokens = 4096;
+  BB_CHECK(global_tokens >= 0 && global_tokens <= kMaxGlobalTokens, what, ": num_global_tokens must be in [0, ",
+           kMaxGlobalTokens, "], got ", global_tokens);
 }
 
 BlockLayout make_layout(const LayoutSpec& spec, int n_blocks, int block, int heads, const RandomPlan& plan) {
@@ -92,6 +95,29 @@ BlockLayout make_layout(const LayoutSpec& spec, int n_blocks, int block, int hea
         for (int j = 0; j < plan.r; ++j) add(plan.at(h, row, j), MaskKind::QueryKey);
         for (int b = n_blocks - g; b < n_blocks; ++b) add(b, MaskKind::Key);
       }
+      L.offsets.push_back(static_cast<int64_t>(L.keys.size()));
+    }
+  }
+  return L;
+}
+
+BlockLayout with_global_tokens(const BlockLayout& base, int extra) {
+  BB_CHECK(extra >= 0, "layout: negative number of global-token blocks ", extra);
+  BlockLayout L;
+  const int n = base.n_blocks, total = n + extra;
+  L.n_blocks = total;
+  L.block = base.block;
+  L.heads = base.heads;
+  L.offsets.reserve(static_cast<size_t>(base.heads) * total + 1);
+  L.offsets.push_back(0);
+  for (int h = 0; h < base.heads; ++h) {
+    for (int q = 0; q < n; ++q) {
+      for (const KeyBlock& kb : base.row(h, q)) L.keys.push_back(kb);
+      for (int b = n; b < total; ++b) L.keys.push_back({b, MaskKind::Key});
+      L.offsets.push_back(static_cast<int64_t>(L.keys.size()));
+    }
+    for (int q = n; q < total; ++q) {
+      for (int b = 0; b < total; ++b) L.keys.push_back({b, MaskKind::Key});
       L.offsets.push_back(static_cast<int64_t>(L.keys.size()));
     }
   }

@@ -50,9 +50,13 @@ BlockLayout itc_layout(int n_blocks, int block, int heads, const RandomPlan& pla
 //   global_blocks   >= 0 (default 1): the first and the last g blocks attend to, and are attended
 //                   by, every block; 0 gives a window (+ random) layout with no global block
 // num_random_blocks (HF's own key) stays where it is (RandomPlan::r).
+//   num_global_tokens >= 0 (default 0): the paper's ETC variant: this many extra tokens, with
+//                   learned embeddings of their own, attend to and are attended by every token
+//                   (with_global_tokens). A checkpoint that uses them is this engine's own.
 struct LayoutSpec {
   int64_t window_blocks = 3;
   int64_t global_blocks = 1;
+  int64_t global_tokens = 0;  // config key num_global_tokens
 
   bool is_itc() const { return window_blocks == 3 && global_blocks == 1; }
   // Block-sparse attention needs more than this many blocks; shorter (padded) inputs run full
@@ -72,6 +76,12 @@ struct LayoutSpec {
 // Plans keep HF's [heads, n-2, r] shape for every layout: with g = 0 the edge blocks 0 and n-1
 // use the plan rows of their neighbours 1 and n-2. Repeated blocks are kept (as in ITC).
 BlockLayout make_layout(const LayoutSpec& spec, int n_blocks, int block, int heads, const RandomPlan& plan);
+
+// The ETC extension of `base` (any layout of n blocks): `extra` blocks appended after block n-1
+// hold the global tokens (their tails are padding that the mask removes). Rows 0..n-1 keep their
+// keys, then attend to blocks n .. n+extra-1 under the key-only rule; the new rows n .. n+extra-1
+// attend to every block under the key-only rule.
+BlockLayout with_global_tokens(const BlockLayout& base, int extra);
 
 // Dense expansion for tests: per head, [L, L] counts of how often key k enters the softmax of
 // query q under each mask rule.
