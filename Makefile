@@ -63,8 +63,10 @@ bench-serve: build
 	@command -v wrk >/dev/null || bash scripts/install-deps.sh --bench
 	python3 bench/bench_serve.py --bigbird $(BUILD)/bigbird --model models/tiny-mlm --clients 1,4,16,64 \
 	    --words 32,120,240 --seconds 3 --repeats 3 --json bench/results/serve_tiny-mlm.json --svg bench/results/serve_tiny-mlm.svg
-	python3 bench/bench_serve.py --bigbird $(BUILD)/bigbird --model models/kjv-mlm --clients 1,4,16,64 \
-	    --words 32,240,1000 --seconds 3 --repeats 3 --json bench/results/serve_kjv-mlm.json --svg bench/results/serve_kjv-mlm.svg
+	@if [ -d models/kjv-mlm ]; then \
+	    python3 bench/bench_serve.py --bigbird $(BUILD)/bigbird --model models/kjv-mlm --clients 1,4,16,64 \
+	        --words 32,240,1000 --seconds 3 --repeats 3 --json bench/results/serve_kjv-mlm.json --svg bench/results/serve_kjv-mlm.svg; \
+	else echo "bench-serve: models/kjv-mlm is not shipped yet (README, 'A model trained here'): its table is skipped"; fi
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
