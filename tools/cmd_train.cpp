@@ -43,6 +43,12 @@ Runner add_train(CLI::App& app) {
       ->check(positive_number());
   app.add_option("--doc-stride", t.doc_stride, "question-answering: tokens shared by consecutive windows (default 128)")
       ->check(positive_number());
+  app.add_option("--text-column", t.text_column,
+                 "mlm and text-classification JSONL: the field holding the text (default text), e.g. sequence for "
+                 "{\"sequence\": \"ACGT...\", \"label\": \"ei\"}");
+  app.add_option("--label-column", t.label_column,
+                 "text-classification JSONL: the field holding the label (default label); a list of labels makes "
+                 "the task multi-label");
   app.add_option("--eval-steps", t.eval_steps, "evaluate every N steps (default: at the end only)")
       ->check(non_negative_number());
   app.add_option("--save-steps", t.save_steps,

@@ -45,13 +45,14 @@ inline constexpr int64_t kIgnoreIndex = -100;
 
 // HF run_mlm without --line_by_line. `path` is a plain-text file (documents separated by blank
 // lines; the lines of a document are joined with "\n") or JSONL {"text": ...} (one document per
-// line; chosen by the extension .jsonl/.json, or when the first non-blank line is a JSON object).
+// line, the field named `text_column`; chosen by the extension .jsonl/.json, or when the first
+// non-blank line is a JSON object).
 // Each document is tokenized without truncation ([CLS] ... [SEP] and a special-tokens mask), then
 // group_texts: per `group_batch_size` documents (datasets.map's default batch of 1000) the rows
 // are concatenated and cut into blocks of max_seq_length; the remainder of a batch is dropped
 // unless the batch is shorter than one block (then it is one short row).
 std::vector<Example> load_mlm_corpus(const std::string& path, const Tokenizer& tokenizer, int64_t max_seq_length,
-                                     int64_t group_batch_size = 1000);
+                                     int64_t group_batch_size = 1000, const std::string& text_column = "text");
 
 // The same on documents already in memory.
 std::vector<Example> group_mlm_documents(const std::vector<std::string>& documents, const Tokenizer& tokenizer,

@@ -128,12 +128,12 @@ std::vector<Example> group_mlm_documents(const std::vector<std::string>& documen
 }
 
 std::vector<Example> load_mlm_corpus(const std::string& path, const Tokenizer& tokenizer, int64_t max_seq_length,
-                                     int64_t group_batch_size) {
+                                     int64_t group_batch_size, const std::string& text_column) {
   const std::string text = detail::read_whole_file(path);
   std::vector<std::string> docs;
   if (has_json_extension(path) || looks_like_jsonl(text)) {
     for (const detail::JsonRecord& r : detail::read_jsonl_file(path))
-      docs.push_back(detail::string_field(r, "text", path));
+      docs.push_back(detail::string_field(r, text_column, path));
   } else {
     docs = text_documents(text, path);
     if (docs.empty()) fail(path, ": empty file (expected text, documents separated by blank lines)");

@@ -163,10 +163,12 @@ Data load_data(const TrainArgs& a, const std::string& path, Architecture arch, c
   std::map<std::string, int64_t> label2id;
   for (size_t i = 0; i < known_labels.size(); ++i) label2id[known_labels[i]] = static_cast<int64_t>(i);
   switch (arch) {
-    case Architecture::MaskedLM: d.examples = load_mlm_corpus(path, tok, len); break;
+    case Architecture::MaskedLM: d.examples = load_mlm_corpus(path, tok, len, 1000, a.text_column); break;
     case Architecture::SequenceClassification: {
       ClassificationOptions o;
       o.max_seq_length = len;
+      o.text_column = a.text_column;
+      o.label_column = a.label_column;
       o.label2id = label2id;
       ClassificationData cd = load_classification(path, tok, o);
       d.examples = std::move(cd.examples);

@@ -40,6 +40,9 @@ struct TrainArgs {
   int64_t per_device_train_batch_size = 8, gradient_accumulation_steps = 1;
   int64_t max_seq_length = -1;  // < 0: the task's default (mlm: min(model_max_length, 1024), classify 128, qa 384)
   int64_t doc_stride = 128;     // question answering
+  // JSONL field names (--text-column, --label-column): mlm's and text-classification's text,
+  // text-classification's label.
+  std::string text_column = "text", label_column = "label";
   uint64_t seed = 42;
   std::string validation_file;
   int64_t eval_steps = 0;  // 0: evaluate at the end only
