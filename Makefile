@@ -59,12 +59,14 @@ bench-train: build
 
 # bigbird serve under load (wrk when installed): req/s, p50/p99 and peak RSS against clients and
 # input length, beside the offline rate; table to stdout, JSON and SVG into bench/results (minutes).
+# With 2 or more CPUs: the server (1 thread) and the offline runs on CPU 0, the load generator on the others.
+SERVE_PIN = $(shell [ $$(nproc) -ge 2 ] && echo --threads 1 --server-cpus 0)
 bench-serve: build
 	@command -v wrk >/dev/null || bash scripts/install-deps.sh --bench
-	python3 bench/bench_serve.py --bigbird $(BUILD)/bigbird --model models/tiny-mlm --clients 1,4,16,64 \
+	python3 bench/bench_serve.py --bigbird $(BUILD)/bigbird --model models/tiny-mlm --clients 1,4,16,64 $(SERVE_PIN) \
 	    --words 32,120,240 --seconds 3 --repeats 3 --json bench/results/serve_tiny-mlm.json --svg bench/results/serve_tiny-mlm.svg
 	@if [ -d models/kjv-mlm ]; then \
-	    python3 bench/bench_serve.py --bigbird $(BUILD)/bigbird --model models/kjv-mlm --clients 1,4,16,64 \
+	    python3 bench/bench_serve.py --bigbird $(BUILD)/bigbird --model models/kjv-mlm --clients 1,4,16,64 $(SERVE_PIN) \
 	        --words 32,240,1000 --seconds 3 --repeats 3 --json bench/results/serve_kjv-mlm.json --svg bench/results/serve_kjv-mlm.svg; \
 	else echo "bench-serve: models/kjv-mlm is not shipped yet (README, 'A model trained here'): its table is skipped"; fi
 

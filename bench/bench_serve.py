@@ -40,6 +40,11 @@ def rss_kib(pid, field):
     return 0
 
 
+def pinned(args, cmd):
+    """`cmd` under `taskset -c --server-cpus` when given (the server and the offline runs)."""
+    return ["taskset", "-c", args.server_cpus] + cmd if args.server_cpus else cmd
+
+
 def start_server(args):
     cmd = [args.bigbird, "serve", "--model", args.model, "--host", "127.0.0.1", "--port", "0",
            "--no-access-log", "--max-concurrent-requests", "1024"]
@@ -47,7 +52,7 @@ def start_server(args):
         cmd += ["--tokenizer", args.tokenizer]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(pinned(args, cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     port = None
     deadline = time.time() + 60
     while port is None and time.time() < deadline:
@@ -206,7 +211,7 @@ def offline(args, texts, repeats=3):
         if args.threads:
             cmd += ["--threads", str(args.threads)]
         t0 = time.perf_counter()
-        subprocess.run(cmd, check=True)
+        subprocess.run(pinned(args, cmd), check=True)
         return time.perf_counter() - t0
 
     rates = []
@@ -255,6 +260,9 @@ def main():
     ap.add_argument("--model", default="models/tiny-mlm")
     ap.add_argument("--tokenizer", default="")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--server-cpus", default="",
+                    help="pin the server and the offline runs to these CPUs (taskset list, e.g. 0), the load "
+                         "generator to the others, so that the client does not take the server's cores")
     ap.add_argument("--clients", default="1,4,16,64")
     ap.add_argument("--words", default="32,256", help="input lengths (words) to try")
     ap.add_argument("--seconds", type=float, default=3.0, help="per point (at most 30)")
@@ -267,6 +275,17 @@ def main():
     ap.add_argument("--title", default="", help="the plot's title (default: the model and the CPU)")
     args = ap.parse_args()
     args.seconds = min(args.seconds, 30.0)
+    if args.server_cpus:  # the load generator (this process, wrk or the Python threads) on the other CPUs
+        server = set()
+        for part in args.server_cpus.split(","):
+            lo, _, hi = part.partition("-")
+            server.update(range(int(lo), int(hi or lo) + 1))
+        rest = os.sched_getaffinity(0) - server
+        if not rest or not shutil.which("taskset"):
+            sys.exit(f"bench_serve: --server-cpus {args.server_cpus} leaves no CPU for the load generator "
+                     "(or taskset is missing)")
+        os.sched_setaffinity(0, rest)
+        print(f"server and offline runs on CPUs {args.server_cpus}, load generator on {sorted(rest)}", flush=True)
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
     print(f"load generator: {'wrk' if use_wrk else 'Python threads'}", flush=True)
     proc, port = start_server(args)
