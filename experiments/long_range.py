@@ -134,15 +134,10 @@ def main():
                      os.path.join(data, "valid.jsonl"), "--truncation", "true", "--top-k", "1", "--threads", str(args.threads),
                      "--no-progress"])
         eval_s = time.time() - t0
-        lines = [json.loads(l) for l in preds.splitlines() if l.startswith("{") or l.startswith("[")]
+        # One line per input: [{"label": "1", "score": ...}] (--top-k 1; labels are the data's 0 / 1).
+        lines = [json.loads(l) for l in preds.splitlines() if l.startswith("[")]
         assert len(lines) == len(valid), (len(lines), len(valid))
-        correct = []
-        for ex, p in zip(valid, lines):
-            top = p[0] if isinstance(p, list) else p.get("labels", p)
-            top = top[0] if isinstance(top, list) else top
-            label = top["label"]
-            pred = int(label.split("_")[-1]) if label.startswith("LABEL_") else int(label)
-            correct.append(pred == ex["label"])
+        correct = [int(p[0]["label"]) == ex["label"] for ex, p in zip(valid, lines)]
         r = {"accuracy": sum(correct) / len(correct), "train_seconds": round(train_s, 1),
              "eval_seconds": round(eval_s, 1), "by_distance": {}}
         for lo, hi in BUCKETS:

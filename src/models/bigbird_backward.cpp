@@ -249,10 +249,11 @@ GradOutput BigBirdModel::loss_and_grads(const EncoderInput& in, const TrainLabel
                       g.of(w_.emb_ln.b));
   // ETC global tokens: their rows' gradient goes to their own vectors (in row order), and nothing
   // of it to the word, position or type tables (the rows are zeroed before those lookups).
+  float* const dglobal = g.of(w_.global_tokens);  // nullptr without ETC (no row is global then)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t j = globals[static_cast<size_t>(r)];
     if (j < 0) continue;
-    float* gg = g.of(w_.global_tokens) + j * H;
+    float* gg = dglobal + j * H;
     float* d = dx.data() + r * H;
     for (int64_t e = 0; e < H; ++e) gg[e] += d[e], d[e] = 0.0f;
   }

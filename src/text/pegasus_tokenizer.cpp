@@ -13,11 +13,8 @@
 namespace bigbird {
 
 namespace {
+
 constexpr int64_t kMaxPegasusOffset = 1024;  // reserved ids below the SentencePiece pieces
-}  // namespace
-
-
-namespace {
 
 class PegasusTokenizer final : public Tokenizer {
  public:
