@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config
       libopenblas-openmp-dev nlohmann-json3-dev libcli11-dev
       libgtest-dev libgmock-dev libbenchmark-dev
-      libsentencepiece-dev libicu-dev libonig-dev libcpp-httplib-dev libpng-dev libopenmpi-dev openmpi-bin python3 python3-numpy
+      libsentencepiece-dev libicu-dev libonig-dev libcpp-httplib-dev libpng-dev zlib1g-dev libopenmpi-dev openmpi-bin python3 python3-numpy
       pybind11-dev python3-dev python3-pytest)  # the Python package (python/) and its tests
 # --fuzz (make fuzz): clang-14 with libFuzzer and the sanitizer runtimes, and clang's OpenMP.
 if [ "${1:-}" = "--fuzz" ]; then PKGS+=(clang-14 libclang-rt-14-dev libomp-14-dev); fi

@@ -17,11 +17,13 @@ Runner add_classify(CLI::App& app) {
                  "softmax | sigmoid | none (default: HF's rule from num_labels and problem_type)")
       ->check(CLI::IsMember({"softmax", "sigmoid", "none"}));
   add_long_input_options(app, o->long_input, /*windows=*/true, /*aggregation=*/true);
+  add_fasta_options(app, *a);
   return [a, o, top_k] {
     if (*top_k > 0) o->top_k = *top_k;
+    const tasks::FastaOptions fasta = fasta_options(*a, o->long_input, "labels");
     auto tm = load_task_model(*a);
     tasks::ClassifyTask task(*tm, *o);
-    return run_task(*a, task, [&] { return single_text_input(*a); });
+    return run_task(*a, task, [&] { return single_text_input(*a); }, {}, &fasta);
   };
 }
 

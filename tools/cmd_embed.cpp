@@ -16,7 +16,9 @@ Runner add_embed(CLI::App& app) {
   app.add_option("--format", *format, "json | npy (default: npy when --output ends in .npy, else json)")
       ->check(CLI::IsMember({"json", "npy"}));
   add_long_input_options(app, o->long_input, /*windows=*/true, /*aggregation=*/true);
+  add_fasta_options(app, *a);
   return [a, o, format] {
+    const tasks::FastaOptions fasta = fasta_options(*a, o->long_input, "embedding");
     const bool npy = *format == "npy" || (format->empty() && a->output.size() > 4 &&
                                           a->output.compare(a->output.size() - 4, 4, ".npy") == 0);
     BB_CHECK(!npy || !a->output.empty(), "--format npy needs --output FILE.npy");
@@ -25,7 +27,7 @@ Runner add_embed(CLI::App& app) {
     WriterFactory writer;
     if (npy) writer = [&](std::ostream& out) { return std::make_unique<tasks::NpyWriter>(out, task.dim()); };
     return run_task(
-        *a, task, [&] { return single_text_input(*a); }, writer);
+        *a, task, [&] { return single_text_input(*a); }, writer, &fasta);
   };
 }
 

@@ -26,7 +26,8 @@ std::vector<OutTensor> forward_pegasus(const std::string& model_dir, const SafeT
                                        const ForwardOptions& opt, int generate_steps, const ThreadingContext& ctx,
                                        const ConfigOverrides& ov = {});
 Runner add_fill_mask(CLI::App&app), add_classify(CLI::App&app), add_qa(CLI::App&app), add_tag(CLI::App&app),
-    add_embed(CLI::App&app), add_tokenize(CLI::App&app);  // task commands (task_cli.h)
+    add_embed(CLI::App&app), add_tokenize(CLI::App&app),
+    add_score(CLI::App&app), add_tokenizer_train(CLI::App&app);  // task commands (task_cli.h)
 
 Runner add_summarize(CLI::App& app);  // text in, summary out (cmd_summarize.cpp)
 Runner add_convert(CLI::App& app);    // pytorch_model.bin -> model.safetensors (cmd_convert.cpp)

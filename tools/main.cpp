@@ -39,6 +39,10 @@ int main(int argc, char** argv) {
   add("tag",
       "label the tokens of a text, grouped into entities with character spans (HF's token-classification pipeline)",
       bigbird::cli::add_tag);
+  add("score", "a masked LM's pseudo-log-likelihood of a text or of each --fasta window, and bits per base",
+      bigbird::cli::add_score);
+  add("tokenizer-train", "train a DNA or text tokenizer: BPE tokenizer.json, SentencePiece, or one token per base",
+      bigbird::cli::add_tokenizer_train);
   add("embed", "one vector per input (mean, cls or pooler pooling), as JSON or .npy", bigbird::cli::add_embed);
   add("tokenize", "ids, tokens and character offsets of a text (or pair), as HF's tokenizer call",
       bigbird::cli::add_tokenize);

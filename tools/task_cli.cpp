@@ -59,6 +59,36 @@ void add_task_options(CLI::App& app, TaskArgs& a, tasks::InputKind kind, bool ne
   if (needs_weights) add_common_options(app, a.common);
 }
 
+void add_fasta_options(CLI::App& app, TaskArgs& a) {
+  app.add_option("--fasta", a.fasta,
+                 "DNA input: a FASTA file (plain or gzip, '-': stdin), each record cut into windows; one output "
+                 "line per window: {\"record\", \"start\", \"end\", ...} (bases, 0-based, end-exclusive)");
+  app.add_option("--window", a.window,
+                 "with --fasta: tokens per window, special tokens included (default: the model's maximum); "
+                 "--stride S: tokens shared by consecutive windows (default 0)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--reverse-complement", a.reverse_complement,
+                 "with --fasta: average: run each window and its reverse complement and average the answers")
+      ->check(CLI::IsMember({"average"}));
+}
+
+tasks::FastaOptions fasta_options(const TaskArgs& a, tasks::LongInputOptions& long_input, const std::string& field) {
+  tasks::FastaOptions f;
+  if (a.fasta.empty()) {
+    BB_CHECK(a.window < 0, "--window needs --fasta (text inputs take --max-length and --stride)");
+    BB_CHECK(a.reverse_complement.empty(), "--reverse-complement needs --fasta");
+    return f;
+  }
+  f.path = a.fasta;
+  f.window = a.window;
+  f.stride = long_input.stride < 0 ? 0 : long_input.stride;
+  BB_CHECK(long_input.max_length < 0, "--max-length is for text inputs: with --fasta give --window");
+  f.reverse_complement = a.reverse_complement == "average";
+  f.field = field;
+  long_input = tasks::LongInputOptions{};  // each window fits: no truncation, no windows inside it
+  return f;
+}
+
 std::string read_stdin_input(const char* usage) {
   if (::isatty(STDIN_FILENO)) fail("no input: ", usage);
   return tasks::read_text_file("-");
@@ -76,7 +106,33 @@ tasks::InputRecord single_text_input(const TaskArgs& a) {
 }
 
 int run_task(const TaskArgs& a, const tasks::Task& task, const std::function<tasks::InputRecord()>& single,
-             const WriterFactory& make_writer) {
+             const WriterFactory& make_writer, const tasks::FastaOptions* fasta) {
+  if (fasta && !a.fasta.empty()) {
+    BB_CHECK(!a.text_given() && a.file.empty() && a.text_pair.empty() && a.input.empty(),
+             "give either --fasta FILE or a text input (TEXT, --file, --text-pair, --input), not both");
+    check_output_is_not_input(a.output, "--output", a.fasta, "--fasta");
+    check_task_output(a);
+    tasks::OutputSink sink(a.output);
+    tasks::FastaOptions fo = *fasta;
+    std::unique_ptr<tasks::ResultWriter> writer;
+    if (make_writer) {
+      writer = make_writer(sink.stream());
+      fo.raw = true;
+    } else {
+      writer = std::make_unique<tasks::JsonLinesWriter>(sink.stream());
+    }
+    const tasks::FastaStats st =
+        tasks::run_fasta(task, fo, *writer, a.run_options(), !a.no_progress && ::isatty(STDERR_FILENO));
+    writer->finish();
+    sink.commit();
+    std::fprintf(stderr, "%lld records, %lld windows, %lld bases in %.1f s (%.0f bases/s)",
+                 static_cast<long long>(st.records), static_cast<long long>(st.windows),
+                 static_cast<long long>(st.bases), st.seconds, st.seconds > 0 ? st.bases / st.seconds : 0.0);
+    if (st.scored_bases > 0)
+      std::fprintf(stderr, "; %.4f bits per base over the windows", st.bits / static_cast<double>(st.scored_bases));
+    std::fprintf(stderr, "\n");
+    return 0;
+  }
   const bool batch = !a.input.empty();
   if (batch)
     BB_CHECK(!a.text_given() && a.file.empty() && a.text_pair.empty(),

@@ -7,7 +7,9 @@
 #include <string>
 
 #include "common_options.h"
+#include "tasks/fasta_input.h"
 #include "tasks/jsonl.h"
+#include "tasks/long_input.h"
 #include "tasks/task.h"
 
 namespace bigbird::cli {
@@ -19,6 +21,9 @@ struct TaskArgs {
   int batch_size = 16;
   bool skip_bad_lines = false;
   bool no_progress = false;
+  std::string fasta;                   // --fasta FILE (DNA windows, tasks/fasta_input.h)
+  int64_t window = -1;                 // --window N
+  std::string reverse_complement;      // --reverse-complement average
   CommonOptions common;                // --threads, --attention, --random-plan, --seed, --dtype (not tokenize)
   CLI::Option* text_option = nullptr;  // TEXT (or QA's JSON): given, even if empty?
   bool text_given() const { return text_option && text_option->count() > 0; }
@@ -44,12 +49,21 @@ tasks::InputRecord single_text_input(const TaskArgs& a);
 // Reads all of stdin; error when stdin is a terminal (nothing was given).
 std::string read_stdin_input(const char* usage);
 
+// --fasta, --window and --reverse-complement (embed, classify, score). `stride` is the command's
+// --stride storage (its long-input flag, or score's own).
+void add_fasta_options(CLI::App& app, TaskArgs& a);
+
+// The FASTA run a command's flags ask for: the stride comes from the command's --stride (which
+// then no longer windows single texts: `long_input` is reset), `field` names the answer.
+tasks::FastaOptions fasta_options(const TaskArgs& a, tasks::LongInputOptions& long_input, const std::string& field);
+
 using WriterFactory = std::function<std::unique_ptr<tasks::ResultWriter>(std::ostream&)>;
 
 // Runs the task: batch mode with --input (JSONL in, one JSON line out per input), else on the
 // single input `single()` returns. Answers go to --output (written atomically) or stdout.
 // `make_writer` defaults to JSON lines. Returns the exit status.
+// With `fasta` (and --fasta given), the task runs over the FASTA file's windows instead.
 int run_task(const TaskArgs& a, const tasks::Task& task, const std::function<tasks::InputRecord()>& single,
-             const WriterFactory& make_writer = {});
+             const WriterFactory& make_writer = {}, const tasks::FastaOptions* fasta = nullptr);
 
 }  // namespace bigbird::cli

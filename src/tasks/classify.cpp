@@ -42,13 +42,18 @@ Tensor ClassifyTask::head(const Tensor& seq, const EncoderRow&, const ThreadingC
   return logits;
 }
 
-json ClassifyTask::finish(const Item& item) const {
+std::vector<float> ClassifyTask::scores(const Item& item) const {
   const Tensor logits = static_cast<const PooledItem&>(item).result();  // the windows' mean (or max) logits
   const int64_t n = logits.dim(0);
   std::vector<float> scores(logits.data);
   if (function_ == "softmax") scores = softmax(logits.ptr(), n);
   else if (function_ == "sigmoid")
     for (auto& s : scores) s = 1.0f / (1.0f + std::exp(-s));
+  return scores;
+}
+
+json ClassifyTask::ranked(const std::vector<float>& scores) const {
+  const int64_t n = static_cast<int64_t>(scores.size());
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
@@ -63,6 +68,15 @@ json ClassifyTask::finish(const Item& item) const {
     out.push_back(std::move(entry));
   }
   return out;
+}
+
+json ClassifyTask::finish(const Item& item) const { return ranked(scores(item)); }
+
+json ClassifyTask::finish_strands(const Item& forward, const Item& reverse) const {
+  std::vector<float> a = scores(forward);
+  const std::vector<float> b = scores(reverse);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>((static_cast<double>(a[i]) + b[i]) / 2);
+  return ranked(a);
 }
 
 }  // namespace bigbird::tasks

@@ -29,10 +29,15 @@ class ClassifyTask : public Task {
   Tensor head(const Tensor& sequence_output, const EncoderRow& row,
               const ThreadingContext& ctx) const override;  // [num_labels]
   json finish(const Item& item) const override;
+  // The mean of the two strands' scores (after the function), best first.
+  json finish_strands(const Item& forward, const Item& reverse) const override;
   // The function applied to the logits ("softmax", "sigmoid" or "none").
   const std::string& function_to_apply() const { return function_; }
 
  private:
+  std::vector<float> scores(const Item& item) const;  // the function applied to the item's logits
+  json ranked(const std::vector<float>& scores) const;  // [{"label", "score"}], best first, top_k
+
   ClassifyOptions options_;
   std::string function_;
   LongInputs long_;

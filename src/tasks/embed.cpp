@@ -46,6 +46,15 @@ json EmbedTask::finish(const Item& item) const {
   return out;
 }
 
+json EmbedTask::finish_strands(const Item& forward, const Item& reverse) const {
+  const Tensor a = static_cast<const PooledItem&>(forward).result();
+  const Tensor b = static_cast<const PooledItem&>(reverse).result();
+  json out = json::array();
+  for (size_t i = 0; i < a.data.size(); ++i)
+    out.push_back(static_cast<double>(static_cast<float>((static_cast<double>(a.data[i]) + b.data[i]) / 2)));
+  return out;
+}
+
 void NpyWriter::write(const json& answer) {
   BB_CHECK(answer.is_array() && static_cast<int64_t>(answer.size()) == dim_, "embedding of size ", answer.size(),
            ", expected ", dim_);

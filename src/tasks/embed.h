@@ -33,6 +33,8 @@ class EmbedTask : public Task {
   Tensor head(const Tensor& sequence_output, const EncoderRow& row,
               const ThreadingContext& ctx) const override;  // [hidden]
   json finish(const Item& item) const override;
+  // The mean of the two strands' vectors.
+  json finish_strands(const Item& forward, const Item& reverse) const override;
   int64_t dim() const { return tm_.model().config().hidden_size; }
 
  private:

@@ -111,6 +111,10 @@ void TaskModel::require(bool has_head, std::string_view task, std::string_view w
        what, ": ", task, " needs one");
 }
 
+json Task::finish_strands(const Item&, const Item&) const {
+  fail("this command cannot average the two strands (--reverse-complement average)");
+}
+
 EncoderRow Item::make_window(int64_t) const { fail("internal: this input has no windows"); }
 void Item::take_window(int64_t, Tensor&&) { fail("internal: this input has no windows"); }
 std::vector<int64_t> Item::row_lengths() const {

@@ -141,6 +141,9 @@ class Task {
   virtual Tensor head(const Tensor& sequence_output, const EncoderRow& row, const ThreadingContext& ctx) const = 0;
   // The answer, in the shape of the HF pipeline's output.
   virtual json finish(const Item& item) const = 0;
+  // `--reverse-complement average` (tasks/fasta_input.h): one answer for a DNA window from its
+  // item and its reverse complement's (both run). Throws bigbird::Error where the task has none.
+  virtual json finish_strands(const Item& forward, const Item& reverse) const;
 
   const TaskModel& task_model() const { return tm_; }
 
