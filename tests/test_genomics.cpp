@@ -184,7 +184,7 @@ TEST(DnaWindows, TileEveryRecordAndStreamExactly) {
   train_tokenizer(o);
   for (const char* kind : {"pb", "bpe"}) {
     const auto tok = Tokenizer::load(dir.file(kind));
-    for (auto [room, overlap] : {std::pair<int64_t, int64_t>{100, 0}, {64, 17}, {1, 0}, {500, 499}}) {
+    for (auto [room, overlap] : {std::pair<int64_t, int64_t>{100, 0}, {64, 17}, {1, 0}, {500, 450}}) {
       if (room == 1 && std::string(kind) == "bpe") continue;
       std::map<std::string, std::string> bases;
       const auto whole = windows_of(dir.file("g.fa"), *tok, room, overlap, int64_t{1} << 30, &bases);
