@@ -22,6 +22,7 @@
 
 using namespace bigbird;
 using bigbird::test::CheckpointSpec;
+using bigbird::test::error_of;
 using bigbird::test::max_abs_diff;
 using bigbird::test::TempDir;
 using bigbird::test::write_checkpoint;
@@ -41,15 +42,6 @@ EncoderInput random_input(int64_t batch, int64_t L, int64_t vocab, int64_t pad_r
       in.input_ids.data[static_cast<size_t>((batch - 1) * L + t)] = 0;
     }
   return in;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

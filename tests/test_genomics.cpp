@@ -66,15 +66,6 @@ std::vector<std::pair<std::string, std::string>> read_all(const std::string& pat
   return out;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 // ------------------------------------------------------------------ FASTA
 
 TEST(Fasta, ReadsRecordsOfAnyLineWidthCaseAndCompression) {
