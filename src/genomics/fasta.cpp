@@ -158,8 +158,7 @@ size_t FastaReader::read_bases(std::string& out, size_t max_bases) {
     get();
     if (c == '\n' || c == '\r') continue;
     const char u = upper(static_cast<char>(c));
-    if (kComplement[static_cast<unsigned char>(u)] == 0 || c == ' ' || c == '\t') {
-      // line_ already moved past a '\n' only; c is on the current line
+    if (kComplement[static_cast<unsigned char>(u)] == 0) {  // blanks too
       fail_here(printable(c) + " in record '" + id_ + "' is not an IUPAC nucleotide code (A C G T U R Y S W K M B D H V N)");
     }
     out += u == 'U' ? 'T' : u;

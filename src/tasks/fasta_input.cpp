@@ -74,8 +74,6 @@ FastaStats run_fasta(const Task& task, const FastaOptions& fo, ResultWriter& wri
         line[fo.field.empty() ? "answer" : fo.field] = std::move(answer);
       }
       writer.write(line);
-      fwd[i].reset();
-      rev[i].reset();
     }
     bar.update(static_cast<double>(stats.windows));
   }

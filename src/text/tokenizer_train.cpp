@@ -373,6 +373,7 @@ TokenizerTrainReport train_tokenizer(const TokenizerTrainOptions& o) {
   ojson specials;
   for (const char* role : {"unk_token", "sep_token", "pad_token", "cls_token", "mask_token"}) specials[role] = nullptr;
 
+  Corpus corpus;  // what the tokenizer is trained on (none for per-base)
   if (o.type == "per-base") {
     for (const std::string& path : o.inputs)
       BB_CHECK(looks_like_fasta(path), "per-base tokenizers are for DNA: '", path, "' is not FASTA");
@@ -382,7 +383,7 @@ TokenizerTrainReport train_tokenizer(const TokenizerTrainOptions& o) {
     write_file_atomically((fs::path(o.output_dir) / "tokenizer.json").string(), bpe_tokenizer_json(vocab, {}, true, true));
     r.fasta = true;
   } else {
-    const Corpus corpus = read_corpus(o);
+    corpus = read_corpus(o);
     r.fasta = corpus.fasta;
     r.chars = corpus.chars;
     if (o.type == "bpe") {
@@ -459,18 +460,15 @@ TokenizerTrainReport train_tokenizer(const TokenizerTrainOptions& o) {
   // The written tokenizer must load and encode; measure characters per token on the data.
   const auto tok = Tokenizer::load(o.output_dir);
   r.vocab_size = tok->vocab_size();
-  if (r.chars > 0) {
-    const Corpus c = read_corpus([&] {
-      TokenizerTrainOptions small = o;
-      small.max_chars = std::min<int64_t>(r.chars, 1 << 20);
-      return small;
-    }());
+  if (r.chars > 0) {  // on the corpus's first megabyte
     EncodeOptions eo;
     eo.add_special_tokens = false;
     int64_t tokens = 0, chars = 0;
-    for (const std::string& s : c.sequences) {
-      tokens += static_cast<int64_t>(tok->encode(s, eo).size());
-      chars += static_cast<int64_t>(s.size());
+    for (const std::string& s : corpus.sequences) {
+      if (chars >= (1 << 20)) break;
+      const std::string head = s.substr(0, static_cast<size_t>((1 << 20) - chars));
+      tokens += static_cast<int64_t>(tok->encode(head, eo).size());
+      chars += static_cast<int64_t>(head.size());
     }
     r.chars_per_token = tokens > 0 ? static_cast<double>(chars) / static_cast<double>(tokens) : 0;
   }
