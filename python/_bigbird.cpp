@@ -34,6 +34,7 @@
 #include "tasks/classify.h"
 #include "tasks/embed.h"
 #include "tasks/fill_mask.h"
+#include "tasks/score.h"
 #include "tasks/question_answering.h"
 #include "tasks/summarize.h"
 #include "tasks/tag.h"
@@ -298,6 +299,7 @@ class TaskRunner {
       long_input(o, &f.long_input, false, false);
       return std::make_unique<FillMaskTask>(*tm_, f);
     }
+    if (task == "score") return std::make_unique<ScoreTask>(*tm_);
     if (task == "text-classification") {
       ClassifyOptions c;
       if (o.contains("top_k") && !o["top_k"].is_null()) c.top_k = o["top_k"].get<int>();

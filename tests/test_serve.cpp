@@ -300,6 +300,13 @@ TEST(Serve, EmbedAndTokenizeRoutesMatchTheCli) {
   EXPECT_EQ(post(s, "/fill-mask", json{{"text", masked}, {"top_k", 2}}).body,
             cli_json("fill-mask --model " + kMlm + " --top-k 2 " + sh(masked)));
 
+  // /score: the CLI's answer; a list: each text's answer alone, in order.
+  const std::string plain = "Paris is the capital of France.";
+  const json score_cli = cli_json("score --model " + kMlm + " " + sh(plain));
+  EXPECT_EQ(post(s, "/score", json{{"inputs", plain}}).body, score_cli);
+  EXPECT_EQ(post(s, "/score", json{{"inputs", {plain, "Short."}}}).body,
+            json::array({score_cli, cli_json("score --model " + kMlm + " Short.")}));
+
   // Metrics: Prometheus text with the counters.
   const std::string m = s.client().Get("/metrics")->body;
   for (const char* k : {"bigbird_requests_total{route=\"/embed\",status=\"200\"}", "bigbird_request_duration_seconds_bucket",
@@ -339,6 +346,9 @@ TEST(Serve, ErrorsHaveTeiShapeAndStatus) {
   expect_error(post(s, "/fill-mask", json{{"text", "no mask here"}}), 422, "Validation", "no mask");
   expect_error(post(s, "/fill-mask", json{{"text", "a [MASK]"}, {"top_k", 0}}), 422, "Validation", "top_k");
   expect_error(post(s, "/fill-mask", json{{"txt", "a [MASK]"}}), 422, "Validation", "missing text");
+  expect_error(post(s, "/score", json{{"inputs", "a [MASK] here"}}), 422, "Validation", "score of a masked text");
+  expect_error(post(s, "/score", json{{"text", "a"}}), 422, "Validation", "score without inputs");
+  expect_error(post(s, "/score", json{{"inputs", json::array()}}), 400, "Empty", "score of no texts");
   expect_error(post(s, "/decode", json{{"ids", {1, 100000}}}), 422, "Validation", "id out of range");
   expect_error(post(s, "/decode", json{{"ids", "1 2"}}), 422, "Validation", "ids type");
   expect_error(post(s, "/nowhere", json{{"inputs", "a"}}), 404, "Validation", "unknown route");
@@ -443,6 +453,7 @@ TEST(Serve, PredictQaTagMatchTheCli) {
               cli_json(cli + "--function-to-apply none " + sh(q)));
     expect_error(post(s, "/predict", json{{"inputs", json::array({json::array({q, p, q})})}}), 422, "Validation", "triple");
     expect_error(post(s, "/fill-mask", json{{"text", "a [MASK]"}}), 400, "Validation", "no MLM head");
+    expect_error(post(s, "/score", json{{"inputs", "a"}}), 400, "Validation", "score without an MLM head");
   }
   {
     ServerProcess s("--model " + kQa + " --tokenizer " + kTok);

@@ -29,6 +29,7 @@ _RUN_OPTIONS = ("threads", "attention", "random_plan", "seed", "dtype")
 # Each task's own options (keywords named as HF's pipelines name them) and its CLI command.
 _TASK_OPTIONS = {
     "fill-mask": ("top_k", "truncation", "max_length"),
+    "score": (),
     "text-classification": ("top_k", "function_to_apply", "truncation", "max_length", "stride", "aggregation"),
     "question-answering": ("top_k", "max_answer_len", "max_seq_len", "doc_stride", "max_question_len",
                            "handle_impossible_answer"),
@@ -102,7 +103,7 @@ class Pipeline:
         self.task = task
         self._allowed = set(_TASK_OPTIONS[task]) | set(_RUN_OPTIONS) | {"batch_size"}
         # as the CLI: fill-mask's --top-k and the generation flags are checked by the library
-        self._positive = {"batch_size"} if task in ("fill-mask", "summarization") else set(_POSITIVE)
+        self._positive = {"batch_size"} if task in ("fill-mask", "score", "summarization") else set(_POSITIVE)
         self._options = {k: v for k, v in options.items()}
         if batch_size is not None:
             self._options["batch_size"] = batch_size
@@ -140,7 +141,7 @@ class Pipeline:
             inputs = kwargs.pop("text", None) if "text" in kwargs else kwargs.pop("inputs", None)
         if inputs is None:
             raise TypeError(f"{self.task}: no input given")
-        if self.task in ("fill-mask", "token-classification", "summarization"):
+        if self.task in ("fill-mask", "score", "token-classification", "summarization"):
             if text_pair is not None:
                 raise TypeError(f"{self.task} takes no text_pair")
             texts = inputs if isinstance(inputs, list) else [inputs]

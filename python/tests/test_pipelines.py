@@ -50,6 +50,22 @@ def test_fill_mask_run_options(bigbird):
             ["fill-mask", "--model", MLM, "--top-k", "2"] + args + [long_text])[0], kwargs
 
 
+def test_score(bigbird, tmp_path):
+    score = bigbird.pipeline("score", model=MLM)
+    plain = ["Paris is the capital of France.", "Short."]
+    want = cli_json(["score", "--model", MLM, "--input", jsonl(tmp_path, [{"text": t} for t in plain])])
+    assert [score(t) for t in plain] == want
+    assert score(plain) == want
+    assert score(plain, batch_size=1) == want
+    assert set(want[0]) == {"pseudo_log_likelihood", "tokens", "bases", "bits_per_base"}
+    with pytest.raises(ValueError, match="needs the text without it"):
+        score("a [MASK] here")
+    with pytest.raises(TypeError):
+        score(plain[0], top_k=2)
+    with pytest.raises(ValueError, match="masked-LM head"):
+        bigbird.pipeline("score", model=SEQCLS, tokenizer=TOKENIZER)("a")
+
+
 def test_text_classification(bigbird, tmp_path):
     classify = bigbird.pipeline("text-classification", model=SEQCLS, tokenizer=TOKENIZER)
     base = ["classify", "--model", SEQCLS, "--tokenizer", TOKENIZER]

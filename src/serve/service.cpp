@@ -10,6 +10,7 @@
 #include "tasks/fill_mask.h"
 #include "tasks/jsonl.h"
 #include "tasks/question_answering.h"
+#include "tasks/score.h"
 #include "tasks/tag.h"
 #include "text/utf8.h"
 
@@ -196,7 +197,7 @@ const std::vector<std::string>& Service::get_routes() {
 
 const std::vector<std::string>& Service::post_routes() {
   static const std::vector<std::string> r = {"/embed", "/v1/embeddings", "/predict", "/tokenize", "/decode",
-                                             "/fill-mask", "/qa", "/tag", "/summarize"};
+                                             "/fill-mask", "/score", "/qa", "/tag", "/summarize"};
   return r;
 }
 
@@ -519,6 +520,20 @@ json Service::route(const std::string& route, const json& req) {
     o.top_k = get_positive_int(req, "top_k", o.top_k);
     auto task = task_or_400([&] { return tasks::FillMaskTask(*tm_, o); });
     return run(task, {r}).front();
+  }
+  if (route == "/score") {
+    // `bigbird score`: {"inputs": str | [str]} -> its answer, or a list of them (one per text).
+    need_encoder("/score");
+    bool batch = false;
+    const auto texts = get_texts(req, "inputs", batch, opt_.max_client_batch_size);
+    auto task = task_or_400([&] { return tasks::ScoreTask(*tm_); });
+    std::vector<tasks::InputRecord> in(texts.size());
+    for (size_t i = 0; i < texts.size(); ++i) in[i].text = texts[i];
+    const std::vector<json> answers = run(task, in);
+    if (!batch) return answers.front();
+    json out = json::array();
+    for (const auto& a : answers) out.push_back(a);
+    return out;
   }
   if (route == "/qa") {
     need_encoder("/qa");
