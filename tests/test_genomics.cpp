@@ -562,6 +562,8 @@ TEST(GenomicsCli, FastaCommandsAndTheirErrors) {
            {"embed --model " + kDnaMlm + " --fasta " + dir.file("g.fa") + " ACGT", "not both"},
            {"embed --model " + kDnaMlm + " --window 10 ACGT", "--window needs --fasta"},
            {"classify --model " + kDnaCls + " --reverse-complement average ACGT", "--reverse-complement needs --fasta"},
+           {"classify --model " + kDnaCls + " --fasta " + dir.file("g.fa") + " --aggregation max", "--aggregation excludes --fasta"},
+           {"embed --model " + kDnaMlm + " --fasta " + dir.file("g.fa") + " --truncation true", "--truncation excludes --fasta"},
            {"score --model " + kDnaCls + " ACGT", "masked-LM head"},
            {"score --model " + kDnaMlm + " --fasta " + dir.file("g.fa") + " --window 10 --stride 8", "must be smaller"},
            {"tokenizer-train --vocab-size 5 --output-dir " + dir.file("t2") + " " + dir.file("g.fa"), "smaller than"},

@@ -60,9 +60,14 @@ void add_task_options(CLI::App& app, TaskArgs& a, tasks::InputKind kind, bool ne
 }
 
 void add_fasta_options(CLI::App& app, TaskArgs& a) {
-  app.add_option("--fasta", a.fasta,
-                 "DNA input: a FASTA file (plain or gzip, '-': stdin), each record cut into windows; one output "
-                 "line per window: {\"record\", \"start\", \"end\", ...} (bases, 0-based, end-exclusive)");
+  CLI::Option* fasta =
+      app.add_option("--fasta", a.fasta,
+                     "DNA input: a FASTA file (plain or gzip, '-': stdin), each record cut into windows; one output "
+                     "line per window: {\"record\", \"start\", \"end\", ...} (bases, 0-based, end-exclusive); "
+                     "--truncation and --aggregation are for text inputs");
+  // Each window is its own answer: the text inputs' truncation and window pooling do not apply.
+  for (const char* name : {"--truncation", "--aggregation"})
+    if (CLI::Option* o = app.get_option_no_throw(name)) fasta->excludes(o);
   app.add_option("--window", a.window,
                  "with --fasta: tokens per window, special tokens included (default: the model's maximum); "
                  "--stride S: tokens shared by consecutive windows (default 0)")
