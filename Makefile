@@ -1,5 +1,6 @@
 # The two README commands. Both install their own dependencies (Debian packages) first.
-#   make demo   build, answer a fill-mask query with a shipped tiny BigBird, run it through `bigbird forward`, check it against
+#   make demo   build, answer fill-mask and similarity queries with the BigBird pretrained here (models/kjv-mlm), run the
+#               fixtures' tiny BigBird through `bigbird forward`, check it against
 #               HuggingFace's outputs, then the memory benchmark at base size
 #   make test   build and run the whole test suite
 # Extra: make test-sanitize (ASan + UBSan build of the suite), make bench (full sweep: table and
@@ -24,8 +25,11 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
-	@echo "== bigbird fill-mask: text in, answer out (models/tiny-mlm: the fixtures' tiny BigBird and its tokenizer, random weights)"
-	$(BUILD)/bigbird fill-mask --model models/tiny-mlm --top-k 3 "Paris is the [MASK] of France."
+	@echo "== bigbird fill-mask: text in, answer out (models/kjv-mlm: a BigBird pretrained here on the King James Bible)"
+	$(BUILD)/bigbird fill-mask --model models/kjv-mlm --top-k 3 "Then the king [MASK] unto his servants, Bind him hand and foot."
+	$(BUILD)/bigbird fill-mask --model models/kjv-mlm --top-k 3 "And Moses said unto the [MASK], Fear ye not."
+	@echo "== bigbird embed: which verse is nearest to each query (cosine of models/kjv-mlm's mean-pooled vectors)"
+	python3 scripts/demo_similar.py --bigbird $(BUILD)/bigbird --model models/kjv-mlm
 	@echo "== bigbird forward: roberta-tiny (BigBirdForPreTraining), batch 2 x 256 tokens, block_sparse, HF's random plan"
 	$(BUILD)/bigbird forward --model $(FIXTURE)/pretraining --inputs $(FIXTURE)/case_i_b2_s256_padrow1.safetensors \
 	    --outputs $(BUILD)/demo_out.safetensors --random-plan hf

@@ -59,7 +59,7 @@ def log_softmax(x):
     return x - m - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
 
 
-def score(model, ids, masked, mask_id, cls_id, sep_id, c, threads):
+def score(model, ids, masked, mask_id, cls_id, sep_id, c, threads, plan="zeros"):
     """Cross entropy (nats) and rank of the true token for every masked position, at context c."""
     piece = c - 2
     ce = np.zeros(len(ids))
@@ -71,7 +71,8 @@ def score(model, ids, masked, mask_id, cls_id, sep_id, c, threads):
             continue
         seg[m] = mask_id
         x = np.concatenate([[cls_id], seg, [sep_id]]).astype(np.int64)[None, :]
-        logits = model(input_ids=x, threads=threads)["mlm_logits"][0, 1:-1]
+        run = {"random_plan": plan, "seed": s} if plan == "seeded" else {"random_plan": plan}
+        logits = model(input_ids=x, threads=threads, **run)["mlm_logits"][0, 1:-1]
         lp = log_softmax(logits[m].astype(np.float64))
         true = ids[s:s + piece][m]
         pos = np.nonzero(m)[0] + s
@@ -97,6 +98,9 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--window-only", action="store_true", help="also run the weights with window attention only")
+    ap.add_argument("--random-plan", default="zeros", choices=("zeros", "hf", "seeded"),
+                    help="the random blocks at evaluation: zeros (the inference default: every random block is "
+                         "block 0), hf, or seeded (fresh draws per piece, as in training)")
     ap.add_argument("--json", default="", help="also write the results here")
     args = ap.parse_args()
     import bigbird
@@ -138,7 +142,7 @@ def main():
             model = bigbird.Model.from_pretrained(d, threads=args.threads)
             for c in [int(x) for x in args.contexts.split(",") if x]:
                 t0 = time.time()
-                ce, rank = score(model, ids, masked, mask_id, cls_id, sep_id, c, args.threads)
+                ce, rank = score(model, ids, masked, mask_id, cls_id, sep_id, c, args.threads, args.random_plan)
                 r = summary(ce, rank, chars, masked)
                 r["seconds"] = time.time() - t0
                 results[name][c] = r
