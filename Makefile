@@ -14,6 +14,8 @@ BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FIXTURE := tests/data/roberta-tiny
+# A python3 with numpy (Debian's python3-numpy): the one on PATH, else Debian's own.
+PYTHON ?= $(shell python3 -c "import numpy" 2>/dev/null && echo python3 || echo /usr/bin/python3)
 
 .PHONY: deps build demo test test-sanitize fuzz bench bench-train bench-serve clean
 
@@ -29,7 +31,7 @@ demo: build
 	$(BUILD)/bigbird fill-mask --model models/kjv-mlm --top-k 3 "Then the king [MASK] unto his servants, Bind him hand and foot."
 	$(BUILD)/bigbird fill-mask --model models/kjv-mlm --top-k 3 "And Moses said unto the [MASK], Fear ye not."
 	@echo "== bigbird embed: which verse is nearest to each query (cosine of models/kjv-mlm's mean-pooled vectors)"
-	python3 scripts/demo_similar.py --bigbird $(BUILD)/bigbird --model models/kjv-mlm
+	$(PYTHON) scripts/demo_similar.py --bigbird $(BUILD)/bigbird --model models/kjv-mlm
 	@echo "== bigbird forward: roberta-tiny (BigBirdForPreTraining), batch 2 x 256 tokens, block_sparse, HF's random plan"
 	$(BUILD)/bigbird forward --model $(FIXTURE)/pretraining --inputs $(FIXTURE)/case_i_b2_s256_padrow1.safetensors \
 	    --outputs $(BUILD)/demo_out.safetensors --random-plan hf
