@@ -19,6 +19,7 @@ serve::Service& service() {
     o.model_dir = fuzz::source_path("models/tiny-mlm");
     o.run.threading = ThreadingContext(1);
     o.max_batch_tokens = 4096;
+    o.max_score_tokens = 48;  // /score runs a forward pass per token: keep each input well inside -timeout
     auto svc = std::make_unique<serve::Service>(o);
     svc->load();
     return svc;

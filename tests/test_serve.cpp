@@ -349,6 +349,8 @@ TEST(Serve, ErrorsHaveTeiShapeAndStatus) {
   expect_error(post(s, "/score", json{{"inputs", "a [MASK] here"}}), 422, "Validation", "score of a masked text");
   expect_error(post(s, "/score", json{{"text", "a"}}), 422, "Validation", "score without inputs");
   expect_error(post(s, "/score", json{{"inputs", json::array()}}), 400, "Empty", "score of no texts");
+  expect_error(post(s, "/score", json{{"inputs", json::array({"a", words(200)})}}), 413, "Validation",
+               "score over --max-score-tokens (default 512)");
   expect_error(post(s, "/decode", json{{"ids", {1, 100000}}}), 422, "Validation", "id out of range");
   expect_error(post(s, "/decode", json{{"ids", "1 2"}}), 422, "Validation", "ids type");
   expect_error(post(s, "/nowhere", json{{"inputs", "a"}}), 404, "Validation", "unknown route");

@@ -111,6 +111,10 @@ Runner add_serve(CLI::App& app) {
   app.add_option("--max-input-length", a->serve.max_input_length,
                  "tokens per input (default: the most the model takes); longer inputs get 413 unless truncated")
       ->check(positive_number());
+  app.add_option("--max-score-tokens", a->serve.max_score_tokens,
+                 "tokens per /score text (default 512, at most --max-input-length): a text of n tokens costs n "
+                 "forward passes; longer texts get 413")
+      ->check(positive_number());
   app.add_option("--max-client-batch-size", a->serve.max_client_batch_size,
                  "inputs per request (default 32, as TEI); more get 413")
       ->check(positive_number());

@@ -527,6 +527,17 @@ json Service::route(const std::string& route, const json& req) {
     bool batch = false;
     const auto texts = get_texts(req, "inputs", batch, opt_.max_client_batch_size);
     auto task = task_or_400([&] { return tasks::ScoreTask(*tm_); });
+    // A text of n tokens costs n forward passes: bounded apart from --max-input-length.
+    const int64_t score_max = std::min(max_input_length_, opt_.max_score_tokens);
+    for (size_t i = 0; i < texts.size(); ++i) {
+      if (utf8::find_invalid(texts[i]) != std::string::npos) continue;  // prepare() names that error
+      const int64_t n = static_cast<int64_t>(tokenizer().encode(texts[i], EncodeOptions{}).size());
+      if (n > score_max)
+        bad(413, "Validation", (texts.size() > 1 ? "input " + std::to_string(i) + ": " : std::string()) +
+                                   "the input is " + std::to_string(n) + " tokens long, more than " +
+                                   std::to_string(score_max) +
+                                   " (--max-score-tokens: scoring n tokens costs n forward passes)");
+    }
     std::vector<tasks::InputRecord> in(texts.size());
     for (size_t i = 0; i < texts.size(); ++i) in[i].text = texts[i];
     const std::vector<json> answers = run(task, in);

@@ -46,6 +46,8 @@ struct ServeOptions {
   int64_t max_concurrent_requests = 512;
   int64_t max_input_length = 0;   // tokens per input; 0: the most the model takes
   int64_t max_client_batch_size = 32;
+  // /score: tokens per text (capped by max_input_length). Scoring n tokens costs n forward passes.
+  int64_t max_score_tokens = 512;
 };
 
 struct Reply {
