@@ -302,7 +302,10 @@ Reply Service::post(const std::string& route, const std::string& body) {
 }
 
 std::vector<json> Service::run(const tasks::Task& task, const std::vector<tasks::InputRecord>& inputs,
-                               std::vector<std::unique_ptr<tasks::Item>>* keep, int64_t* tokens) {
+                               std::vector<std::unique_ptr<tasks::Item>>* keep, int64_t* tokens, int64_t limit,
+                               const char* limit_hint) {
+  if (limit <= 0) limit = max_input_length_;
+  if (!limit_hint) limit_hint = " (--max-input-length): shorten it, or send \"truncate\": true";
   std::vector<std::unique_ptr<tasks::Item>> items;
   auto job = std::make_shared<Job>();
   job->task = &task;
@@ -315,11 +318,10 @@ std::vector<json> Service::run(const tasks::Task& task, const std::vector<tasks:
       invalid(where + e.what());
     }
     for (const int64_t n : items.back()->row_lengths()) {
-      if (n > max_input_length_)
+      if (n > limit)
         bad(413, "Validation", (inputs.size() > 1 ? "input " + std::to_string(i) + ": " : std::string()) +
                                    "the input is " + std::to_string(n) + " tokens long, more than " +
-                                   std::to_string(max_input_length_) +
-                                   " (--max-input-length): shorten it, or send \"truncate\": true");
+                                   std::to_string(limit) + limit_hint);
       job->tokens += n;
     }
     job->items.push_back(items.back().get());
@@ -527,20 +529,12 @@ json Service::route(const std::string& route, const json& req) {
     bool batch = false;
     const auto texts = get_texts(req, "inputs", batch, opt_.max_client_batch_size);
     auto task = task_or_400([&] { return tasks::ScoreTask(*tm_); });
-    // A text of n tokens costs n forward passes: bounded apart from --max-input-length.
-    const int64_t score_max = std::min(max_input_length_, opt_.max_score_tokens);
-    for (size_t i = 0; i < texts.size(); ++i) {
-      if (utf8::find_invalid(texts[i]) != std::string::npos) continue;  // prepare() names that error
-      const int64_t n = static_cast<int64_t>(tokenizer().encode(texts[i], EncodeOptions{}).size());
-      if (n > score_max)
-        bad(413, "Validation", (texts.size() > 1 ? "input " + std::to_string(i) + ": " : std::string()) +
-                                   "the input is " + std::to_string(n) + " tokens long, more than " +
-                                   std::to_string(score_max) +
-                                   " (--max-score-tokens: scoring n tokens costs n forward passes)");
-    }
     std::vector<tasks::InputRecord> in(texts.size());
     for (size_t i = 0; i < texts.size(); ++i) in[i].text = texts[i];
-    const std::vector<json> answers = run(task, in);
+    // A text of n tokens is n rows of n tokens (n forward passes): bounded apart from --max-input-length.
+    const std::vector<json> answers =
+        run(task, in, nullptr, nullptr, std::min(max_input_length_, opt_.max_score_tokens),
+            " (--max-score-tokens: scoring n tokens costs n forward passes)");
     if (!batch) return answers.front();
     json out = json::array();
     for (const auto& a : answers) out.push_back(a);

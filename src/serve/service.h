@@ -115,7 +115,9 @@ class Service {
   // prepare (per-request task) -> batcher -> finish: one answer per input.
   std::vector<nlohmann::ordered_json> run(const tasks::Task& task, const std::vector<tasks::InputRecord>& inputs,
                                           std::vector<std::unique_ptr<tasks::Item>>* keep = nullptr,
-                                          int64_t* tokens = nullptr);
+                                          int64_t* tokens = nullptr, int64_t limit = 0,
+                                          const char* limit_hint = nullptr);  // rows over limit (0:
+                                                                              // max_input_length_) get 413
 
   ServeOptions opt_;
   Metrics metrics_;
