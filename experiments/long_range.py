@@ -26,9 +26,11 @@ training wall time. One command:
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run_util  # noqa: E402
 
 VARIANTS = {
     "bigbird": "",
@@ -40,14 +42,7 @@ BUCKETS = [(0, 100), (100, 200), (200, 300), (300, 400), (400, 501)]
 
 
 def run(cmd, log=None):
-    print("$ " + " ".join(cmd), file=sys.stderr, flush=True)
-    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if log:
-        with open(log, "w") as f:
-            f.write(out.stdout)
-    if out.returncode != 0:
-        sys.exit(f"long_range: command failed ({out.returncode}):\n{out.stdout[-3000:]}")
-    return out.stdout
+    return run_util.run(cmd, log, "long_range")
 
 
 COLOURS = {"bigbird": "#1f77b4", "window_only": "#d62728", "etc": "#2ca02c", "full": "#7f7f7f"}
