@@ -34,7 +34,8 @@ text; 513-1,024; > 1,024), on the 59 never-pretrained chapters, training wall ti
 
   python3 experiments/long_docs.py --out data/long_docs_runs --json experiments/results/long_docs.json
 
-Training runs side by side, one core each (--parallel, default: the number of cores).
+The two trainings run side by side, one core each (--parallel, default: the number of cores;
+--threads per training, default 1: a model's bits do not depend on it).
 """
 import argparse
 import json
@@ -43,6 +44,7 @@ import re
 import subprocess
 import sys
 import time
+from xml.sax.saxutils import escape
 
 import numpy as np
 
@@ -168,6 +170,48 @@ def predictions(out, n):
     return [p[0]["label"] for p in lines]
 
 
+COLOURS = {"bag_of_words_512": "#bbbbbb", "bag_of_words_all": "#777777", "truncated_512": "#d62728",
+           "windows_512": "#ff9896", "bigbird_4096": "#1f77b4"}
+
+
+def svg_bars(runs, title):
+    """Grouped bars: test accuracy overall and per length bucket, one bar per variant, averaged over
+    the runs (one results dict per seed)."""
+    names = [n for n in COLOURS if all(n in r for r in runs)]
+    groups = ["all"] + [b for b, _, _ in BUCKETS]
+
+    def acc(name, g):
+        vals = [r[name]["accuracy"] if g == "all" else r[name]["by_length"][g]["accuracy"] for r in runs]
+        return sum(vals) / len(vals)
+    n0 = runs[0][names[0]]
+    W, H, M, bw = 720, 340, 60, 16
+    gw = (W - 2 * M - 170) / len(groups)
+    py = lambda v: H - M - v * (H - 2 * M)
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{W}' height='{H}' font-family='sans-serif' font-size='11'>",
+           "<rect width='100%' height='100%' fill='white'/>",
+           f"<text x='{W / 2}' y='18' text-anchor='middle' font-size='13'>{escape(title)}</text>"]
+    for i in range(6):
+        y = i / 5
+        out.append(f"<line x1='{M}' x2='{W - M - 170}' y1='{py(y):.1f}' y2='{py(y):.1f}' stroke='#ddd'/>"
+                   f"<text x='{M - 6}' y='{py(y) + 4:.1f}' text-anchor='end'>{y:.1f}</text>")
+    out.append(f"<text x='16' y='{H / 2}' transform='rotate(-90 16 {H / 2})' text-anchor='middle'>test accuracy</text>")
+    for gi, g in enumerate(groups):
+        x0 = M + gi * gw + (gw - bw * len(names)) / 2
+        n = n0["n"] if g == "all" else n0["by_length"][g]["n"]
+        label = "all chapters" if g == "all" else escape(f"{g} tokens")
+        out.append(f"<text x='{x0 + bw * len(names) / 2:.1f}' y='{H - M + 16}' text-anchor='middle'>{label}</text>"
+                   f"<text x='{x0 + bw * len(names) / 2:.1f}' y='{H - M + 30}' text-anchor='middle'>({n})</text>")
+        for vi, name in enumerate(names):
+            v = acc(name, g)
+            out.append(f"<rect x='{x0 + vi * bw:.1f}' y='{py(v):.1f}' width='{bw - 2}' height='{py(0) - py(v):.1f}' "
+                       f"fill='{COLOURS[name]}'/>")
+    for vi, name in enumerate(names):
+        y = M + 16 * vi
+        out.append(f"<rect x='{W - M - 150}' y='{y - 9}' width='10' height='10' fill='{COLOURS[name]}'/>"
+                   f"<text x='{W - M - 135}' y='{y}'>{name} {acc(name, 'all'):.3f}</text>")
+    return "\n".join(out + ["</svg>"]) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bigbird", default=os.path.join(HERE, "..", "build", "bigbird"))
@@ -185,9 +229,22 @@ def main():
     ap.add_argument("--test-every", type=int, default=5)
     ap.add_argument("--heldout-every", type=int, default=20, help="the pretraining corpus's held-out rule")
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--parallel", type=int, default=os.cpu_count() or 1, help="trainings side by side, one thread each")
+    ap.add_argument("--parallel", type=int, default=os.cpu_count() or 1, help="trainings side by side (default: the cores)")
+    ap.add_argument("--threads", type=int, default=1, help="threads of each training (results do not depend on it)")
     ap.add_argument("--json", default="", help="also write the results here")
+    ap.add_argument("--svg", default="", help="also draw accuracy by chapter length here")
+    ap.add_argument("--plot-only", default="", help="no runs: draw these --json files' results (comma list: "
+                    "the mean over them, e.g. one per seed) into --svg")
     args = ap.parse_args()
+    if args.plot_only:
+        if not args.svg:
+            fail("--plot-only needs --svg")
+        files = [f for f in args.plot_only.split(",") if f]
+        runs = [json.load(open(f))["results"] for f in files]
+        seeds = ", ".join(str(json.load(open(f))["args"]["seed"]) for f in files)
+        with open(args.svg, "w") as f:
+            f.write(svg_bars(runs, f"Division of a KJV chapter: truncated to 512 tokens against BigBird (seeds {seeds})"))
+        return 0
     variants = [v for v in args.variants.split(",") if v]
     for v in variants:
         if v not in ("truncated_512", "windows_512", "bigbird_4096"):
@@ -225,7 +282,7 @@ def main():
                    "--per-device-train-batch-size", str(args.batch_size), "--num-train-epochs", str(args.epochs),
                    "--learning-rate", args.learning_rate, "--warmup-steps", str(args.warmup_steps),
                    "--weight-decay", "0.01", "--logging-steps", "20", "--save-steps", "0", "--seed", str(args.seed),
-                   "--threads", "1", "--no-progress", "--output-dir", model]
+                   "--threads", str(args.threads), "--no-progress", "--output-dir", model]
             print("$ " + " ".join(cmd), file=sys.stderr, flush=True)
             log = open(model + ".train.log", "w")
             jobs[key] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), time.time(), log, model)
@@ -243,7 +300,7 @@ def main():
             train_s[key] = round(time.time() - t0, 1)
             print(f"trained {model} in {train_s[key]:.0f} s", file=sys.stderr, flush=True)
 
-    threads = str(max(1, args.parallel))
+    threads = str(max(1, args.parallel * args.threads))
     evals = {
         "truncated_512": ("short", ["--truncation", "true", "--max-length", str(args.short_length)]),
         "windows_512": ("short", ["--max-length", str(args.short_length), "--stride", str(args.window_stride),
@@ -269,6 +326,9 @@ def main():
         with open(args.json + ".tmp", "w") as f:
             json.dump({"args": vars(args), "results": results}, f, indent=1)
         os.replace(args.json + ".tmp", args.json)
+    if args.svg:
+        with open(args.svg, "w") as f:
+            f.write(svg_bars([results], f"Division of a KJV chapter (seed {args.seed})"))
     return 0
 
 

@@ -99,3 +99,18 @@ def test_unknown_variant_and_missing_model_refused(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode != 0 and "config.json" in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_svg_bars_one_bar_per_variant_and_group():
+    import xml.etree.ElementTree as ET
+
+    def res(acc):
+        return {"accuracy": acc, "n": 10, "by_length": {b: {"n": 3, "accuracy": acc} for b, _, _ in long_docs.BUCKETS}}
+    runs = [{"truncated_512": res(0.5), "bigbird_4096": res(0.9)}, {"truncated_512": res(0.7), "bigbird_4096": res(0.9)}]
+    root = ET.fromstring(long_docs.svg_bars(runs, "t"))
+    ns = "{http://www.w3.org/2000/svg}"
+    rects = root.findall(f"{ns}rect")
+    # background + 4 groups x 2 variants + 2 legend swatches
+    assert len(rects) == 1 + 8 + 2
+    texts = [t.text for t in root.iter(f"{ns}text")]
+    assert "truncated_512 0.600" in texts and "bigbird_4096 0.900" in texts   # means over the runs
