@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "core/error.h"
 #include "kernels/activations.h"
@@ -106,10 +107,13 @@ TEST(Activations, InplaceOverUnevenLength) {
   for (size_t i = 0; i < z.size(); ++i) EXPECT_NEAR(z[i], want[i], kGeluAbsTol + kGeluRelTol * std::fabs(want[i]));
 }
 
-TEST(LinearBf16, EqualsBf16ReferenceOnRandomShapes) {
-  if (!bf16_supported()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+class LinearBf16Unit : public ::testing::TestWithParam<Bf16Unit> {};
+
+TEST_P(LinearBf16Unit, EqualsBf16ReferenceOnRandomShapes) {
+  const Bf16Unit unit = GetParam();
+  if (!bf16_unit_supported(unit)) GTEST_SKIP() << "this CPU has no " << bf16_unit_name(unit) << " unit";
   // The kernel and the reference round the same inputs the same way; what remains is float32
-  // accumulation (in pairs, 16-lane partial sums) against double: ~eps·sqrt(in)·|terms|.
+  // accumulation (in pairs, 16- or 8-lane partial sums) against double: ~eps·sqrt(in)·|terms|.
   uint64_t seed = 70;
   for (int64_t rows : {1, 7, 130, 200}) {
     for (int64_t in : {1, 2, 17, 64, 300}) {
@@ -119,18 +123,41 @@ TEST(LinearBf16, EqualsBf16ReferenceOnRandomShapes) {
         auto b = random_vec(static_cast<size_t>(out), seed++);
         PackedWeightBf16 pw = pack_weight_bf16(test::ctx(), W.data(), out, in);
         std::vector<float> y(static_cast<size_t>(rows * out + 1)), r(static_cast<size_t>(rows * out));
-        linear_bf16(test::ctx(), x.data() + 1, rows, pw, b.data(), y.data() + 1);  // misaligned rows
+        linear_bf16(test::ctx(), x.data() + 1, rows, pw, b.data(), y.data() + 1, false, unit);  // misaligned rows
         linear_bf16_ref(x.data() + 1, rows, W.data(), in, out, b.data(), r.data());
         const double tol = 2e-6 * std::sqrt(static_cast<double>(in)) * 4;
         for (size_t i = 0; i < r.size(); ++i)
           ASSERT_NEAR(y[i + 1], r[i], tol * (1 + std::fabs(r[i]))) << rows << "x" << in << "x" << out;
         // accumulate: y += x·Wᵀ (no bias)
         std::vector<float> acc(y.begin() + 1, y.end());
-        linear_bf16(test::ctx(), x.data() + 1, rows, pw, nullptr, acc.data(), true);
+        linear_bf16(test::ctx(), x.data() + 1, rows, pw, nullptr, acc.data(), true, unit);
         for (size_t i = 0; i < r.size(); ++i)
           ASSERT_NEAR(acc[i], 2 * r[i] - b[i % static_cast<size_t>(out)], 2 * tol * (1 + std::fabs(r[i])));
       }
     }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Units, LinearBf16Unit, ::testing::Values(Bf16Unit::Avx512Bf16, Bf16Unit::Avx2),
+                         [](const ::testing::TestParamInfo<Bf16Unit>& i) {
+                           return std::string(bf16_unit_name(i.param));
+                         });
+
+TEST(LinearBf16, EmulationEqualsVdpbf16psBitForBit) {
+  // Both units round x and W the same way, and the emulation follows VDPBF16PS's definition (Intel
+  // SDM): per pair, acc += hi·hi then acc += lo·lo, each product exact in float32 (8-bit
+  // mantissas), lane by lane in the same k order. So the bits agree (measured: all of them on
+  // AMD Zen 4).
+  if (!bf16_supported()) GTEST_SKIP() << "no AVX512-BF16 on this CPU: nothing to compare the emulation with";
+  const int64_t rows = 37, in = 771, out = 130;
+  auto x = random_vec(static_cast<size_t>(rows * in), 5), W = random_vec(static_cast<size_t>(out * in), 6);
+  auto bias = random_vec(static_cast<size_t>(out), 7);
+  PackedWeightBf16 pw = pack_weight_bf16(test::ctx(), W.data(), out, in);
+  for (bool acc : {false, true}) {
+    std::vector<float> a(static_cast<size_t>(rows * out), 0.5f), b(a);
+    linear_bf16(test::ctx(), x.data(), rows, pw, bias.data(), a.data(), acc, Bf16Unit::Avx512Bf16);
+    linear_bf16(test::ctx(), x.data(), rows, pw, bias.data(), b.data(), acc, Bf16Unit::Avx2);
+    ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float))) << "accumulate " << acc;
   }
 }
 
@@ -142,7 +169,7 @@ TEST(LinearBf16, RoundingAndErrorAgainstFloat32) {
   EXPECT_EQ(from_bf16(to_bf16(1e-40f)), 0.0f);  // subnormal → 0
   EXPECT_TRUE(std::isnan(from_bf16(to_bf16(NAN))));
   EXPECT_EQ(from_bf16(to_bf16(INFINITY)), INFINITY);
-  if (!bf16_supported()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  if (!bf16_unit_supported(Bf16Unit::Auto)) GTEST_SKIP() << "this CPU has no bf16 unit";
   // Against the float32 product: bf16 rounding of both inputs, ~2^-9 relative each, over a
   // width-768 sum of N(0,1) terms: relative error of the result ~2^-8/sqrt(2)·... ≈ 3e-3·|y|rms.
   const int64_t rows = 64, in = 768, out = 256;

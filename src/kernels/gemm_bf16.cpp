@@ -1,6 +1,7 @@
 #include "kernels/gemm_bf16.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/error.h"
@@ -16,6 +17,50 @@ bool bf16_supported() {
 #else
   return false;
 #endif
+}
+
+bool bf16_unit_supported(Bf16Unit u) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  switch (u) {
+    case Bf16Unit::Avx512Bf16: return bf16_supported();
+    case Bf16Unit::Avx2: return avx2;
+    case Bf16Unit::Auto: return avx2 || bf16_supported();
+  }
+#else
+  (void)u;
+#endif
+  return false;
+}
+
+const char* bf16_unit_name(Bf16Unit u) {
+  switch (u) {
+    case Bf16Unit::Avx512Bf16: return "avx512_bf16";
+    case Bf16Unit::Avx2: return "avx2";
+    case Bf16Unit::Auto: break;
+  }
+  return "auto";
+}
+
+namespace {
+Bf16Unit detect_bf16_unit() {
+  const char* cap = std::getenv("BIGBIRD_SIMD");  // avx2 or scalar: no AVX-512 unit
+  const bool capped = cap && (!std::strcmp(cap, "avx2") || !std::strcmp(cap, "scalar"));
+  if (!capped && bf16_supported()) return Bf16Unit::Avx512Bf16;
+  BB_CHECK(bf16_unit_supported(Bf16Unit::Avx2),
+           "--dtype bf16 needs a CPU with AVX512-BF16 or at least AVX2 + FMA; this one has neither: use --dtype f32");
+  return Bf16Unit::Avx2;
+}
+}  // namespace
+
+Bf16Unit resolve_bf16_unit(Bf16Unit u) {
+  if (u == Bf16Unit::Auto) {
+    static const Bf16Unit best = detect_bf16_unit();
+    return best;
+  }
+  BB_CHECK(bf16_unit_supported(u), "bf16 unit ", bf16_unit_name(u), " is not supported by this CPU");
+  return u;
 }
 
 uint16_t to_bf16(float x) {
@@ -56,8 +101,8 @@ PackedWeightBf16 pack_weight_bf16(const ThreadingContext& ctx, const float* W, i
 }
 
 void linear_bf16(const ThreadingContext& ctx, const float* x, int64_t rows, const PackedWeightBf16& W,
-                 const float* bias, float* y, bool accumulate) {
-  BB_CHECK(bf16_supported(), "--dtype bf16 needs a CPU with AVX512-BF16 (e.g. AMD Zen 4, Intel Cooper Lake or later)");
+                 const float* bias, float* y, bool accumulate, Bf16Unit unit) {
+  const bool avx512 = resolve_bf16_unit(unit) == Bf16Unit::Avx512Bf16;
   if (rows == 0 || W.out == 0) return;
   constexpr int64_t R = simd::kBf16RowChunk;
   const int64_t kp = (W.in + 1) / 2, chunks = (rows + R - 1) / R;
@@ -66,8 +111,9 @@ void linear_bf16(const ThreadingContext& ctx, const float* x, int64_t rows, cons
   std::vector<uint32_t> abuf(static_cast<size_t>(workers * R * kp));
   parallel_for(ctx, chunks, [&](int64_t c, int worker) {
     const int64_t r0 = c * R, nr = std::min(R, rows - r0);
-    simd::gemm_bf16_chunk_avx512(x + r0 * W.in, nr, W.in, W.panels.data(), W.out, bias, y + r0 * W.out, W.out,
-                                 accumulate, abuf.data() + worker * R * kp);
+    (avx512 ? simd::gemm_bf16_chunk_avx512 : simd::gemm_bf16_chunk_avx2)(
+        x + r0 * W.in, nr, W.in, W.panels.data(), W.out, bias, y + r0 * W.out, W.out, accumulate,
+        abuf.data() + worker * R * kp);
   });
 }
 

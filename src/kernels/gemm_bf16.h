@@ -1,5 +1,7 @@
-// bf16 products with float32 accumulation, for the opt-in `--dtype bf16` path (AVX512-BF16,
-// chosen at run time; the float32 path stays the default and is unaffected).
+// bf16 products with float32 accumulation, for the opt-in `--dtype bf16` path: VDPBF16PS on a CPU
+// with AVX512-BF16, else the same products emulated with AVX2 + FMA (exact bf16 products, float32
+// sums in VDPBF16PS's order), chosen at run time; the float32 path stays the default and is
+// unaffected.
 //
 // Weights are rounded to bf16 and packed once (PackedWeightBf16: panels of 64 output columns,
 // pairs of consecutive inputs in one 32-bit word, the layout VDPBF16PS consumes); activations
@@ -15,8 +17,16 @@
 
 namespace bigbird {
 
-// Whether this CPU runs the bf16 kernels (AVX-512 F/BW/VL and AVX512-BF16).
+// Whether this CPU runs the VDPBF16PS kernel (AVX-512 F/BW/VL and AVX512-BF16).
 bool bf16_supported();
+
+// Where the bf16 products run. Auto: AVX512-BF16 when the CPU has it (and BIGBIRD_SIMD does not
+// cap the choice at avx2), else the AVX2 emulation; no unit without AVX2 + FMA.
+enum class Bf16Unit { Auto, Avx512Bf16, Avx2 };
+// Auto → the unit this CPU uses; another unit is checked (bigbird::Error when the CPU lacks it).
+Bf16Unit resolve_bf16_unit(Bf16Unit u = Bf16Unit::Auto);
+bool bf16_unit_supported(Bf16Unit u);  // Auto: whether any unit exists here
+const char* bf16_unit_name(Bf16Unit u);  // "avx512_bf16", "avx2"
 
 struct PackedWeightBf16 {
   int64_t out = 0, in = 0;
@@ -28,9 +38,9 @@ PackedWeightBf16 pack_weight_bf16(const ThreadingContext& ctx, const float* W, i
 
 // y = bf16(x)·bf16(W)ᵀ + bias (accumulate: y += ...); x [rows, in], y [rows, out]; bias may be
 // null. Parallel over 128-row chunks, deterministic whatever the thread count. Throws when the
-// CPU lacks AVX512-BF16.
+// CPU has no bf16 unit (or lacks the one asked for).
 void linear_bf16(const ThreadingContext& ctx, const float* x, int64_t rows, const PackedWeightBf16& W,
-                 const float* bias, float* y, bool accumulate = false);
+                 const float* bias, float* y, bool accumulate = false, Bf16Unit unit = Bf16Unit::Auto);
 
 // Reference: inputs rounded to bf16 exactly as the kernel rounds them, products summed in double.
 void linear_bf16_ref(const float* x, int64_t rows, const float* W, int64_t in, int64_t out, const float* bias,

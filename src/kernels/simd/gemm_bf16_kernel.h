@@ -1,4 +1,4 @@
-// The AVX512-BF16 micro-kernels behind linear_bf16 (kernels/gemm_bf16.h).
+// The micro-kernels (AVX512-BF16, and the AVX2 emulation) behind linear_bf16 (kernels/gemm_bf16.h).
 #pragma once
 #include <cstdint>
 
@@ -11,5 +11,8 @@ constexpr int64_t kBf16RowChunk = 128;  // rows converted to bf16 at a time
 // rows·ceil(in/2) words. Requires AVX512-BF16 (the caller checks).
 void gemm_bf16_chunk_avx512(const float* x, int64_t rows, int64_t in, const uint32_t* panels, int64_t out,
                             const float* bias, float* y, int64_t ldy, bool accumulate, uint32_t* abuf);
+// The same products emulated with AVX2 + FMA (same panels, same rounding of x).
+void gemm_bf16_chunk_avx2(const float* x, int64_t rows, int64_t in, const uint32_t* panels, int64_t out,
+                          const float* bias, float* y, int64_t ldy, bool accumulate, uint32_t* abuf);
 
 }  // namespace bigbird::simd
