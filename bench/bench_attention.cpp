@@ -10,7 +10,8 @@
 //     attention also with dropout on the probabilities (forward + backward timed, 14·d per pair);
 //   - sgemm (OpenBLAS) on the encoder's shapes, for the machine's ceiling, through linear(g_ctx, )
 //     (fixed tiles, single-threaded BLAS in each) and with OpenBLAS's own threading;
-//   - the bf16 product (AVX512-BF16) on the same shapes; GELU and LayerNorm per SIMD path.
+//   - the bf16 product (AVX512-BF16) on the same shapes, and the int8 product (dynamic
+//     quantisation) per unit (0 AVX512-VNNI, 1 AVX2, 2 scalar); GELU and LayerNorm per SIMD path.
 // Arguments: block, d, threads, SIMD path (0 scalar, 1 AVX2, 2 AVX-512).
 #include <benchmark/benchmark.h>
 #include <cblas.h>
@@ -23,6 +24,7 @@
 #include "kernels/attention.h"
 #include "kernels/attention_backward.h"
 #include "kernels/gemm_bf16.h"
+#include "kernels/gemm_int8.h"
 #include "kernels/layernorm.h"
 #include "kernels/linear.h"
 #include "sparse/layout.h"
@@ -163,6 +165,24 @@ void BM_LinearBf16(benchmark::State& st) {
   st.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// The opt-in int8 product (activations quantised in each call), weights packed once; per unit.
+void BM_LinearInt8(benchmark::State& st) {
+  constexpr Int8Unit kUnit[] = {Int8Unit::Avx512Vnni, Int8Unit::Avx2, Int8Unit::Scalar};
+  const Int8Unit unit = kUnit[st.range(4)];
+  if (!int8_unit_supported(unit)) {
+    st.SkipWithError("int8 unit not supported by this CPU");
+    return;
+  }
+  const int64_t M = st.range(0), N = st.range(1), K = st.range(2);
+  set_threads(static_cast<int>(st.range(3)));
+  auto x = random_floats(static_cast<size_t>(M * K), 1), w = random_floats(static_cast<size_t>(N * K), 2);
+  std::vector<float> y(static_cast<size_t>(M * N));
+  PackedWeightInt8 pw = pack_weight_int8(g_ctx, w.data(), N, K);
+  for (auto _ : st) linear_int8(g_ctx, x.data(), M, pw, nullptr, y.data(), false, unit);
+  st.SetLabel(int8_unit_name(unit));
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void BM_GeluNew(benchmark::State& st) {
   const SimdPath path = static_cast<SimdPath>(st.range(0));
   if (!simd_path_supported(path)) {
@@ -233,6 +253,17 @@ BENCHMARK(BM_LinearBf16)
     ->ArgsProduct({{4096}, {768}, {768}, {1, 2}})
     ->Args({4096, 3072, 768, 2})
     ->Args({4096, 768, 3072, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_LinearInt8)
+    ->ArgNames({"M", "N", "K", "threads", "unit"})
+    ->ArgsProduct({{4096}, {768}, {768}, {1, 2}, {0, 1}})
+    ->Args({4096, 3072, 768, 1, 0})
+    ->Args({4096, 3072, 768, 2, 0})
+    ->Args({4096, 768, 3072, 1, 0})
+    ->Args({4096, 768, 3072, 2, 0})
+    ->Args({4096, 3072, 768, 2, 1})
+    ->Args({4096, 768, 3072, 2, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_GeluNew)->ArgNames({"simd"})->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
