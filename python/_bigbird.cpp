@@ -365,7 +365,7 @@ class SummarizerRunner {
       so.plan_source = c.plan_source();
       so.seed = c.seed;
       so.attention = c.attention_type();
-      so.bf16 = c.bf16();
+      so.precision = c.precision();
       so.threading = c.threading();
       std::vector<bigbird::tasks::SummaryJob*> ptrs;
       for (size_t i = 0; i < texts.size(); ++i) {

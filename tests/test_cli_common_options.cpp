@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "core/safetensors.h"
-#include "kernels/gemm_bf16.h"
+#include "layers/types.h"
 #include "test_util.h"
 
 using namespace bigbird;
@@ -173,36 +173,37 @@ TEST(CliCommonOptions, FlagValidationFailuresAreOneErrorLineAndStatusOne) {
   EXPECT_EQ(run_cli("--help").status, 0);
 }
 
-// Every model-running command honours --dtype bf16 where the CPU has AVX512-BF16 (and refuses it
-// with one error line elsewhere); forward on BigBird-Pegasus runs its encoder in bf16 instead of
-// silently in float32.
-TEST(CliCommonOptions, Bf16RunsEverywhereOrIsRefusedOnThisCpu) {
+// Every model-running command honours --dtype bf16 and --dtype int8 on the CPU's matrix unit
+// (AVX512-BF16 / AVX512-VNNI, else the AVX2 kernels: every x86-64 CI machine has one), and
+// forward on BigBird-Pegasus runs its encoder in that dtype instead of silently in float32.
+TEST(CliCommonOptions, Bf16AndInt8RunEverywhereWithAMatrixUnit) {
   TempDir dir;
   const std::string pin = data_path("pegasus-tiny/case_enc250_dec12.safetensors");
-  const std::string pf32 = dir.file("p32.st"), pbf = dir.file("pbf.st");
+  const std::string pf32 = dir.file("p32.st");
   const std::string pfwd = "forward --model " + kPegasus + " --inputs " + pin + " --random-plan hf --outputs ";
-  const std::string fill =
-      "fill-mask --model " + data_path("../../models/tiny-mlm") + " \"Paris is the [MASK].\" --dtype bf16";
-  if (!bf16_supported()) {
-    expect_refused(pfwd + pbf + " --dtype bf16", "--dtype bf16 needs a CPU with AVX512-BF16", 1);
-    expect_refused(fill, "--dtype bf16 needs a CPU with AVX512-BF16", 1);
-    EXPECT_FALSE(std::filesystem::exists(pbf));
-    GTEST_SKIP() << "this CPU has no AVX512-BF16: only the refusal is checked";
-  }
   ASSERT_EQ(run_cli(pfwd + pf32).status, 0);
-  auto r = run_cli(pfwd + pbf + " --dtype bf16");
-  ASSERT_EQ(r.status, 0) << r.output;
-  // bf16 products change the encoder output (not silently float32), within bf16's error: inputs
-  // rounded to 8 bits of mantissa (relative 2^-9 each), through 2 tiny layers and a LayerNorm.
-  const Tensor a = SafeTensors::open(pf32).read_f32("encoder.output"),
-               b = SafeTensors::open(pbf).read_f32("encoder.output");
-  ASSERT_EQ(a.shape, b.shape);
-  double worst = 0;
-  for (size_t i = 0; i < a.data.size(); ++i) worst = std::max(worst, std::fabs(double(a.data[i]) - b.data[i]));
-  EXPECT_GT(worst, 0.0);
-  EXPECT_LT(worst, 5e-2);
-  auto t = run_cli(fill);
-  EXPECT_EQ(t.status, 0) << t.output;
+  const Tensor a = SafeTensors::open(pf32).read_f32("encoder.output");
+  // bf16: inputs rounded to 8 bits of mantissa (relative 2^-9 each); int8: per-token and
+  // per-channel steps of max|x|/127 (relative ~2^-8 of the row's largest value); through 2 tiny
+  // layers and a LayerNorm the measured worst |error| is ~1e-2 (bf16) and ~3e-2 (int8).
+  for (const auto& [dtype, tol] : std::vector<std::pair<std::string, double>>{{"bf16", 5e-2}, {"int8", 1.5e-1}}) {
+    std::printf("note: --dtype %s runs on %s here\n", dtype.c_str(),
+                matrix_unit_name(parse_precision(dtype)));
+    const std::string out = dir.file("p" + dtype + ".st");
+    auto r = run_cli(pfwd + out + " --dtype " + dtype);
+    ASSERT_EQ(r.status, 0) << r.output;
+    const Tensor b = SafeTensors::open(out).read_f32("encoder.output");
+    ASSERT_EQ(a.shape, b.shape);
+    double worst = 0;
+    for (size_t i = 0; i < a.data.size(); ++i) worst = std::max(worst, std::fabs(double(a.data[i]) - b.data[i]));
+    EXPECT_GT(worst, 0.0) << dtype;  // not silently float32
+    EXPECT_LT(worst, tol) << dtype;
+    auto t = run_cli("fill-mask --model " + data_path("../../models/tiny-mlm") + " \"Paris is the [MASK].\" --dtype " +
+                     dtype);
+    EXPECT_EQ(t.status, 0) << t.output;
+  }
+  expect_refused(pfwd + dir.file("x.st") + " --dtype fp8", "--dtype", 1);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("x.st")));
 }
 
 TEST(CliCommonOptions, SeedWithoutTheSeededPlanIsRefused) {

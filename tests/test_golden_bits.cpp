@@ -45,7 +45,7 @@ struct Case {
   std::string name;
   std::string args;  // without --threads; "{out}" is replaced by an output path
   bool writes_file = true;
-  bool bf16 = false;
+  bool low_precision = false;  // --dtype bf16 / int8
 };
 
 std::vector<Case> cases() {
@@ -71,6 +71,10 @@ std::vector<Case> cases() {
       {"pretraining_case_i_bf16",
        fwd + rt + "/pretraining --inputs " + rt +
            "/case_i_b2_s256_padrow1.safetensors --outputs {out} --random-plan hf --dtype bf16",
+       true, true},
+      {"pretraining_case_i_int8",
+       fwd + rt + "/pretraining --inputs " + rt +
+           "/case_i_b2_s256_padrow1.safetensors --outputs {out} --random-plan hf --dtype int8",
        true, true},
       {"pegasus_enc256", fwd + pg + "/model --inputs " + pg +
                              "/case_enc256_dec12.safetensors --outputs {out} --random-plan hf --generate 4"},
@@ -148,8 +152,8 @@ TEST(GoldenBits, FixtureOutputsBitIdenticalAcrossThreadsAndBeforeTheRefactor) {
   nlohmann::json recorded = {{"simd", simd}, {"blas_core", core}, {"cases", nlohmann::json::object()}};
   TempDir dir;
   for (const Case& c : cases()) {
-    if (c.bf16 && !bf16_supported()) {
-      std::printf("note: case %s skipped: this CPU has no AVX512-BF16\n", c.name.c_str());
+    if (c.low_precision && !bf16_unit_supported(Bf16Unit::Auto)) {
+      std::printf("note: case %s skipped: this CPU has no bf16/int8 unit (no AVX2)\n", c.name.c_str());
       continue;
     }
     const auto h1 = run_case(c, 1, dir), h2 = run_case(c, 2, dir);

@@ -21,6 +21,8 @@
 #include "common_options.h"
 #include "self_exec.h"
 #include "core/error.h"
+#include "kernels/gemm_bf16.h"
+#include "kernels/gemm_int8.h"
 #include "kernels/linear.h"
 #include "kernels/simd/dispatch.h"
 #include "models/bigbird_model.h"
@@ -40,6 +42,7 @@ struct BenchArgs {
   bool json = false;
   bool train = false;
   bool gradient_checkpointing = false;  // with --train
+  bool ceiling = false;                 // also time the dtype's own GEMM (ceiling_gflops)
 };
 
 BigBirdConfig shape_config(const std::string& shape) {
@@ -121,14 +124,25 @@ std::function<void()> train_step(BigBirdModel& model, const EncoderInput& in, co
 
 // The machine's fp32 GEMM rate as the model uses it: GFLOP/s of `linear` (OpenBLAS sgemm tiles on
 // ctx's threads) on the base FFN shape [4096 x 768] · [768 x 3072], median of 3 after a warm-up.
-double gemm_gflops(const ThreadingContext& ctx) {
+// The machine's own GEMM rate for a dtype, same process: y = x·Wᵀ at 4096 x 768 -> 3072 (the
+// encoder's FFN input shape) on the unit the encoder uses (float32 BLAS, or the bf16 / int8 kernels
+// with weights packed beforehand), median of 3 after a warm-up.
+double gemm_gflops(const ThreadingContext& ctx, Precision p = Precision::F32) {
   const int64_t m = 4096, k = 768, n = 3072;
   std::vector<float> x(static_cast<size_t>(m * k)), w(static_cast<size_t>(n * k)), y(static_cast<size_t>(m * n));
   std::mt19937 rng(7);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   for (float& v : x) v = nd(rng);
   for (float& v : w) v = nd(rng) * 0.03f;
-  auto once = [&] { linear(ctx, x.data(), m, k, w.data(), nullptr, n, y.data()); };
+  PackedWeightBf16 wb;
+  PackedWeightInt8 wi;
+  if (p == Precision::BF16) wb = pack_weight_bf16(ctx, w.data(), n, k);
+  if (p == Precision::Int8) wi = pack_weight_int8(ctx, w.data(), n, k);
+  auto once = [&] {
+    if (p == Precision::BF16) linear_bf16(ctx, x.data(), m, wb, nullptr, y.data());
+    else if (p == Precision::Int8) linear_int8(ctx, x.data(), m, wi, nullptr, y.data());
+    else linear(ctx, x.data(), m, k, w.data(), nullptr, n, y.data());
+  };
   once();
   std::vector<double> t;
   for (int i = 0; i < 3; ++i) {
@@ -181,8 +195,9 @@ nlohmann::json run_one(const BenchArgs& a, int64_t L, const std::string& attenti
   const BigBirdConfig& c = model->config();
   EncoderInput in = random_input(c, a.batch, L, 42);
   const ForwardOptions opt = bench_options(a, attention);
-  if (opt.bf16) model->prepare_bf16(ctx);  // weight conversion is not part of the timed runs
-  BB_CHECK(!(a.train && opt.bf16), "bench --train runs float32 (training has no bf16 path)");
+  model->prepare(opt, ctx);  // bf16 / int8 weight packing is not part of the timed runs
+  BB_CHECK(!(a.train && opt.precision != Precision::F32), "bench --train runs float32 (training has no ",
+           precision_name(opt.precision), " path)");
   EncoderOutput out = model->encode(in, opt, ctx);  // also sizes the attention used (for the FLOPs)
   std::vector<double> times;
   BB_CHECK(a.train || !a.gradient_checkpointing, "--gradient-checkpointing goes with --train");
@@ -217,6 +232,7 @@ nlohmann::json run_one(const BenchArgs& a, int64_t L, const std::string& attenti
                       {"hidden", c.hidden_size},
                       {"threads", a.common.threads},
                       {"dtype", a.common.dtype},
+                      {"matrix_unit", matrix_unit_name(opt.precision)},
                       {"random_plan", a.common.random_plan},
                       {"repeats", a.repeats},
                       {"times_s", times},
@@ -235,6 +251,12 @@ nlohmann::json run_one(const BenchArgs& a, int64_t L, const std::string& attenti
     j["of_gemm"] = flops / median / 1e9 / g;
     j["first_step_s"] = first_step_s;
   }
+  if (a.ceiling) {
+    // The dtype's own GEMM rate on this machine, same process: every figure is also a fraction of it.
+    const double g = gemm_gflops(ctx, opt.precision);
+    j["ceiling_gflops"] = g;
+    j["of_ceiling"] = flops / median / 1e9 / g;
+  }
   return j;
 }
 
@@ -249,7 +271,7 @@ nlohmann::json run_mixed(const BenchArgs& a, const std::vector<int64_t>& lens, c
   std::vector<EncoderInput> ins;
   for (size_t i = 0; i < lens.size(); ++i) ins.push_back(random_input(c, 1, lens[i], 42 + i));
   const ForwardOptions opt = bench_options(a, attention);
-  if (opt.bf16) model->prepare_bf16(ctx);
+  model->prepare(opt, ctx);
   std::vector<EncoderOutput> outs;
   std::vector<double> times = time_runs(a.repeats, [&] { outs = model->encode_batch(ins, opt, ctx); });
   double singles = 0, flops = 0;
@@ -271,6 +293,7 @@ nlohmann::json run_mixed(const BenchArgs& a, const std::vector<int64_t>& lens, c
           {"layers", c.num_hidden_layers},
           {"threads", a.common.threads},
           {"dtype", a.common.dtype},
+          {"matrix_unit", matrix_unit_name(opt.precision)},
           {"repeats", a.repeats},
           {"times_s", times},
           {"median_s", median},
@@ -298,6 +321,7 @@ nlohmann::json run_child(const BenchArgs& a, int64_t L, const std::string& atten
   args.insert(args.end(), {"--random-plan", a.common.random_plan});
   if (a.common.seed_opt->count() > 0) args.insert(args.end(), {"--seed", std::to_string(a.common.seed)});
   if (a.train) args.push_back("--train");
+  if (a.ceiling) args.push_back("--ceiling");
   if (a.gradient_checkpointing) args.push_back("--gradient-checkpointing");
   if (!a.model.empty()) args.insert(args.end(), {"--model", a.model});
   else args.insert(args.end(), {"--shape", a.shape});
@@ -358,6 +382,9 @@ Runner add_bench(CLI::App& app) {
                  "comma list of lengths encoded together in one call (no padding to the longest), timed against "
                  "the sum of encoding each alone");
   app.add_flag("--json", a->json, "print one JSON object per run");
+  app.add_flag("--ceiling", a->ceiling,
+               "also time this dtype's own GEMM (4096x768 -> 3072 on the unit the encoder uses, same process): "
+               "ceiling_gflops, and of_ceiling (the run's nominal GFLOP/s as a fraction of it)");
   app.add_flag("--train", a->train,
                "time a training step instead (forward + backward + clipping + AdamW, MLM loss, batch as given; "
                "after one untimed step, reported as first_step_s, which also allocates what later steps reuse); "

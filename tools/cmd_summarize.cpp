@@ -59,7 +59,7 @@ int run(const SummarizeArgs& sa) {
   o.plan_source = a.common.plan_source();
   o.seed = a.common.seed;
   o.attention = a.common.attention_type();
-  o.bf16 = a.common.bf16();
+  o.precision = a.common.precision();
   o.threading = a.common.threading();
   const bool progress = !a.no_progress && ::isatty(STDERR_FILENO);
 

@@ -106,9 +106,10 @@ void add_common_options(CLI::App& app, CommonOptions& o, const CommonOptionsSpec
         "--seed", o.seed, "seed of --random-plan seeded (default 0); refused without it (it would change nothing)");
   }
   app.add_option("--dtype", o.dtype,
-                 "f32 (default, exact) or bf16 (opt-in: bf16 products with float32 accumulation, needs "
-                 "AVX512-BF16)")
-      ->check(CLI::IsMember({"f32", "bf16"}));
+                 "f32 (default, exact), bf16 (opt-in: bf16 products with float32 accumulation; AVX512-BF16, "
+                 "else emulated with AVX2) or int8 (opt-in: dynamic per-token int8 activations, per-channel "
+                 "int8 weights, int32 accumulation; AVX512-VNNI, else AVX2)")
+      ->check(CLI::IsMember({"f32", "bf16", "int8"}));
   app.add_option("--config-overrides", o.config_overrides,
                  "changes to the model's config.json, as \"key=value,key=value\" (HF run_mlm's syntax), e.g. "
                  "\"window_blocks=5,global_blocks=2,num_random_blocks=0\"; train saves them in its config.json");
@@ -124,12 +125,10 @@ std::optional<AttentionType> CommonOptions::attention_type() const {
 
 void CommonOptions::check() const {
   (void)overrides();  // a malformed --config-overrides is refused before any work
-  BB_CHECK(dtype == "f32" || dtype == "bf16", "--dtype: '", dtype, "' is not f32 or bf16");
+  BB_CHECK(dtype == "f32" || dtype == "bf16" || dtype == "int8", "--dtype: '", dtype, "' is not f32, bf16 or int8");
   BB_CHECK(threads >= 0, "--threads: ", threads, " is negative (0 = all cores)");
   BB_CHECK(threads <= kMaxThreads, "--threads: ", threads, " is more than the limit of ", kMaxThreads);
-  BB_CHECK(!bf16() || bf16_supported(),
-           "--dtype bf16 needs a CPU with AVX512-BF16 (e.g. AMD Zen 4, Intel Cooper Lake or later); "
-           "this one has none: use --dtype f32");
+  (void)matrix_unit_name(precision());  // refuses a dtype this CPU has no unit for
   BB_CHECK(training_seed || !given(seed_opt) || random_plan == "seeded", "--seed has no effect with --random-plan ",
            random_plan, " (it seeds --random-plan seeded only)");
 }
@@ -139,7 +138,7 @@ ForwardOptions CommonOptions::forward_options() const {
   opt.attention = attention_type();
   opt.plan_source = plan_source();
   opt.seed = seed;
-  opt.bf16 = bf16();
+  opt.precision = precision();
   return opt;
 }
 
@@ -148,7 +147,7 @@ tasks::RunOptions CommonOptions::run_options() const {
   o.attention = attention_type();
   o.plan_source = plan_source();
   o.seed = seed;
-  o.bf16 = bf16();
+  o.precision = precision();
   o.threading = threading();
   return o;
 }

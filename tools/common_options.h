@@ -62,9 +62,9 @@ struct CommonOptions {
   ThreadingContext threading() const { return ThreadingContext(threads); }
   std::optional<AttentionType> attention_type() const;  // nullopt: config.attention_type
   PlanSource plan_source() const { return parse_plan_source(random_plan); }
-  bool bf16() const { return dtype == "bf16"; }
+  Precision precision() const { return parse_precision(dtype); }
   ConfigOverrides overrides() const { return parse_config_overrides(config_overrides); }
-  ForwardOptions forward_options() const;  // attention, plan_source, seed, bf16
+  ForwardOptions forward_options() const;  // attention, plan_source, seed, precision
   tasks::RunOptions run_options() const;   // the same, and the threads
 
   // Set by add_common_options.

@@ -18,7 +18,7 @@ std::vector<OutTensor> forward_pegasus(const std::string& model_dir, const SafeT
   EncoderInput ei;
   ei.input_ids = in.read_i64("input_ids");
   ei.attention_mask = read_optional_like(in, "attention_mask", ei.input_ids.shape);
-  ForwardOptions opt = options;  // attention, plan source, seed, bf16
+  ForwardOptions opt = options;  // attention, plan source, seed, precision
   opt.injected_plans = plans_from_safetensors(in);
   TensorI64 dec_ids, dec_mask;
   if (in.has("decoder_input_ids")) dec_ids = in.read_i64("decoder_input_ids");

@@ -5,24 +5,34 @@
 
 #include "core/error.h"
 #include "kernels/gemm_bf16.h"
+#include "kernels/gemm_int8.h"
 #include "kernels/linear.h"
 
 namespace bigbird {
 
-struct Linear::Bf16Cache {
-  std::once_flag once;
-  PackedWeightBf16 packed;
+struct Linear::PackedCache {
+  std::once_flag bf16_once, int8_once;
+  PackedWeightBf16 bf16;
+  PackedWeightInt8 int8;
 };
 
 Linear::Linear(ConstView w, ConstView b, FewRows few_rows)
-    : w_(w), b_(b), few_rows_(few_rows), bf16_(std::make_shared<Bf16Cache>()) {}
+    : w_(w), b_(b), few_rows_(few_rows), packed_(std::make_shared<PackedCache>()) {}
 
 const PackedWeightBf16& Linear::packed_bf16(const ThreadingContext& ctx) const {
-  std::call_once(bf16_->once, [&] { bf16_->packed = pack_weight_bf16(ctx, w_.data, out(), in()); });
-  return bf16_->packed;
+  std::call_once(packed_->bf16_once, [&] { packed_->bf16 = pack_weight_bf16(ctx, w_.data, out(), in()); });
+  return packed_->bf16;
 }
 
-void Linear::prepare_bf16(const ThreadingContext& ctx) const { packed_bf16(ctx); }
+const PackedWeightInt8& Linear::packed_int8(const ThreadingContext& ctx) const {
+  std::call_once(packed_->int8_once, [&] { packed_->int8 = pack_weight_int8(ctx, w_.data, out(), in()); });
+  return packed_->int8;
+}
+
+void Linear::prepare(const Compute& c) const {
+  if (c.matmul == MatMul::BF16) packed_bf16(c.ctx);
+  if (c.matmul == MatMul::Int8) packed_int8(c.ctx);
+}
 
 void Linear::run(const Compute& c, const float* x, int64_t rows, float* y, const float* bias, bool acc) const {
   switch (c.matmul) {
@@ -34,6 +44,7 @@ void Linear::run(const Compute& c, const float* x, int64_t rows, float* y, const
       return;
     }
     case MatMul::BF16: return linear_bf16(c.ctx, x, rows, packed_bf16(c.ctx), bias, y, acc);
+    case MatMul::Int8: return linear_int8(c.ctx, x, rows, packed_int8(c.ctx), bias, y, acc);
     case MatMul::F32:
       if (few_rows_ == FewRows::MatVec && rows <= 2)
         return linear_matvec(c.ctx, x, rows, in(), w_.data, bias, out(), y, acc);

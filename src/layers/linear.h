@@ -1,6 +1,7 @@
 // A fully connected layer, y = x·Wᵀ + b (W [out, in], PyTorch's convention), and the one place
-// that decides how it is computed: float32 BLAS, bf16 (weights packed once, on first use), the
-// scalar reference, or one matrix-vector product per row for the one or two rows of a decoder step.
+// that decides how it is computed: float32 BLAS, bf16 or int8 (weights packed once, on first use,
+// for the CPU's matrix unit), the scalar reference, or one matrix-vector product per row for the
+// one or two rows of a decoder step.
 #pragma once
 #include <cstdint>
 #include <initializer_list>
@@ -13,6 +14,7 @@
 namespace bigbird {
 
 struct PackedWeightBf16;
+struct PackedWeightInt8;
 
 class Linear {
  public:
@@ -47,17 +49,19 @@ class Linear {
     return c.matmul == MatMul::F32 && !(few_rows_ == FewRows::MatVec && rows <= 2);
   }
 
-  // Packs the bf16 weights now rather than on first use (e.g. before timing). Thread-safe.
-  void prepare_bf16(const ThreadingContext& ctx) const;
+  // Packs the weights c.matmul multiplies (bf16 or int8) now rather than on first use (e.g.
+  // before timing); nothing for float32. Thread-safe.
+  void prepare(const Compute& c) const;
 
  private:
   void run(const Compute& c, const float* x, int64_t rows, float* y, const float* bias, bool accumulate) const;
   const PackedWeightBf16& packed_bf16(const ThreadingContext& ctx) const;
+  const PackedWeightInt8& packed_int8(const ThreadingContext& ctx) const;
 
   ConstView w_, b_;
   FewRows few_rows_ = FewRows::Gemm;
-  struct Bf16Cache;
-  std::shared_ptr<Bf16Cache> bf16_;  // shared by copies of this layer
+  struct PackedCache;
+  std::shared_ptr<PackedCache> packed_;  // shared by copies of this layer
 };
 
 // Several layers on the same input: y_i = x·W_iᵀ + b_i. On the tiled float32 path one parallel

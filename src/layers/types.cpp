@@ -2,6 +2,8 @@
 
 #include "core/error.h"
 #include "kernels/gemm_bf16.h"
+#include "kernels/gemm_int8.h"
+#include "kernels/simd/dispatch.h"
 
 namespace bigbird {
 
@@ -22,12 +24,43 @@ PlanSource parse_plan_source(const std::string& s) {
   fail("unknown random plan '", s, "' (hf, zeros or seeded)");
 }
 
+Precision parse_precision(const std::string& s) {
+  if (s == "f32") return Precision::F32;
+  if (s == "bf16") return Precision::BF16;
+  if (s == "int8") return Precision::Int8;
+  fail("unknown dtype '", s, "' (f32, bf16 or int8)");
+}
+
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::F32: return "f32";
+    case Precision::BF16: return "bf16";
+    case Precision::Int8: return "int8";
+  }
+  return "?";
+}
+
+const char* matrix_unit_name(Precision p) {
+  switch (p) {
+    case Precision::F32: return simd_path_name(resolve_simd_path(SimdPath::Auto));
+    case Precision::BF16: return bf16_unit_name(resolve_bf16_unit());
+    case Precision::Int8: return int8_unit_name(resolve_int8_unit());
+  }
+  return "?";
+}
+
 Compute compute_for(const ForwardOptions& opt, const ThreadingContext& ctx) {
-  BB_CHECK(!(opt.reference_kernels && opt.bf16),
-           "reference kernels are float32: bf16 and reference_kernels exclude each other");
-  BB_CHECK(!opt.bf16 || bf16_supported(),
-           "bf16 needs a CPU with AVX512-BF16 (e.g. AMD Zen 4, Intel Cooper Lake or later)");
-  return Compute{ctx, opt.reference_kernels ? MatMul::Reference : (opt.bf16 ? MatMul::BF16 : MatMul::F32)};
+  if (opt.reference_kernels) {
+    BB_CHECK(opt.precision == Precision::F32, "reference kernels are float32: --dtype ",
+             precision_name(opt.precision), " and reference_kernels exclude each other");
+    return Compute{ctx, MatMul::Reference};
+  }
+  switch (opt.precision) {
+    case Precision::F32: return Compute{ctx, MatMul::F32};
+    case Precision::BF16: resolve_bf16_unit(); return Compute{ctx, MatMul::BF16};
+    case Precision::Int8: resolve_int8_unit(); return Compute{ctx, MatMul::Int8};
+  }
+  fail("unknown precision");
 }
 
 }  // namespace bigbird

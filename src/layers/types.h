@@ -65,6 +65,15 @@ class AttentionObserver {
   virtual void observe(const AttentionCall& call) = 0;
 };
 
+// The numbers the projections multiply in (`--dtype`).
+enum class Precision { F32, BF16, Int8 };
+Precision parse_precision(const std::string& s);  // "f32", "bf16" or "int8"; throws otherwise
+const char* precision_name(Precision p);
+// The unit that runs p's products on this CPU: "avx512_bf16" or "avx2" (emulation) for bf16,
+// "avx512_vnni" or "avx2" for int8, the SIMD path OpenBLAS-free kernels use for f32 ("avx512",
+// "avx2", "scalar"). Throws where the CPU has no unit for p.
+const char* matrix_unit_name(Precision p);
+
 struct ForwardOptions {
   std::optional<AttentionType> attention;  // overrides config.attention_type
   PlanSource plan_source = PlanSource::Seeded;
@@ -74,10 +83,12 @@ struct ForwardOptions {
   // Run the scalar reference kernels (double accumulation) instead of the fast ones: slow, for
   // tests that hold the fast path to the reference on arbitrary shapes.
   bool reference_kernels = false;
-  // Opt-in bf16 products (AVX512-BF16, float32 accumulation) for every projection; attention,
-  // norms and activations stay float32. Weights are packed once, on first use. Throws on a CPU
-  // without AVX512-BF16. Error against float32: tests/test_encoder_parity.cpp, test_pegasus.cpp.
-  bool bf16 = false;
+  // The encoder's projections in float32 (default, exact), bf16 (bf16 inputs, float32 sums) or
+  // int8 (dynamic per-token / per-channel quantisation, int32 sums); attention, norms and
+  // activations stay float32. Weights are packed once, on first use, for the CPU's matrix unit
+  // (matrix_unit_name). Throws where the CPU has no unit for it. Error against float32:
+  // tests/test_encoder_parity.cpp, test_pegasus.cpp.
+  Precision precision = Precision::F32;
   // Sees each layer's q, k, mask and layout (inference only; not owned). nullptr: none.
   AttentionObserver* attention_observer = nullptr;
 };
@@ -119,6 +130,7 @@ struct EncoderOutput {
 enum class MatMul {
   F32,        // float32 BLAS (the default, exact path)
   BF16,       // bf16 inputs, float32 accumulation (opt-in)
+  Int8,       // dynamic int8 quantisation, int32 accumulation (opt-in)
   Reference,  // scalar reference kernels, double accumulation (tests)
 };
 struct Compute {
@@ -126,8 +138,8 @@ struct Compute {
   MatMul matmul = MatMul::F32;
   bool reference() const { return matmul == MatMul::Reference; }
 };
-// The Compute a ForwardOptions asks for (throws when it asks for bf16 and reference together,
-// or for bf16 on a CPU without AVX512-BF16).
+// The Compute a ForwardOptions asks for (throws when it asks for bf16/int8 and reference
+// together, or for a precision this CPU has no unit for).
 Compute compute_for(const ForwardOptions& opt, const ThreadingContext& ctx);
 
 }  // namespace bigbird

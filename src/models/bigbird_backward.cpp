@@ -49,7 +49,8 @@ float qa_end_loss(const Tensor& logits, int64_t end, const TensorI64& positions,
 
 GradOutput BigBirdModel::loss_and_grads(const EncoderInput& in, const TrainLabels& lab, const ForwardOptions& opt,
                                         const ThreadingContext& ctx, const TrainingOptions& train) const {
-  BB_CHECK(!opt.bf16, "gradients are computed in float32: --dtype bf16 has no backward");
+  BB_CHECK(opt.precision == Precision::F32, "gradients are computed in float32: --dtype ", precision_name(opt.precision),
+           " has no backward");
   const Compute c = compute_for(opt, ctx);
   // Training-mode dropout at `site` with probability p (inactive without train.dropout or at p = 0).
   // HF's dropout on the attention probabilities (attention_probs_dropout_prob) acts where full

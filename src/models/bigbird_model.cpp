@@ -378,9 +378,10 @@ std::vector<EncoderOutput> BigBirdModel::forward(const std::vector<const Encoder
   return batch.finish(std::move(x));
 }
 
-void BigBirdModel::prepare_bf16(const ThreadingContext& ctx) const {
+void BigBirdModel::prepare(const ForwardOptions& opt, const ThreadingContext& ctx) const {
+  const Compute c = compute_for(opt, ctx);
   for (const EncoderLayerW& l : w_.layers)
-    for (const Linear* p : {&l.q, &l.k, &l.v, &l.o, &l.ffn_in, &l.ffn_out}) p->prepare_bf16(ctx);
+    for (const Linear* p : {&l.q, &l.k, &l.v, &l.o, &l.ffn_in, &l.ffn_out}) p->prepare(c);
 }
 
 // ------------------------------------------------------------------------- heads

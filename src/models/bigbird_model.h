@@ -107,8 +107,9 @@ class BigBirdModel {
   std::vector<EncoderOutput> encode_batch(const std::vector<EncoderInput>& inputs, const ForwardOptions& opt,
                                           const ThreadingContext& ctx) const;
 
-  // Packs the layers' bf16 weights now rather than on first use (e.g. before timing).
-  void prepare_bf16(const ThreadingContext& ctx) const;
+  // Packs the layers' weights for opt.precision (bf16, int8) now rather than on first use (e.g.
+  // before timing); nothing for float32.
+  void prepare(const ForwardOptions& opt, const ThreadingContext& ctx) const;
 
   // Heads (inputs are encoder outputs), float32. Each throws if the checkpoint has no such head.
   Tensor pooler(const Tensor& sequence_output, const ThreadingContext& ctx) const;      // [b, H]

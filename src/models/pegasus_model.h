@@ -93,8 +93,8 @@ class PegasusModel {
   StackShape encoder_shape() const;
 
   // The encoder. in.token_type_ids is ignored. Fall-back to full attention is decided per call
-  // (the padding mask is kept in the fall-back, unlike HF 4.27.1). opt.bf16 runs the encoder's
-  // projections in bf16 (the decoder stays float32).
+  // (the padding mask is kept in the fall-back, unlike HF 4.27.1). opt.precision runs the encoder's
+  // projections in bf16 or int8 (the decoder stays float32).
   PegasusEncoderOutput encode(const EncoderInput& in, const ForwardOptions& opt, const ThreadingContext& ctx) const;
 
   CrossAttentionCache cross_attention_cache(const PegasusEncoderOutput& enc, const ThreadingContext& ctx) const;

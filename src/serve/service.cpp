@@ -220,7 +220,7 @@ void Service::load() {
     o.plan_source = opt_.run.plan_source;
     o.seed = opt_.run.seed;
     o.attention = opt_.run.attention;
-    o.bf16 = opt_.run.bf16;
+    o.precision = opt_.run.precision;
     o.threading = opt_.run.threading;
     bo.summarize = o;
     model_max = summarizer_->max_input_tokens();
@@ -263,7 +263,9 @@ Reply Service::get(const std::string& route) {
       j["model_id"] = fs::path(opt_.model_dir).filename().string();
       j["model_dir"] = opt_.model_dir;
       j["architecture"] = architecture_;
-      j["model_dtype"] = opt_.run.bf16 ? "bfloat16" : "float32";
+      j["model_dtype"] = opt_.run.precision == Precision::BF16   ? "bfloat16"
+                         : opt_.run.precision == Precision::Int8 ? "int8"
+                                                                 : "float32";
       j["model_pooling"] = tm_ ? opt_.pooling : "";
       j["max_input_length"] = max_input_length_;
       j["max_batch_tokens"] = opt_.max_batch_tokens;

@@ -152,7 +152,7 @@ GenerationResult Summarizer::generate(const SummaryInput& in, const SummarizeOpt
   fo.attention = opt.attention;
   fo.plan_source = opt.plan_source;
   fo.seed = opt.seed;
-  fo.bf16 = opt.bf16;
+  fo.precision = opt.precision;
   const PegasusEncoderOutput enc = model_->encode(ei, fo, opt.threading);
 
   // pegasus_generate (pegasus_generate.h) with a default prompt, its decoding steps counted.

@@ -46,7 +46,7 @@ struct SummarizeOptions {
   PlanSource plan_source = PlanSource::Zeros;  // as transformers >= 4.30's pipelines (eval mode)
   uint64_t seed = 0;                           // for PlanSource::Seeded
   std::optional<AttentionType> attention;      // overrides config.attention_type
-  bool bf16 = false;                           // bf16 encoder projections (ForwardOptions::bf16)
+  Precision precision = Precision::F32;        // the encoder projections' dtype (ForwardOptions::precision)
   ThreadingContext threading;                  // the threads of the run (--threads)
 };
 

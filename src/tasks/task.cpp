@@ -152,7 +152,7 @@ void run_items(const Task& task, const std::vector<Item*>& items, const RunOptio
   fo.attention = opt.attention;
   fo.plan_source = opt.plan_source;
   fo.seed = opt.seed;
-  fo.bf16 = opt.bf16;
+  fo.precision = opt.precision;
   auto run_row = [&](const EncoderRow& row, const ThreadingContext& ctx) {
     const int64_t L = static_cast<int64_t>(row.input_ids.size());
     EncoderInput in;
