@@ -242,7 +242,8 @@ class Model:
 
     @classmethod
     def from_pretrained(cls, directory, dtype="f32", threads=0):
-        """Loads config.json + model.safetensors. dtype: "f32" (exact) or "bf16" (AVX512-BF16 CPUs);
+        """Loads config.json + model.safetensors. dtype: "f32" (exact), "bf16" or "int8" (on
+        the CPU's matrix unit: AVX512-BF16 / AVX512-VNNI, else AVX2);
         threads: 0 = all cores. Both may be overridden per call."""
         options = {"dtype": dtype, "threads": threads}
         _check_options(options, set(_RUN_OPTIONS), "Model.from_pretrained")
