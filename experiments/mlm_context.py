@@ -13,7 +13,10 @@ cross entropy in bits over the summed characters of the masked tokens), top-1 an
 accuracy; and the same for a unigram-frequency baseline (token frequencies of --train, add-one
 smoothed), which sees no context at all. With --window-only the same weights also run with
 global_blocks=0, num_random_blocks=0 (window attention only: a token sees at most one block to
-each side), which shows how much of the gain comes through the global and random blocks.
+each side), which shows how much of the gain comes through the global and random blocks. With --dtypes
+f32,bf16,int8 the bigbird variant runs once per dtype (`--dtype` of the engine: bf16 / int8
+projections on the CPU's matrix unit), and each non-f32 dtype also reports its top-1 agreement
+with f32: the share of masked tokens whose highest-scoring prediction is the same token.
 
   PYTHONPATH=build/python python3 experiments/mlm_context.py --model models/kjv-mlm \\
       --valid data/kjv/valid.txt --train data/kjv/train.txt --contexts 128,512,1024,2048,4096
@@ -64,6 +67,7 @@ def score(model, ids, masked, mask_id, cls_id, sep_id, c, threads, plan="zeros")
     piece = c - 2
     ce = np.zeros(len(ids))
     rank = np.zeros(len(ids), dtype=np.int64)
+    top = np.full(len(ids), -1, dtype=np.int64)
     for s in range(0, len(ids), piece):
         seg = ids[s:s + piece].copy()
         m = masked[s:s + piece]
@@ -78,7 +82,8 @@ def score(model, ids, masked, mask_id, cls_id, sep_id, c, threads, plan="zeros")
         pos = np.nonzero(m)[0] + s
         ce[pos] = -lp[np.arange(len(true)), true]
         rank[pos] = (lp > lp[np.arange(len(true)), true][:, None]).sum(axis=1)
-    return ce, rank
+        top[pos] = lp.argmax(axis=1)
+    return ce, rank, top
 
 
 def summary(ce, rank, chars, masked):
@@ -101,8 +106,16 @@ def main():
     ap.add_argument("--random-plan", default="zeros", choices=("zeros", "hf", "seeded"),
                     help="the random blocks at evaluation: zeros (the inference default: every random block is "
                          "block 0), hf, or seeded (fresh draws per piece, as in training)")
+    ap.add_argument("--dtypes", default="f32",
+                    help="comma list of f32, bf16, int8: the bigbird variant once per dtype (others than f32 also "
+                         "report top-1 agreement with f32, which then runs first)")
     ap.add_argument("--json", default="", help="also write the results here")
     args = ap.parse_args()
+    dtypes = [d for d in args.dtypes.split(",") if d]
+    if not dtypes or any(d not in ("f32", "bf16", "int8") for d in dtypes):
+        sys.exit(f"error: --dtypes: '{args.dtypes}' is not a list of f32, bf16, int8")
+    if dtypes != ["f32"]:
+        dtypes = ["f32"] + [d for d in dtypes if d != "f32"]  # the reference of the agreement
     import bigbird
 
     tok = bigbird.Tokenizer.from_pretrained(args.model)
@@ -126,7 +139,7 @@ def main():
     print(f"unigram baseline: ce {u['ce_nats']:.3f} nats, {u['bpc']:.3f} bpc, top-1 {u['top1']:.3f}, "
           f"top-5 {u['top5']:.3f}", flush=True)
 
-    variants = [("bigbird", args.model)]
+    variants = [("bigbird" if d == "f32" else f"bigbird_{d}", args.model, d) for d in dtypes]
     tmp = None
     if args.window_only:
         tmp = tempfile.mkdtemp(prefix="bigbird_window_only_")
@@ -136,18 +149,26 @@ def main():
         cfg = json.load(open(os.path.join(args.model, "config.json")))
         cfg.update({"global_blocks": 0, "num_random_blocks": 0})
         json.dump(cfg, open(os.path.join(tmp, "config.json"), "w"))
-        variants.append(("window_only", tmp))
+        variants.append(("window_only", tmp, "f32"))
+    f32_top = {}
     try:
-        for name, d in variants:
-            model = bigbird.Model.from_pretrained(d, threads=args.threads)
+        for name, d, dtype in variants:
+            model = bigbird.Model.from_pretrained(d, threads=args.threads, dtype=dtype)
+            results.setdefault(name, {})
             for c in [int(x) for x in args.contexts.split(",") if x]:
                 t0 = time.time()
-                ce, rank = score(model, ids, masked, mask_id, cls_id, sep_id, c, args.threads, args.random_plan)
+                ce, rank, top = score(model, ids, masked, mask_id, cls_id, sep_id, c, args.threads, args.random_plan)
                 r = summary(ce, rank, chars, masked)
                 r["seconds"] = time.time() - t0
+                agree = ""
+                if name == "bigbird":
+                    f32_top[c] = top
+                elif dtype != "f32":
+                    r["top1_agreement_with_f32"] = float((top[masked] == f32_top[c][masked]).mean())
+                    agree = f", top-1 agreement with f32 {r['top1_agreement_with_f32']:.4f}"
                 results[name][c] = r
                 print(f"{name:11s} context {c:5d}: ce {r['ce_nats']:.3f} nats, {r['bpc']:.3f} bpc, "
-                      f"top-1 {r['top1']:.3f}, top-5 {r['top5']:.3f} ({r['seconds']:.0f} s)", flush=True)
+                      f"top-1 {r['top1']:.3f}, top-5 {r['top5']:.3f}{agree} ({r['seconds']:.0f} s)", flush=True)
     finally:
         if tmp:
             shutil.rmtree(tmp)
