@@ -290,6 +290,40 @@ TEST(DecoderAttention, MatchesReferenceAndHFsAllMaskedRow) {
   }
 }
 
+TEST(DecoderAttention, HeadMajorSpansEqualTokenMajorBitForBit) {
+  // The cross-attention cache's layout [heads, n, d] against the projection's [n, heads·d]: the
+  // same numbers in another place, read in the same order, so the outputs are the same bits; the
+  // reference agrees; strides that make heads overlap are refused.
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const int heads = 4;
+  const int64_t d = 16, H = heads * d, n = 300, rows = 3;
+  std::vector<float> q(rows * H), k(n * H), v(n * H), mask(n, 1.0f);
+  for (auto* vec : {&q, &k, &v})
+    for (auto& x : *vec) x = nd(rng);
+  for (int64_t j = 0; j < n; j += 7) mask[static_cast<size_t>(j)] = 0.0f;
+  std::vector<float> kh(k.size()), vh(v.size());
+  for (int64_t j = 0; j < n; ++j)
+    for (int h = 0; h < heads; ++h)
+      for (int64_t t = 0; t < d; ++t) {
+        kh[static_cast<size_t>((h * n + j) * d + t)] = k[static_cast<size_t>(j * H + h * d + t)];
+        vh[static_cast<size_t>((h * n + j) * d + t)] = v[static_cast<size_t>(j * H + h * d + t)];
+      }
+  std::vector<float> a1(rows * H), a2(rows * H), ref(rows * H);
+  const std::vector<KeyValueSpan> tok(rows, KeyValueSpan{k.data(), v.data(), H, n, mask.data()});
+  const std::vector<KeyValueSpan> hm(rows, KeyValueSpan{kh.data(), vh.data(), d, n, mask.data(), n * d});
+  DecoderAttentionArgs a{q.data(), H, a1.data(), H, rows, heads, d};
+  decoder_attention(test::ctx(), a, tok);
+  a.out = a2.data();
+  decoder_attention(test::ctx(), a, hm);
+  EXPECT_EQ(a1, a2);
+  a.out = ref.data();
+  decoder_attention_ref(a, hm);
+  for (size_t i = 0; i < ref.size(); ++i) ASSERT_NEAR(a2[i], ref[i], 1e-5);
+  const std::vector<KeyValueSpan> overlap(rows, KeyValueSpan{kh.data(), vh.data(), d, n, nullptr, n * d - 1});
+  expect_error([&] { decoder_attention(test::ctx(), a, overlap); }, "overlap");
+}
+
 // ------------------------------------------------------------------------- CLI: forward
 
 TEST(PegasusCli, ForwardWritesEveryTensorAndGreedyTokens) {

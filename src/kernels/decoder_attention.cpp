@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "kernels/attention.h"
+#include "kernels/simd/dispatch.h"
 
 namespace bigbird {
 
@@ -16,7 +17,9 @@ void check(const DecoderAttentionArgs& a, const std::vector<KeyValueSpan>& spans
   BB_CHECK(a.heads > 0 && a.d > 0 && a.ldq >= a.heads * a.d && a.ldo >= a.heads * a.d,
            "decoder_attention: bad strides");
   for (const auto& s : spans) {
-    BB_CHECK(s.n >= 1 && s.k && s.v && s.ld >= a.heads * a.d, "decoder_attention: empty or malformed key span");
+    BB_CHECK(s.n >= 1 && s.k && s.v && s.head_stride >= 0, "decoder_attention: empty or malformed key span");
+    BB_CHECK(s.head_stride ? (s.ld >= a.d && s.head_stride >= (s.n - 1) * s.ld + a.d) : s.ld >= a.heads * a.d,
+             "decoder_attention: key span strides overlap its heads");
   }
 }
 
@@ -26,13 +29,14 @@ inline float penalty(const float* mask, int64_t j) {
 }
 
 // Query rows [i0, i0 + g) share one span (the beams of an input in cross-attention): per head, each
-// key and value row is read once for the whole group. p holds the group's scores [g, n].
-void attend_group(const DecoderAttentionArgs& a, int64_t i0, int64_t g, const KeyValueSpan& s, int64_t off,
+// key and value row is read once for the whole group. p holds the group's scores [g, n]. The
+// softmax is the SIMD kernel's (vectorised exp).
+void attend_group(const DecoderAttentionArgs& a, int64_t i0, int64_t g, const KeyValueSpan& s, int h,
                   std::vector<float>& p) {
-  const int64_t d = a.d, n = s.n;
+  const int64_t d = a.d, n = s.n, off = h * d, kv = s.head_offset(h, d);
   p.resize(static_cast<size_t>(g * n));
   for (int64_t j = 0; j < n; ++j) {
-    const float* kj = s.k + j * s.ld + off;
+    const float* kj = s.k + j * s.ld + kv;
     const float pen = penalty(s.mask, j);
     for (int64_t r = 0; r < g; ++r) {
       const float* q = a.q + (i0 + r) * a.ldq + off;
@@ -42,17 +46,13 @@ void attend_group(const DecoderAttentionArgs& a, int64_t i0, int64_t g, const Ke
       p[static_cast<size_t>(r * n + j)] = dot + pen;
     }
   }
+  const simd::KernelTable& kt = simd::kernels(SimdPath::Auto);
   for (int64_t r = 0; r < g; ++r) {  // softmax of each query row
-    float* pr = p.data() + r * n;
-    const float mx = *std::max_element(pr, pr + n);
-    float sum = 0.0f;
-    for (int64_t j = 0; j < n; ++j) sum += (pr[j] = std::exp(pr[j] - mx));
-    const float inv = 1.0f / sum;
-    for (int64_t j = 0; j < n; ++j) pr[j] *= inv;
+    kt.softmax_row(p.data() + r * n, nullptr, n);
     std::fill_n(a.out + (i0 + r) * a.ldo + off, d, 0.0f);
   }
   for (int64_t j = 0; j < n; ++j) {
-    const float* vj = s.v + j * s.ld + off;
+    const float* vj = s.v + j * s.ld + kv;
     for (int64_t r = 0; r < g; ++r) {
       const float w = p[static_cast<size_t>(r * n + j)];
       if (w == 0.0f) continue;
@@ -89,7 +89,7 @@ void decoder_attention(const ThreadingContext& ctx, const DecoderAttentionArgs& 
   parallel_for(team, tasks, [&](int64_t t, int worker) {
     const int64_t gi = t / a.heads, i0 = group_start[static_cast<size_t>(gi)];
     attend_group(a, i0, group_start[static_cast<size_t>(gi) + 1] - i0, spans[static_cast<size_t>(i0)],
-                 (t % a.heads) * a.d, scores[static_cast<size_t>(worker)]);
+                 static_cast<int>(t % a.heads), scores[static_cast<size_t>(worker)]);
   });
 }
 
@@ -98,13 +98,13 @@ void decoder_attention_ref(const DecoderAttentionArgs& a, const std::vector<KeyV
   for (int64_t i = 0; i < a.rows; ++i) {
     const KeyValueSpan& s = spans[static_cast<size_t>(i)];
     for (int h = 0; h < a.heads; ++h) {
-      const int64_t off = h * a.d;
+      const int64_t off = h * a.d, kv = s.head_offset(h, a.d);
       std::vector<double> sc(static_cast<size_t>(s.n));
       double mx = -INFINITY;
       for (int64_t j = 0; j < s.n; ++j) {
         double dot = 0;
         for (int64_t t = 0; t < a.d; ++t)
-          dot += static_cast<double>(a.q[i * a.ldq + off + t]) * s.k[j * s.ld + off + t];
+          dot += static_cast<double>(a.q[i * a.ldq + off + t]) * s.k[j * s.ld + kv + t];
         sc[static_cast<size_t>(j)] = dot + penalty(s.mask, j);
         mx = std::max(mx, sc[static_cast<size_t>(j)]);
       }
@@ -112,7 +112,7 @@ void decoder_attention_ref(const DecoderAttentionArgs& a, const std::vector<KeyV
       for (auto& x : sc) sum += (x = std::exp(x - mx));
       for (int64_t t = 0; t < a.d; ++t) {
         double acc = 0;
-        for (int64_t j = 0; j < s.n; ++j) acc += sc[static_cast<size_t>(j)] * s.v[j * s.ld + off + t];
+        for (int64_t j = 0; j < s.n; ++j) acc += sc[static_cast<size_t>(j)] * s.v[j * s.ld + kv + t];
         a.out[i * a.ldo + off + t] = static_cast<float>(acc / sum);
       }
     }

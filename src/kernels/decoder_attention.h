@@ -12,15 +12,19 @@
 
 namespace bigbird {
 
-// Keys and values of one query row: rows [0, n) of k and v with row stride ld; head h uses
-// columns [h*d, (h+1)*d). mask [n] (optional): a key with mask 0 gets HF's additive
-// torch.finfo(float32).min (so a row whose keys are all masked averages them uniformly, as HF does).
+// Keys and values of one query row: rows [0, n) of k and v with row stride ld; head h starts at
+// h·head_stride (0: h·d, the token-major layout [n, heads·d]; head-major [heads, n, d] has ld = d,
+// head_stride = n·d, so that one head's keys are one contiguous stream). mask [n] (optional): a key
+// with mask 0 gets HF's additive torch.finfo(float32).min (so a row whose keys are all masked
+// averages them uniformly, as HF does).
 struct KeyValueSpan {
   const float* k = nullptr;
   const float* v = nullptr;
   int64_t ld = 0;
   int64_t n = 0;
   const float* mask = nullptr;
+  int64_t head_stride = 0;
+  int64_t head_offset(int h, int64_t d) const { return h * (head_stride ? head_stride : d); }
 };
 
 struct DecoderAttentionArgs {

@@ -55,7 +55,11 @@ Compute compute_for(const ForwardOptions& opt, const ThreadingContext& ctx) {
              precision_name(opt.precision), " and reference_kernels exclude each other");
     return Compute{ctx, MatMul::Reference};
   }
-  switch (opt.precision) {
+  return compute_for(opt.precision, ctx);
+}
+
+Compute compute_for(Precision p, const ThreadingContext& ctx) {
+  switch (p) {
     case Precision::F32: return Compute{ctx, MatMul::F32};
     case Precision::BF16: resolve_bf16_unit(); return Compute{ctx, MatMul::BF16};
     case Precision::Int8: resolve_int8_unit(); return Compute{ctx, MatMul::Int8};

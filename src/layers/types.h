@@ -141,5 +141,7 @@ struct Compute {
 // The Compute a ForwardOptions asks for (throws when it asks for bf16/int8 and reference
 // together, or for a precision this CPU has no unit for).
 Compute compute_for(const ForwardOptions& opt, const ThreadingContext& ctx);
+// The fast path of precision p (throws where the CPU has no unit for it).
+Compute compute_for(Precision p, const ThreadingContext& ctx);
 
 }  // namespace bigbird

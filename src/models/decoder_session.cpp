@@ -66,7 +66,7 @@ void DecoderSession::append(const int64_t* tokens, int64_t T, const std::vector<
     if (logits) {
       Tensor last(Shape{n, H}), out(Shape{n, V});
       for (int64_t i = 0; i < n; ++i) std::copy_n(x.ptr() + (i * T + T - 1) * H, H, last.ptr() + i * H);
-      model_.lm_logits(last.ptr(), n, out.ptr(), ctx_);
+      model_.lm_logits(last.ptr(), n, out.ptr(), ctx_, cross_.precision);
       for (int64_t i = 0; i < n; ++i) std::copy_n(out.ptr() + i * V, V, logits + idx[static_cast<size_t>(i)] * V);
     }
     for (int64_t r : idx) row_length_[static_cast<size_t>(r)] = length_ + T;

@@ -184,6 +184,7 @@ PegasusEncoderOutput PegasusModel::encode(const EncoderInput& in, const ForwardO
   PegasusEncoderOutput out;
   static_cast<EncoderOutput&>(out) = std::move(batch.finish(std::move(x))[0]);
   out.attention_mask = in.attention_mask.data.empty() ? TensorI64(in.input_ids.shape, 1) : in.attention_mask;
+  out.precision = opt.precision;
   return out;
 }
 
@@ -200,13 +201,30 @@ CrossAttentionCache PegasusModel::cross_attention_cache(const PegasusEncoderOutp
   cc.len = eo.dim(1);
   BB_CHECK(enc.attention_mask.shape == Shape({cc.items, cc.len}), "encoder attention mask shape ",
            to_string(enc.attention_mask.shape), " does not match the encoder output ", to_string(eo.shape));
-  const Compute c{ctx};
+  cc.precision = enc.precision;
+  const Compute c = compute_for(cc.precision, ctx);
   const int64_t rows = cc.items * cc.len;
+  cc.heads = config_.decoder_attention_heads;
+  cc.head_dim = config_.decoder_head_dim();
+  std::vector<float> tmp(static_cast<size_t>(rows * H));
+  // [items, len, heads, d] (the projection's rows) -> [items, heads, len, d]
+  auto head_major = [&](std::vector<float>& dst) {
+    dst.resize(static_cast<size_t>(rows * H));
+    parallel_for(ctx, cc.items * cc.heads, [&](int64_t t) {
+      const int64_t item = t / cc.heads, h = t % cc.heads;
+      const float* src = tmp.data() + item * cc.len * H + h * cc.head_dim;
+      float* out = dst.data() + (item * cc.heads + h) * cc.len * cc.head_dim;
+      for (int64_t j = 0; j < cc.len; ++j)
+        std::copy_n(src + j * H, cc.head_dim, out + j * cc.head_dim);
+    });
+  };
   for (const PegasusDecoderLayerW& W : w_.decoder) {
-    cc.k.emplace_back(static_cast<size_t>(rows * H));
-    cc.v.emplace_back(static_cast<size_t>(rows * H));
-    W.cross_attn.k.forward(c, eo.ptr(), rows, cc.k.back().data());
-    W.cross_attn.v.forward(c, eo.ptr(), rows, cc.v.back().data());
+    cc.k.emplace_back();
+    cc.v.emplace_back();
+    W.cross_attn.k.forward(c, eo.ptr(), rows, tmp.data());
+    head_major(cc.k.back());
+    W.cross_attn.v.forward(c, eo.ptr(), rows, tmp.data());
+    head_major(cc.v.back());
   }
   cc.mask.resize(static_cast<size_t>(rows));
   for (size_t i = 0; i < cc.mask.size(); ++i) cc.mask[i] = static_cast<float>(enc.attention_mask.data[i]);
@@ -234,7 +252,7 @@ void PegasusModel::decoder_forward(const int64_t* ids, int64_t n, int64_t T, int
       BB_CHECK(ids[i * T + t] >= 0 && ids[i * T + t] < c.vocab_size, "decoder token id ", ids[i * T + t],
                " is out of range for vocab_size ", c.vocab_size);
   }
-  const Compute cp{ctx};
+  const Compute cp = compute_for(cross.precision, ctx);
   const Activation act = parse_activation(c.activation_function);
   const float eps = static_cast<float>(c.layer_norm_eps);
   const float scale = c.scale_embedding ? static_cast<float>(std::sqrt(static_cast<double>(H))) : 1.0f;
@@ -290,8 +308,8 @@ void PegasusModel::decoder_forward(const int64_t* ids, int64_t n, int64_t T, int
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t item = row_item[r / T];
       cross_spans[static_cast<size_t>(r)] = {cross.k[li].data() + item * cross.len * H,
-                                             cross.v[li].data() + item * cross.len * H, H, cross.len,
-                                             cross.mask.data() + item * cross.len};
+                                             cross.v[li].data() + item * cross.len * H, cross.head_dim, cross.len,
+                                             cross.mask.data() + item * cross.len, cross.len * cross.head_dim};
     }
     decoder_attention(ctx, args, cross_spans);
     W.cross_attn.o.accumulate(cp, att.data(), rows, x.ptr());
@@ -301,8 +319,9 @@ void PegasusModel::decoder_forward(const int64_t* ids, int64_t n, int64_t T, int
   layer_norm(cp, x.ptr(), nullptr, nullptr, x.ptr(), rows, H, w_.decoder_ln, eps);
 }
 
-void PegasusModel::lm_logits(const float* h, int64_t rows, float* logits, const ThreadingContext& ctx) const {
-  w_.lm_head.forward(Compute{ctx}, h, rows, logits);
+void PegasusModel::lm_logits(const float* h, int64_t rows, float* logits, const ThreadingContext& ctx,
+                             Precision precision) const {
+  w_.lm_head.forward(compute_for(precision, ctx), h, rows, logits);
 }
 
 PegasusDecoderOutput PegasusModel::decode(const CrossAttentionCache& cross, const TensorI64& dec_ids,
@@ -320,7 +339,7 @@ PegasusDecoderOutput PegasusModel::decode(const CrossAttentionCache& cross, cons
   decoder_forward(dec_ids.data.data(), n, T, 0, cache_row.data(), row_item.data(), self, cross, out.output,
                   keep_hidden ? &out : nullptr, ctx);
   out.logits = Tensor(Shape{n, T, config_.vocab_size});
-  lm_logits(out.output.ptr(), n * T, out.logits.ptr(), ctx);
+  lm_logits(out.output.ptr(), n * T, out.logits.ptr(), ctx, cross.precision);
   return out;
 }
 

@@ -55,13 +55,20 @@ struct PegasusWeights {
 // final LayerNorm (unpadded).
 struct PegasusEncoderOutput : EncoderOutput {
   TensorI64 attention_mask;  // [b, L_in] as given (ones when absent): the cross-attention mask
+  Precision precision = Precision::F32;  // the encoder's (ForwardOptions::precision): the decoder's too
 };
 
 // Cross-attention keys/values of every decoder layer for one encoded batch: computed once per
 // input and shared by all decoder rows (beams) of that input.
 struct CrossAttentionCache {
   int64_t items = 0, len = 0;
-  std::vector<std::vector<float>> k, v;  // per layer [items, len, H]
+  // The projections' dtype of the decoder steps that use this cache (the encoder's): the cross K/V
+  // projections, every decoder projection and the LM head run in it.
+  Precision precision = Precision::F32;
+  int64_t heads = 0, head_dim = 0;
+  // per layer [items, heads, len, head_dim]: head-major, so that a decoder step streams each head's
+  // keys and values contiguously (token-major rows would touch one 4 KiB page per key and head)
+  std::vector<std::vector<float>> k, v;
   std::vector<float> mask;               // [items, len] 0/1
 };
 
@@ -94,7 +101,8 @@ class PegasusModel {
 
   // The encoder. in.token_type_ids is ignored. Fall-back to full attention is decided per call
   // (the padding mask is kept in the fall-back, unlike HF 4.27.1). opt.precision runs the encoder's
-  // projections in bf16 or int8 (the decoder stays float32).
+  // projections in bf16 or int8, and is recorded in the output: the decoder steps on it (cross
+  // K/V, every decoder projection, the LM head) run in the same dtype.
   PegasusEncoderOutput encode(const EncoderInput& in, const ForwardOptions& opt, const ThreadingContext& ctx) const;
 
   CrossAttentionCache cross_attention_cache(const PegasusEncoderOutput& enc, const ThreadingContext& ctx) const;
@@ -114,7 +122,8 @@ class PegasusModel {
                        PegasusDecoderOutput* keep, const ThreadingContext& ctx) const;
 
   // logits [rows, V] = h [rows, H]·lm_headᵀ + final_logits_bias.
-  void lm_logits(const float* h, int64_t rows, float* logits, const ThreadingContext& ctx) const;
+  void lm_logits(const float* h, int64_t rows, float* logits, const ThreadingContext& ctx,
+                 Precision precision = Precision::F32) const;
 
  private:
   BigBirdPegasusConfig config_;
