@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/gemm_bf16.h"
+#include "kernels/simd/attention_bf16.h"
 
 namespace bigbird {
 
@@ -80,27 +82,36 @@ simd::AttnRowsJob rows_job(const AttentionInput& a, const float* kt, int64_t ldk
 
 }  // namespace
 
-void block_sparse_attention(const ThreadingContext& ctx, const AttentionInput& a, const BlockLayout& layout,
-                            AttentionWorkspace* ws, SimdPath path) {
-  check_input(a);
-  BB_CHECK(a.L == layout.seq_len(), "block_sparse_attention: sequence length ", a.L, " != layout length ",
-           layout.seq_len());
-  BB_CHECK(a.heads == layout.heads, "block_sparse_attention: ", a.heads, " heads but layout has ", layout.heads);
-  const simd::KernelTable& K = simd::kernels(path);
-  AttentionWorkspace local;
-  AttentionWorkspace& w = ws ? *ws : local;
+namespace {
+
+// The key pieces of query block qb of head h: adjacent blocks of one kind merged (up to
+// kChunkCols columns). Returns their number.
+int build_pieces(const BlockLayout& layout, int h, int qb, KeyPiece* pieces) {
+  const int64_t B = layout.block;
+  int np = 0;
+  for (const KeyBlock& kb : layout.row(h, qb)) {
+    for (int64_t c = 0; c < B; c += simd::kChunkCols) {
+      const int64_t start = kb.block * B + c, len = std::min<int64_t>(simd::kChunkCols, B - c);
+      KeyPiece* last = np ? &pieces[np - 1] : nullptr;
+      if (last && last->kind == kb.kind && last->start + last->len == start && last->len + len <= simd::kChunkCols)
+        last->len += len;
+      else pieces[np++] = {start, len, kb.kind};
+    }
+  }
+  return np;
+}
+
+// The job loop of block-sparse attention (keys already packed): attend(job, worker) per job.
+template <class Attend>
+void sparse_jobs(const ThreadingContext& ctx, const AttentionInput& a, const BlockLayout& layout,
+                 AttentionWorkspace& w, int64_t ldkt, size_t max_pieces, Attend&& attend) {
   const int n = layout.n_blocks;
   const int64_t B = layout.block;
   const int sub = static_cast<int>((B + simd::kTileRows - 1) / simd::kTileRows);  // row tiles per block
-  const size_t max_pieces =
-      layout.max_row_blocks() * static_cast<size_t>((B + simd::kChunkCols - 1) / simd::kChunkCols);
-  prepare(w, a, ctx.threads(), max_pieces);
-  const int64_t ldkt = kt_stride(a.L);
   const float* mask = effective_mask(a);
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(a.d)));
   const int64_t per_block = static_cast<int64_t>(a.heads) * sub;
   const int64_t tasks = per_block * n;
-  pack_keys(ctx, K, a, w.kt.data(), ldkt);
   // Query blocks in the order 0, n-1, 1, 2, ..., n-2: the two global blocks (which attend to
   // all n blocks) start first, so the dynamic schedule balances the threads.
   parallel_for(ctx, tasks, [&](int64_t t, int worker) {
@@ -110,17 +121,7 @@ void block_sparse_attention(const ThreadingContext& ctx, const AttentionInput& a
     const int qb = qi == 0 ? 0 : (qi == 1 ? n - 1 : qi - 1);
     const int h = static_cast<int>((t % per_block) / sub);
     const int s = static_cast<int>(t % sub);
-    // Key pieces: adjacent blocks of one kind merged (up to kChunkCols columns).
-    int np = 0;
-    for (const KeyBlock& kb : layout.row(h, qb)) {
-      for (int64_t c = 0; c < B; c += simd::kChunkCols) {
-        const int64_t start = kb.block * B + c, len = std::min<int64_t>(simd::kChunkCols, B - c);
-        KeyPiece* last = np ? &pieces[np - 1] : nullptr;
-        if (last && last->kind == kb.kind && last->start + last->len == start && last->len + len <= simd::kChunkCols)
-          last->len += len;
-        else pieces[np++] = {start, len, kb.kind};
-      }
-    }
+    const int np = build_pieces(layout, h, qb, pieces);
     const int64_t q0 = qb * B + s * simd::kTileRows;
     simd::AttnRowsJob j = rows_job(a, w.kt.data(), ldkt, mask, h, q0,
                                    std::min<int64_t>(simd::kTileRows, B - s * simd::kTileRows), scale, scratch);
@@ -128,7 +129,77 @@ void block_sparse_attention(const ThreadingContext& ctx, const AttentionInput& a
     j.n_pieces = np;
     j.penalty = kSparsePenalty;
     j.zero_padded_queries = true;
-    K.attend_rows(j);
+    attend(j, h, worker);
+  });
+}
+
+void check_sparse(const AttentionInput& a, const BlockLayout& layout) {
+  check_input(a);
+  BB_CHECK(a.L == layout.seq_len(), "block_sparse_attention: sequence length ", a.L, " != layout length ",
+           layout.seq_len());
+  BB_CHECK(a.heads == layout.heads, "block_sparse_attention: ", a.heads, " heads but layout has ", layout.heads);
+}
+
+size_t sparse_max_pieces(const BlockLayout& layout) {
+  return layout.max_row_blocks() * static_cast<size_t>((layout.block + simd::kChunkCols - 1) / simd::kChunkCols);
+}
+
+}  // namespace
+
+void block_sparse_attention(const ThreadingContext& ctx, const AttentionInput& a, const BlockLayout& layout,
+                            AttentionWorkspace* ws, SimdPath path) {
+  check_sparse(a, layout);
+  const simd::KernelTable& K = simd::kernels(path);
+  AttentionWorkspace local;
+  AttentionWorkspace& w = ws ? *ws : local;
+  const size_t max_pieces = sparse_max_pieces(layout);
+  prepare(w, a, ctx.threads(), max_pieces);
+  const int64_t ldkt = kt_stride(a.L);
+  pack_keys(ctx, K, a, w.kt.data(), ldkt);
+  sparse_jobs(ctx, a, layout, w, ldkt, max_pieces, [&](const simd::AttnRowsJob& j, int, int) { K.attend_rows(j); });
+}
+
+bool block_sparse_bf16_applies(const BlockLayout& layout) { return layout.block % 2 == 0; }
+
+void block_sparse_attention_bf16(const ThreadingContext& ctx, const AttentionInput& a, const BlockLayout& layout,
+                                 AttentionWorkspace* ws) {
+  if (!block_sparse_bf16_applies(layout)) {  // odd blocks: pieces of odd starts, no key pairs
+    block_sparse_attention(ctx, a, layout, ws);
+    return;
+  }
+  check_sparse(a, layout);
+  BB_CHECK(bf16_supported(), "block_sparse_attention_bf16: this CPU has no AVX512-BF16");
+  AttentionWorkspace local;
+  AttentionWorkspace& w = ws ? *ws : local;
+  const size_t max_pieces = sparse_max_pieces(layout);
+  // The float32 workspace without its transposed keys (the bf16 pairs replace them).
+  const size_t sc = static_cast<size_t>(ctx.threads() * simd::scratch_floats(a.d));
+  if (w.scratch.size() < sc) w.scratch.resize(sc);
+  const size_t pc = static_cast<size_t>(ctx.threads()) * max_pieces;
+  if (w.pieces.size() < pc) w.pieces.resize(pc);
+  const int64_t ldkt2 = kt_stride(a.L), dp = (a.d + 1) / 2;
+  const int64_t ldv2 = simd::bf16_ldv2(a.heads * a.d);
+  const int64_t per_thread = simd::bf16_scratch_words(a.heads, a.d);
+  const size_t kt2 = static_cast<size_t>((a.heads * dp + 16) * ldkt2), v2 = static_cast<size_t>(ldkt2 / 2 * ldv2);
+  const size_t bs = static_cast<size_t>(ctx.threads() * per_thread);
+  if (w.kt2.size() < kt2) w.kt2.resize(kt2);
+  if (w.v2.size() < v2) w.v2.resize(v2);
+  if (w.scratch_bf16.size() < bs) w.scratch_bf16.resize(bs);
+  parallel_for(
+      ctx, ldkt2 / 16,
+      [&](int64_t t, int worker) {
+        simd::pack_kv_bf16_avx512(a.k, a.v, a.ld, a.L, a.heads, a.d, t * 16, t * 16 + 16, w.kt2.data(), ldkt2,
+                                  w.v2.data(), ldv2, w.scratch_bf16.data() + worker * per_thread);
+      },
+      Schedule::Static);
+  sparse_jobs(ctx, a, layout, w, ldkt2, max_pieces, [&](const simd::AttnRowsJob& j, int h, int worker) {
+    simd::AttnBf16Keys keys;
+    keys.kt2 = w.kt2.data() + h * dp * ldkt2;
+    keys.ldkt2 = ldkt2;
+    keys.v2 = w.v2.data() + h * a.d;
+    keys.ldv2 = ldv2;
+    keys.q2 = w.scratch_bf16.data() + worker * per_thread;
+    simd::attend_rows_bf16_avx512(j, keys);
   });
 }
 

@@ -39,6 +39,8 @@ struct AttentionWorkspace {
   std::vector<float> kt;
   std::vector<float> scratch;
   std::vector<simd::KeyPiece> pieces;
+  // block_sparse_attention_bf16: the keys and values as bf16 pairs, per-thread scratch.
+  std::vector<uint32_t> kt2, v2, scratch_bf16;
 };
 
 // Dropout on the softmax probabilities of full attention, as HF's BigBirdSelfAttention applies
@@ -76,6 +78,17 @@ constexpr float kFullPenalty = -3.4028234663852886e38f;
 // not depend on the thread count. `path` forces one SIMD path (tests); Auto takes the widest.
 void block_sparse_attention(const ThreadingContext& ctx, const AttentionInput& a, const BlockLayout& layout,
                             AttentionWorkspace* ws = nullptr, SimdPath path = SimdPath::Auto);
+
+// block_sparse_attention with bf16 products (`--dtype bf16` inference; AVX512-BF16 only: throws
+// without it): scores bf16(q)·bf16(k)ᵀ and outputs bf16(p)·bf16(v) on VDPBF16PS with float32
+// accumulation; the penalties, the online softmax's max and sum and the rescaling in float32, as
+// the float32 kernel. Error: that of rounding q, k, v and the probabilities to bf16 (about 2^-9
+// relative each). Keys are paired along the sequence for p·v, so a layout with an odd block
+// (pieces that start at odd keys) runs the float32 kernel instead: block_sparse_bf16_applies()
+// says which. Deterministic whatever the thread count. Full attention has no bf16 variant.
+void block_sparse_attention_bf16(const ThreadingContext& ctx, const AttentionInput& a, const BlockLayout& layout,
+                                 AttentionWorkspace* ws = nullptr);
+bool block_sparse_bf16_applies(const BlockLayout& layout);
 
 // HF original_full: softmax(q·kᵀ/√d + (1 - m[k])·finfo.min)·v; padded query rows computed
 // normally. Tiles of 64 query rows stream over the keys in chunks of 512 with an online

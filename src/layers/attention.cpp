@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "kernels/gemm_bf16.h"
+
 namespace bigbird {
 
 RandomPlan choose_layer_plan(const ForwardOptions& opt, int layer, int heads, int n_blocks, int block, int r,
@@ -25,6 +27,9 @@ RandomPlan choose_layer_plan(const ForwardOptions& opt, int layer, int heads, in
 
 void encoder_attention(const Compute& c, const EncoderAttentionArgs& a, const BlockLayout* layout,
                        AttentionWorkspace* ws, const ProbsDropout& drop) {
+  // bf16 products in block-sparse attention too, on VDPBF16PS only (the AVX2 emulation of the
+  // bf16 unit would be slower than the float32 kernel); full attention stays float32.
+  const bool bf16_attention = c.matmul == MatMul::BF16 && resolve_bf16_unit() == Bf16Unit::Avx512Bf16;
   for (int64_t bi = 0; bi < a.batch; ++bi) {
     AttentionInput ai;
     const int64_t off = bi * a.Lp * a.ld;
@@ -40,6 +45,7 @@ void encoder_attention(const Compute& c, const EncoderAttentionArgs& a, const Bl
     ai.mask = a.mask + bi * a.Lp;
     if (layout) {
       if (c.reference()) block_sparse_attention_ref(ai, *layout);
+      else if (bf16_attention) block_sparse_attention_bf16(c.ctx, ai, *layout, ws);
       else block_sparse_attention(c.ctx, ai, *layout, ws);
     } else {
       ProbsDropout d = drop;
