@@ -48,28 +48,7 @@ inline void to_pairs(const float* x, int64_t n, uint32_t* out) {
   }
 }
 
-template <int NV>
-constexpr int tile_rows() {
-  return Vec::kAcc / NV < 12 ? Vec::kAcc / NV : 12;
-}
-
-template <int MaxR, class F>
-inline void with_rows(int rows, F&& f) {
-  if constexpr (MaxR >= 1) {
-    if (rows == MaxR) return f.template operator()<MaxR>();
-    with_rows<MaxR - 1>(rows, f);
-  }
-}
-
-template <int MaxR, class F>
-inline void for_row_tiles(int nq, F&& f) {
-  const int tiles = (nq + MaxR - 1) / MaxR, base = nq / tiles, extra = nq % tiles;
-  for (int t = 0, i0 = 0; t < tiles; ++t) {
-    const int rows = base + (t < extra ? 1 : 0);
-    f(i0, rows);
-    i0 += rows;
-  }
-}
+#include "kernels/simd/row_tiles_impl.h"
 
 // s[r, 0 .. NV*16) = scale · Σ_p q2[r][p]·kt2[p][c] (pairs) for rows r < MR.
 template <int NV, int MR>
